@@ -1,0 +1,1 @@
+//! The configuration model, its TOML loader and the keepalived.conf importer.

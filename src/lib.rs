@@ -1,0 +1,7 @@
+//! lvsdeck: a VRRP + IPVS director with an operator's console.
+//!
+//! The module map and conventions are in the project's design notes; each module's
+//! own docs say what it owns.
+
+pub mod config;
+pub mod vrrp;

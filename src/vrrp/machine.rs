@@ -1,0 +1,1 @@
+//! One VRRP instance as a sans-IO state machine.
