@@ -2,3 +2,4 @@
 
 pub mod machine;
 pub mod packet;
+pub mod sim;
