@@ -1,3 +1,7 @@
-fn main() {
-    println!("lvsdeck");
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    cli::run(cli::Cli::parse())
 }

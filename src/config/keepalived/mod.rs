@@ -1,0 +1,45 @@
+//! keepalived.conf, read into the same model as the native TOML.
+
+pub mod convert;
+pub mod parse;
+
+use std::path::Path;
+
+use super::diag::{Diag, Diags};
+use super::model::Config;
+use super::validate::{ConfPath, ScriptProbe, validate};
+use parse::FileSource;
+
+/// Parse, convert and check a keepalived.conf. `None` when any error was found.
+pub fn load(path: &Path, text: String, fs: &dyn FileSource, probe: &dyn ScriptProbe) -> (Option<Config>, Diags) {
+    let (parsed, mut diags) = parse::parse(path, text, fs);
+    let converted = convert::convert(&parsed, &mut diags);
+    for f in validate(&converted.config, probe) {
+        // A value that failed to convert was left at its default; checking it would only echo.
+        if converted.failed.iter().any(|p| f.path.0.starts_with(&p.0)) {
+            continue;
+        }
+        // The nearest written place: the path itself, or the closest enclosing part.
+        let mut probe_path: ConfPath = f.path.clone();
+        let place = loop {
+            if let Some(p) = converted.places.get(&probe_path) {
+                break Some(p);
+            }
+            if probe_path.0.pop().is_none() {
+                break None;
+            }
+        };
+        let mut d = Diag::error(f.message);
+        if let Some((file, span)) = place {
+            d = d.at(&parsed.files[*file], span.clone());
+        }
+        d.severity = f.severity;
+        d.help = f.help;
+        diags.push(d);
+    }
+    if diags.has_errors() {
+        (None, diags)
+    } else {
+        (Some(converted.config), diags)
+    }
+}

@@ -1,0 +1,860 @@
+//! The configuration model shared by every part of lvsdeck.
+//!
+//! Both input formats (native TOML and keepalived.conf) produce a [`Config`]; the TOML form is
+//! this model's serde representation, so `import` is "parse keepalived.conf, serialize".
+//! Field names follow keepalived's where one exists, so a keepalived user can guess them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The whole configuration of one director.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub global: Global,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_script: BTreeMap<String, VrrpScript>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_instance: BTreeMap<String, VrrpInstance>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_sync_group: BTreeMap<String, SyncGroup>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub virtual_server_group: BTreeMap<String, VirtualServerGroup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_server: Vec<VirtualServer>,
+    #[serde(default, skip_serializing_if = "Console::is_default")]
+    pub console: Console,
+}
+
+/// Director-wide settings (keepalived's `global_defs`, plus lvsdeck's own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    /// Name of this director in logs and in the console header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
+    /// Refuse scripts that a non-root user could modify (keepalived's `enable_script_security`).
+    pub enable_script_security: bool,
+    /// The user scripts run as when they name none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_user: Option<String>,
+    /// Where the daemon listens for the console and `lvsdeck ctl`.
+    pub control_socket: PathBuf,
+    /// Group whose members may act through the control socket (root always may).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_group: Option<String>,
+    /// Prometheus text metrics, off unless an address is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// Gratuitous ARP / NA timings applied to instances that set none.
+    #[serde(skip_serializing_if = "GarpTimings::is_default")]
+    pub garp: GarpTimings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lvs_sync_daemon: Option<SyncDaemon>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lvs_timeouts: Option<IpvsTimeouts>,
+    /// Send v3 IPv4 checksums without the pseudo-header (for old peers that do).
+    #[serde(skip_serializing_if = "is_false")]
+    pub vrrp_v3_checksum_as_v2: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            router_id: None,
+            enable_script_security: false,
+            script_user: None,
+            control_socket: PathBuf::from("/run/lvsdeck/control.sock"),
+            admin_group: None,
+            metrics_listen: None,
+            garp: GarpTimings::default(),
+            lvs_sync_daemon: None,
+            lvs_timeouts: None,
+            vrrp_v3_checksum_as_v2: false,
+        }
+    }
+}
+
+/// When and how often a new master announces its VIPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GarpTimings {
+    /// Delay before the second burst after becoming master.
+    pub master_delay: Dur,
+    /// Gratuitous ARPs / NAs in each burst.
+    pub master_repeat: u32,
+    /// Periodic refresh while master; zero disables it.
+    pub master_refresh: Dur,
+    pub master_refresh_repeat: u32,
+    /// Delay before a burst after hearing a lower-priority advert while master.
+    pub lower_prio_delay: Dur,
+    pub lower_prio_repeat: u32,
+}
+
+impl GarpTimings {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for GarpTimings {
+    /// keepalived's defaults.
+    fn default() -> Self {
+        Self {
+            master_delay: Dur::from_secs(5),
+            master_repeat: 5,
+            master_refresh: Dur::ZERO,
+            master_refresh_repeat: 1,
+            lower_prio_delay: Dur::from_secs(5),
+            lower_prio_repeat: 5,
+        }
+    }
+}
+
+/// The IPVS connection-synchronisation daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDaemon {
+    pub interface: String,
+    /// The VRRP instance whose state decides master/backup sync role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_id: Option<u8>,
+}
+
+/// IPVS protocol timeouts (`ipvsadm --set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpvsTimeouts {
+    pub tcp: Dur,
+    pub tcp_fin: Dur,
+    pub udp: Dur,
+}
+
+/// A tracking script whose result moves the priority of the instances that track it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpScript {
+    /// Command line, run without a shell unless it needs one (pipes, quotes).
+    pub script: String,
+    #[serde(default = "default_script_interval")]
+    pub interval: Dur,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+    /// Added to the priority while the script succeeds (positive) or fails (negative);
+    /// zero means a failure puts the instance in FAULT.
+    #[serde(default)]
+    pub weight: i32,
+    /// With a positive weight, add it when the script fails instead (keepalived's `weight N reverse`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub weight_reverse: bool,
+    #[serde(default = "one")]
+    pub rise: u32,
+    #[serde(default = "one")]
+    pub fall: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+fn default_script_interval() -> Dur {
+    Dur::from_secs(1)
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// State an instance prefers at start (keepalived's `state`); the election decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    Master,
+    #[default]
+    Backup,
+}
+
+/// One VRRP instance (a virtual router).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpInstance {
+    /// VRRP version, 2 (RFC 3768) or 3 (RFC 9568).
+    #[serde(default = "default_version")]
+    pub version: u8,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    #[serde(default)]
+    pub state: InitialState,
+    #[serde(default = "default_advert_int")]
+    pub advert_int: Dur,
+    /// v2 simple password (keepalived's `authentication { auth_type PASS }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_pass: Option<String>,
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    /// Addresses the instance keeps in step with the VIPs but does not advertise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    /// Source address of adverts; defaults to the interface's primary address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Send adverts to these peers instead of multicast.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peer: Vec<IpAddr>,
+    #[serde(default = "yes")]
+    pub preempt: bool,
+    #[serde(default, skip_serializing_if = "Dur::is_zero")]
+    pub preempt_delay: Dur,
+    /// Accept packets addressed to the VIPs while master (RFC 9568 Accept_Mode).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accept: bool,
+    /// Overrides of the global GARP timings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garp: Option<GarpTimings>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_interface: Vec<TrackInterface>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_script: Vec<TrackScript>,
+    #[serde(default, skip_serializing_if = "Notify::is_empty")]
+    pub notify: Notify,
+    /// The interface the IPVS sync daemon uses while this instance is master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sync_daemon_interface: Option<String>,
+}
+
+fn default_version() -> u8 {
+    2
+}
+fn default_priority() -> u8 {
+    100
+}
+fn default_advert_int() -> Dur {
+    Dur::from_secs(1)
+}
+fn yes() -> bool {
+    true
+}
+
+/// A virtual address held by the master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualIp {
+    /// Address with optional prefix length, as in `192.168.10.100/24`.
+    pub address: IpNet,
+    /// Interface to add it on; defaults to the instance's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// An interface whose state moves the instance's priority (weight) or puts it in FAULT (weight 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackInterface {
+    pub name: String,
+    #[serde(default)]
+    pub weight: i32,
+}
+
+/// A `vrrp_script` tracked by an instance, optionally with its own weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackScript {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+}
+
+/// Scripts run on state changes, with keepalived's arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notify {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    /// Called on every transition with `TYPE NAME STATE PRIORITY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub any: Option<String>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        *self == Notify::default()
+    }
+}
+
+/// Instances that change state together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncGroup {
+    pub group: Vec<String>,
+    #[serde(default, skip_serializing_if = "Notify::is_empty")]
+    pub notify: Notify,
+}
+
+/// Transport protocol of a virtual service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// How IPVS forwards to a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ForwardMethod {
+    #[default]
+    Dr,
+    Nat,
+    Tun,
+}
+
+/// Schedulers the kernel's IPVS provides.
+pub const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+];
+
+/// Scheduler flags (`ipvsadm -b`): sh-fallback, sh-port and their mh equivalents.
+pub const SCHEDULER_FLAGS: &[&str] = &["flag-1", "flag-2", "flag-3"];
+
+/// Addresses of a `virtual_server_group` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualServerGroup {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address: Vec<GroupAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fwmark: Vec<u32>,
+}
+
+/// An address or address range of a group, with its port (`10.0.0.3-10 80`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupAddress {
+    pub ip: IpAddr,
+    /// Last address of a range; the range varies the last byte (v4) or the last group (v6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_end: Option<IpAddr>,
+    pub port: u16,
+}
+
+/// A virtual service: an address and port, a firewall mark, or a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualServer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
+    /// With fwmark: the address family of the service (`inet` or `inet6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub protocol: Protocol,
+    #[serde(default = "default_sched")]
+    pub lvs_sched: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sched_flags: Vec<String>,
+    #[serde(default)]
+    pub lvs_method: ForwardMethod,
+    /// Persistence; absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_timeout: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_granularity: Option<IpAddr>,
+    /// One-packet scheduling (UDP).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ops: bool,
+    #[serde(default = "default_delay_loop")]
+    pub delay_loop: Dur,
+    /// Sum of live weights needed for the service to count as up.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub quorum: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub hysteresis: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_up: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_down: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<SorryServer>,
+    /// Keep the sorry server in the table even while real servers are up.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sorry_server_inhibit: bool,
+    /// Real servers start as down until their first check succeeds.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub alpha: bool,
+    /// Run quorum_down on shutdown.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub omega: bool,
+    /// Default for the real servers: set weight 0 on failure instead of removing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inhibit_on_failure: bool,
+    /// Default Host header for HTTP checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub real_server: Vec<RealServer>,
+}
+
+fn default_sched() -> String {
+    "wlc".into()
+}
+fn default_delay_loop() -> Dur {
+    Dur::from_secs(60)
+}
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
+/// Address family of a fwmark service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Inet,
+    Inet6,
+}
+
+/// Where traffic goes when no real server is up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SorryServer {
+    pub ip: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_method: Option<ForwardMethod>,
+}
+
+/// A real server behind a virtual service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealServer {
+    pub ip: IpAddr,
+    /// Absent for fwmark services, where the client's port is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default = "one_i32")]
+    pub weight: i32,
+    /// Overrides the service's forwarding method for this server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_method: Option<ForwardMethod>,
+    /// Stop sending new connections above this many (0: no limit).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub uthreshold: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub lthreshold: u32,
+    /// Overrides the service's inhibit_on_failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inhibit_on_failure: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_loop: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_up: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_down: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check: Vec<Check>,
+}
+
+fn one_i32() -> i32 {
+    1
+}
+
+/// The kinds of health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    Tcp,
+    Http,
+    Https,
+    Misc,
+}
+
+/// A health check of a real server. Fields that do not apply to the kind are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    #[serde(rename = "type")]
+    pub kind: CheckKind,
+    /// Address and port to check; default: the real server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_port: Option<u16>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Failed attempts in a row before the server is marked down.
+    #[serde(default = "one")]
+    pub retry: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_retry: Option<Dur>,
+    /// Random delay up to this before the first check, to spread load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_loop: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub url: Vec<UrlCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
+    /// Send the virtualhost as TLS SNI (https).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enable_sni: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misc_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misc_timeout: Option<Dur>,
+    /// Exit codes 2..=255 set the weight to code - 2 (keepalived's `misc_dynamic`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub misc_dynamic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+fn default_connect_timeout() -> Dur {
+    Dur::from_secs(5)
+}
+
+impl Check {
+    /// A check of the given kind with every option at its default.
+    pub fn new(kind: CheckKind) -> Self {
+        Self {
+            kind,
+            connect_ip: None,
+            connect_port: None,
+            bind_ip: None,
+            bind_port: None,
+            connect_timeout: default_connect_timeout(),
+            retry: 1,
+            delay_before_retry: None,
+            warmup: None,
+            delay_loop: None,
+            url: Vec::new(),
+            virtualhost: None,
+            enable_sni: false,
+            misc_path: None,
+            misc_timeout: None,
+            misc_dynamic: false,
+            user: None,
+        }
+    }
+}
+
+/// One URL an HTTP(S) check fetches, and what makes the answer good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlCheck {
+    pub path: String,
+    /// Accepted status codes and ranges, like `["200-299", "301"]`; default 200-299.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_code: Vec<StatusRange>,
+    /// MD5 of the body, as keepalived's genhash prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
+}
+
+/// Console preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    /// Key rebindings: action name to key.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Console {
+    fn is_default(&self) -> bool {
+        *self == Console::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value types with a text form.
+
+/// A duration written as `"1s"`, `"100ms"`, `"1.5s"`, `"2m"`, or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub const ZERO: Dur = Dur(Duration::ZERO);
+
+    pub const fn from_secs(s: u64) -> Self {
+        Dur(Duration::from_secs(s))
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        Dur(Duration::from_millis(ms))
+    }
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+    /// Seconds as a float, the way keepalived writes them (`0.1`, `3`).
+    pub fn from_secs_f64(s: f64) -> Option<Self> {
+        if s.is_finite() && s >= 0.0 && s < 1e9 {
+            // Round to microseconds: keepalived's timer resolution.
+            Some(Dur(Duration::from_micros((s * 1e6).round() as u64)))
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let us = self.0.as_micros();
+        if us % 1_000_000 == 0 {
+            write!(f, "{}s", us / 1_000_000)
+        } else if us % 1000 == 0 {
+            write!(f, "{}ms", us / 1000)
+        } else {
+            write!(f, "{us}us")
+        }
+    }
+}
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration; write e.g. \"1s\", \"100ms\" or \"2m\""))?;
+        let scale = match unit.trim() {
+            "" | "s" => 1.0,
+            "ms" => 1e-3,
+            "us" => 1e-6,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{s}`; use us, ms, s, m or h"
+                ));
+            }
+        };
+        Dur::from_secs_f64(value * scale).ok_or_else(|| format!("duration `{s}` is out of range"))
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"1s\" or \"100ms\", or a number of seconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dur, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
+                u64::try_from(v)
+                    .map(Dur::from_secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dur, E> {
+                Ok(Dur::from_secs(v))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dur, E> {
+                Dur::from_secs_f64(v).ok_or_else(|| E::custom("duration out of range"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An address with an optional prefix length (`10.0.0.1/24`); without one, a host route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn host(addr: IpAddr) -> Self {
+        let prefix = if addr.is_ipv4() { 32 } else { 128 };
+        Self { addr, prefix }
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address (write e.g. 192.0.2.10/24 or 2001:db8::10/64)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(p) if p <= max => p,
+                _ => return Err(format!("prefix length `/{p}` in `{s}` must be 0 to {max}")),
+            },
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+/// An inclusive range of HTTP status codes (`200`, `200-299`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, code: u16) -> bool {
+        (self.first..=self.last).contains(&code)
+    }
+}
+
+impl fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl FromStr for StatusRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a status code or range (write e.g. 200 or 200-299)");
+        let code = |t: &str| match t.trim().parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok(c),
+            _ => Err(bad()),
+        };
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (code(a)?, code(b)?),
+            None => (code(s)?, code(s)?),
+        };
+        if first > last {
+            return Err(bad());
+        }
+        Ok(Self { first, last })
+    }
+}
+
+/// Serde for types with Display + FromStr, accepting integers too (a bare `200`).
+macro_rules! serde_via_str {
+    ($t:ty, $what:literal) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$t, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+serde_via_str!(IpNet, "an address with optional prefix, such as \"192.0.2.10/24\"");
+serde_via_str!(StatusRange, "a status code or range, such as 200 or \"200-299\"");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_canonically() {
+        for (text, canon) in [("1s", "1s"), ("0.1", "100ms"), ("100ms", "100ms"), ("2m", "120s"), ("1.5s", "1500ms"), ("250us", "250us")] {
+            let d: Dur = text.parse().unwrap();
+            assert_eq!(d.to_string(), canon, "{text}");
+            assert_eq!(canon.parse::<Dur>().unwrap(), d);
+        }
+        assert!("1d".parse::<Dur>().unwrap_err().contains("unit"));
+        assert!("fast".parse::<Dur>().is_err());
+    }
+
+    #[test]
+    fn ipnet_defaults_to_host_prefix_and_checks_range() {
+        assert_eq!("10.0.0.1".parse::<IpNet>().unwrap().prefix, 32);
+        assert_eq!("fd00::1/64".parse::<IpNet>().unwrap().prefix, 64);
+        assert!("10.0.0.1/33".parse::<IpNet>().is_err());
+        assert!("10.0.0.300/24".parse::<IpNet>().is_err());
+    }
+
+    #[test]
+    fn status_ranges() {
+        let r: StatusRange = "200-299".parse().unwrap();
+        assert!(r.contains(204) && !r.contains(301));
+        assert!("299-200".parse::<StatusRange>().is_err());
+        assert!("42".parse::<StatusRange>().is_err());
+    }
+}
