@@ -11,7 +11,11 @@ use lvsdeck::config::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "lvsdeck", version, about = "VRRP + IPVS director with an operator's console")]
+#[command(
+    name = "lvsdeck",
+    version,
+    about = "VRRP + IPVS director with an operator's console"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,7 +53,10 @@ fn check(file: &std::path::Path) -> ExitCode {
                 loaded.format,
                 c.vrrp_instance.len(),
                 c.virtual_server.len(),
-                c.virtual_server.iter().map(|v| v.real_server.len()).sum::<usize>(),
+                c.virtual_server
+                    .iter()
+                    .map(|v| v.real_server.len())
+                    .sum::<usize>(),
                 loaded.warnings.0.len()
             );
             ExitCode::SUCCESS
@@ -72,12 +79,19 @@ fn import(file: &std::path::Path) -> ExitCode {
     match config::load_file(file, &NoProbe) {
         Ok(loaded) => {
             eprint!("{}", loaded.warnings.render());
-            print!("{}", config::to_toml(&loaded.config, &file.display().to_string()));
+            print!(
+                "{}",
+                config::to_toml(&loaded.config, &file.display().to_string())
+            );
             ExitCode::SUCCESS
         }
         Err(diags) => {
             eprint!("{}", diags.render());
-            eprintln!("{}: not imported: {} error(s)", file.display(), diags.errors().count());
+            eprintln!(
+                "{}: not imported: {} error(s)",
+                file.display(),
+                diags.errors().count()
+            );
             ExitCode::from(1)
         }
     }

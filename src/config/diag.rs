@@ -62,7 +62,11 @@ impl SourceFile {
         let mut offset = 0;
         for (i, l) in self.text.split_inclusive('\n').enumerate() {
             if i + 1 == line {
-                let col_bytes: usize = l.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+                let col_bytes: usize = l
+                    .chars()
+                    .take(column.saturating_sub(1))
+                    .map(char::len_utf8)
+                    .sum();
                 return offset + col_bytes;
             }
             offset += l.len();
@@ -219,7 +223,10 @@ impl Diags {
     pub fn sorted(&self) -> Vec<&Diag> {
         let mut all: Vec<&Diag> = self.0.iter().collect();
         all.sort_by_key(|d| {
-            let loc = d.location.as_ref().map(|l| (l.file.clone(), l.line, l.column));
+            let loc = d
+                .location
+                .as_ref()
+                .map(|l| (l.file.clone(), l.line, l.column));
             (!d.is_error(), loc)
         });
         all

@@ -35,9 +35,15 @@ pub fn detect_format(text: &str) -> Format {
         if line.starts_with('[') {
             return Format::Toml;
         }
-        let first_word_end = line.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(line.len());
+        let first_word_end = line
+            .find(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or(line.len());
         let after = line[first_word_end..].trim_start();
-        return if after.starts_with('=') { Format::Toml } else { Format::Keepalived };
+        return if after.starts_with('=') {
+            Format::Toml
+        } else {
+            Format::Keepalived
+        };
     }
     Format::Toml
 }
@@ -53,8 +59,10 @@ pub struct Loaded {
 /// Read, parse and check a configuration file of either format.
 pub fn load_file(path: &Path, probe: &dyn ScriptProbe) -> Result<Loaded, Diags> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Diags(vec![Diag::error(format!("cannot read {}: {e}", path.display()))
-            .with_help("give the path of a readable lvsdeck.toml or keepalived.conf")])
+        Diags(vec![
+            Diag::error(format!("cannot read {}: {e}", path.display()))
+                .with_help("give the path of a readable lvsdeck.toml or keepalived.conf"),
+        ])
     })?;
     load_text(path, text, probe)
 }
@@ -104,13 +112,17 @@ fn section_comment(line: &str) -> Option<&'static str> {
     let nested = header.trim_start_matches('[').contains('.');
     Some(match (name, nested) {
         ("global", false) => "# Director-wide settings (keepalived's global_defs).",
-        ("vrrp_script", true) => "# A tracking script: its result moves the priority of instances that track it.",
+        ("vrrp_script", true) => {
+            "# A tracking script: its result moves the priority of instances that track it."
+        }
         ("vrrp_instance", true) if !header.contains("].") && header.matches('.').count() == 1 => {
             "# A VRRP instance: the election between directors for these virtual addresses."
         }
         ("vrrp_sync_group", true) => "# Instances that change state together.",
         ("virtual_server_group", true) => "# Addresses that share one set of real servers.",
-        ("virtual_server", false) => "# A virtual service (an IPVS table entry) and its real servers.",
+        ("virtual_server", false) => {
+            "# A virtual service (an IPVS table entry) and its real servers."
+        }
         _ => return None,
     })
 }

@@ -315,7 +315,9 @@ pub struct SyncGroup {
 }
 
 /// Transport protocol of a virtual service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
     #[default]
@@ -629,7 +631,7 @@ impl Dur {
     }
     /// Seconds as a float, the way keepalived writes them (`0.1`, `3`).
     pub fn from_secs_f64(s: f64) -> Option<Self> {
-        if s.is_finite() && s >= 0.0 && s < 1e9 {
+        if s.is_finite() && (0.0..1e9).contains(&s) {
             // Round to microseconds: keepalived's timer resolution.
             Some(Dur(Duration::from_micros((s * 1e6).round() as u64)))
         } else {
@@ -641,9 +643,9 @@ impl Dur {
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let us = self.0.as_micros();
-        if us % 1_000_000 == 0 {
+        if us.is_multiple_of(1_000_000) {
             write!(f, "{}s", us / 1_000_000)
-        } else if us % 1000 == 0 {
+        } else if us.is_multiple_of(1000) {
             write!(f, "{}ms", us / 1000)
         } else {
             write!(f, "{us}us")
@@ -659,9 +661,9 @@ impl FromStr for Dur {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
-        let value: f64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration; write e.g. \"1s\", \"100ms\" or \"2m\""))?;
+        let value: f64 = num.parse().map_err(|_| {
+            format!("`{s}` is not a duration; write e.g. \"1s\", \"100ms\" or \"2m\"")
+        })?;
         let scale = match unit.trim() {
             "" | "s" => 1.0,
             "ms" => 1e-3,
@@ -738,9 +740,9 @@ impl FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address (write e.g. 192.0.2.10/24 or 2001:db8::10/64)"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| {
+            format!("`{s}` is not an IP address (write e.g. 192.0.2.10/24 or 2001:db8::10/64)")
+        })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -824,8 +826,14 @@ macro_rules! serde_via_str {
     };
 }
 
-serde_via_str!(IpNet, "an address with optional prefix, such as \"192.0.2.10/24\"");
-serde_via_str!(StatusRange, "a status code or range, such as 200 or \"200-299\"");
+serde_via_str!(
+    IpNet,
+    "an address with optional prefix, such as \"192.0.2.10/24\""
+);
+serde_via_str!(
+    StatusRange,
+    "a status code or range, such as 200 or \"200-299\""
+);
 
 #[cfg(test)]
 mod tests {
@@ -833,7 +841,14 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print_canonically() {
-        for (text, canon) in [("1s", "1s"), ("0.1", "100ms"), ("100ms", "100ms"), ("2m", "120s"), ("1.5s", "1500ms"), ("250us", "250us")] {
+        for (text, canon) in [
+            ("1s", "1s"),
+            ("0.1", "100ms"),
+            ("100ms", "100ms"),
+            ("2m", "120s"),
+            ("1.5s", "1500ms"),
+            ("250us", "250us"),
+        ] {
             let d: Dur = text.parse().unwrap();
             assert_eq!(d.to_string(), canon, "{text}");
             assert_eq!(canon.parse::<Dur>().unwrap(), d);

@@ -21,7 +21,8 @@ pub fn load(source: &SourceFile, probe: &dyn ScriptProbe) -> (Option<Config>, Di
     if !syntax_errors.is_empty() {
         for e in syntax_errors {
             let span = e.span().unwrap_or(0..0);
-            diags.push(Diag::error(format!("TOML syntax: {}", e.message().trim())).at(source, span));
+            diags
+                .push(Diag::error(format!("TOML syntax: {}", e.message().trim())).at(source, span));
         }
         return (None, diags);
     }
@@ -40,7 +41,10 @@ pub fn load(source: &SourceFile, probe: &dyn ScriptProbe) -> (Option<Config>, Di
                 // A key missing from an item that already had an error was most likely dropped
                 // by the recovery above: reporting it would only echo the first error.
                 let echo = e.message().starts_with("missing field")
-                    && path.as_ref().is_some_and(|p| removed.iter().any(|r| same_item(r, p)));
+                    && match &path {
+                        Some(p) => removed.iter().any(|r| same_item(r, p)),
+                        None => !removed.is_empty(),
+                    };
                 if !echo {
                     diags.push(structural_diag(e.message(), path.as_ref(), source, span));
                 }
@@ -54,7 +58,10 @@ pub fn load(source: &SourceFile, probe: &dyn ScriptProbe) -> (Option<Config>, Di
     let Some(config) = config else {
         return (None, diags);
     };
-    let error_lines: Vec<usize> = diags.errors().filter_map(|d| d.location.as_ref().map(|l| l.line)).collect();
+    let error_lines: Vec<usize> = diags
+        .errors()
+        .filter_map(|d| d.location.as_ref().map(|l| l.line))
+        .collect();
     for f in validate(&config, probe) {
         // A default standing in for a removed key would only echo the error already reported.
         if removed.iter().any(|r| f.path.0.starts_with(&r.0)) {
@@ -84,7 +91,12 @@ fn same_item(a: &ConfPath, b: &ConfPath) -> bool {
     a.0[..n] == b.0[..n]
 }
 
-fn structural_diag(message: &str, path: Option<&ConfPath>, source: &SourceFile, span: Range<usize>) -> Diag {
+fn structural_diag(
+    message: &str,
+    path: Option<&ConfPath>,
+    source: &SourceFile,
+    span: Range<usize>,
+) -> Diag {
     let message = message.trim();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -94,7 +106,9 @@ fn structural_diag(message: &str, path: Option<&ConfPath>, source: &SourceFile, 
             None if valid.is_empty() => "remove it".to_string(),
             None => format!("valid keys here: {}", valid.join(", ")),
         };
-        return Diag::error(format!("unknown key `{key}`")).with_help(help).at(source, span);
+        return Diag::error(format!("unknown key `{key}`"))
+            .with_help(help)
+            .at(source, span);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or(rest);
@@ -105,7 +119,10 @@ fn structural_diag(message: &str, path: Option<&ConfPath>, source: &SourceFile, 
     let friendly = message
         .replace("expected u8", "expected a whole number from 0 to 255")
         .replace("expected u16", "expected a whole number from 0 to 65535")
-        .replace("expected u32", "expected a whole number from 0 to 4294967295")
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
         .replace("expected i32", "expected a whole number")
         .replace("expected a boolean", "expected true or false");
     match path {
@@ -127,7 +144,9 @@ fn remove_containing(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<Con
         let name = Seg::Key(key.get_ref().to_string());
         let found = match value.get_mut() {
             DeValue::Table(t) => remove_containing(t, span).map(|p| (None, p)),
-            DeValue::Array(items) => items.iter_mut().enumerate().find_map(|(i, item)| match item.get_mut() {
+            DeValue::Array(items) => items.iter_mut().enumerate().find_map(|(i, item)| match item
+                .get_mut()
+            {
                 DeValue::Table(t) => remove_containing(t, span).map(|p| (Some(i), p)),
                 _ => None,
             }),
@@ -140,7 +159,9 @@ fn remove_containing(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<Con
             return Some(ConfPath(path));
         }
         let scalar = !matches!(value.get_ref(), DeValue::Table(_));
-        if hit.is_none() && (contains(&key.span(), span) || (scalar && contains(&value.span(), span))) {
+        if hit.is_none()
+            && (contains(&key.span(), span) || (scalar && contains(&value.span(), span)))
+        {
             hit = Some(key.clone());
         }
     }

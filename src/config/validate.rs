@@ -199,7 +199,9 @@ impl Checker<'_> {
             ScriptStatus::WritableByOthers if self.script_security => self.error(
                 path,
                 format!("script `{program}` is writable by users other than root"),
-                format!("chmod go-w {program} (and its directory), or turn off enable_script_security"),
+                format!(
+                    "chmod go-w {program} (and its directory), or turn off enable_script_security"
+                ),
             ),
             ScriptStatus::WritableByOthers => self.warn(
                 path,
@@ -253,11 +255,18 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe) -> Vec<Finding> {
         for (i, member) in group.group.iter().enumerate() {
             let path = conf_path!["vrrp_sync_group", gname, "group", i];
             if !cfg.vrrp_instance.contains_key(member) {
-                let help = match super::diag::suggest(member, cfg.vrrp_instance.keys().map(String::as_str)) {
+                let help = match super::diag::suggest(
+                    member,
+                    cfg.vrrp_instance.keys().map(String::as_str),
+                ) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "name a vrrp_instance defined in this file".into(),
                 };
-                c.error(path, format!("sync group member `{member}` is not a vrrp_instance"), help);
+                c.error(
+                    path,
+                    format!("sync group member `{member}` is not a vrrp_instance"),
+                    help,
+                );
             } else if let Some(other) = grouped.insert(member, gname) {
                 c.error(
                     path,
@@ -277,7 +286,10 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe) -> Vec<Finding> {
         if let Some(first) = vs_seen.insert(key.clone(), i) {
             c.error(
                 conf_path!["virtual_server", i],
-                format!("virtual server {} is defined twice (first as virtual_server[{first}])", vs_key(vs)),
+                format!(
+                    "virtual server {} is defined twice (first as virtual_server[{first}])",
+                    vs_key(vs)
+                ),
                 "merge the two definitions",
             );
         }
@@ -295,7 +307,11 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe) -> Vec<Finding> {
     if let Some(t) = &cfg.console.theme
         && t.is_empty()
     {
-        c.error(conf_path!["console", "theme"], "the theme name is empty", "use e.g. \"dark\"");
+        c.error(
+            conf_path!["console", "theme"],
+            "the theme name is empty",
+            "use e.g. \"dark\"",
+        );
     }
     c.findings
 }
@@ -315,7 +331,11 @@ fn check_vrrp_script(c: &mut Checker, name: &str, s: &VrrpScript) {
     let path = conf_path!["vrrp_script", name];
     c.script(path.join("script"), &s.script);
     if s.interval.is_zero() {
-        c.error(path.join("interval"), "interval must be more than 0", "e.g. interval = \"2s\"");
+        c.error(
+            path.join("interval"),
+            "interval must be more than 0",
+            "e.g. interval = \"2s\"",
+        );
     }
     if let Some(t) = s.timeout
         && t > s.interval
@@ -334,7 +354,11 @@ fn check_vrrp_script(c: &mut Checker, name: &str, s: &VrrpScript) {
         );
     }
     if s.rise == 0 || s.fall == 0 {
-        c.error(path.join(if s.rise == 0 { "rise" } else { "fall" }), "rise and fall must be at least 1", "");
+        c.error(
+            path.join(if s.rise == 0 { "rise" } else { "fall" }),
+            "rise and fall must be at least 1",
+            "",
+        );
     }
 }
 
@@ -348,7 +372,11 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
         );
     }
     if inst.virtual_router_id == 0 {
-        c.error(path.join("virtual_router_id"), "virtual_router_id 0 is not valid", "use 1 to 255");
+        c.error(
+            path.join("virtual_router_id"),
+            "virtual_router_id 0 is not valid",
+            "use 1 to 255",
+        );
     }
     if inst.priority == 0 {
         c.error(
@@ -366,7 +394,7 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
             "VRRPv2 sends whole seconds from 1s to 255s; use version = 3 for sub-second adverts",
         );
     }
-    if inst.version == 3 && (adv.as_micros() % 10_000 != 0 || !(10..=40_950).contains(&ms)) {
+    if inst.version == 3 && (!adv.as_micros().is_multiple_of(10_000) || !(10..=40_950).contains(&ms)) {
         c.error(
             path.join("advert_int"),
             format!("advert_int {} is not valid for VRRPv3", inst.advert_int),
@@ -395,12 +423,18 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
             "add e.g. virtual_ipaddress = [{ address = \"192.0.2.100/24\" }]",
         );
     }
-    let family_v6 = inst.virtual_ipaddress.first().map(|v| v.address.addr.is_ipv6());
+    let family_v6 = inst
+        .virtual_ipaddress
+        .first()
+        .map(|v| v.address.addr.is_ipv6());
     for (i, vip) in inst.virtual_ipaddress.iter().enumerate() {
         if Some(vip.address.addr.is_ipv6()) != family_v6 {
             c.error(
                 path.join("virtual_ipaddress").join(i),
-                format!("{} is not of the same address family as the first VIP", vip.address.addr),
+                format!(
+                    "{} is not of the same address family as the first VIP",
+                    vip.address.addr
+                ),
                 "an instance advertises one family; make a second instance for the other",
             );
         }
@@ -440,7 +474,11 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
     if let Some(src) = inst.unicast_src_ip
         && family_v6.is_some_and(|v6| v6 != src.is_ipv6())
     {
-        c.error(path.join("unicast_src_ip"), format!("{src} is not of the VIPs' address family"), "");
+        c.error(
+            path.join("unicast_src_ip"),
+            format!("{src} is not of the VIPs' address family"),
+            "",
+        );
     }
     if !inst.preempt && !inst.preempt_delay.is_zero() {
         c.warn(
@@ -450,14 +488,19 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
         );
     }
     if inst.preempt_delay.0.as_secs() > 1000 {
-        c.error(path.join("preempt_delay"), "preempt_delay is at most 1000s", "");
+        c.error(
+            path.join("preempt_delay"),
+            "preempt_delay is at most 1000s",
+            "",
+        );
     }
     for (i, t) in inst.track_script.iter().enumerate() {
         if !cfg.vrrp_script.contains_key(&t.name) {
-            let help = match super::diag::suggest(&t.name, cfg.vrrp_script.keys().map(String::as_str)) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "define it as a vrrp_script".into(),
-            };
+            let help =
+                match super::diag::suggest(&t.name, cfg.vrrp_script.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "define it as a vrrp_script".into(),
+                };
             c.error(
                 path.join("track_script").join(i),
                 format!("track_script `{}` is not a defined vrrp_script", t.name),
@@ -467,7 +510,11 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
         if let Some(w) = t.weight
             && !(-253..=253).contains(&w)
         {
-            c.error(path.join("track_script").join(i).join("weight"), format!("weight {w} is outside -253..253"), "");
+            c.error(
+                path.join("track_script").join(i).join("weight"),
+                format!("weight {w} is outside -253..253"),
+                "",
+            );
         }
     }
     for (i, t) in inst.track_interface.iter().enumerate() {
@@ -523,14 +570,20 @@ fn check_vs_group(c: &mut Checker, name: &str, g: &VirtualServerGroup) {
             );
         }
         if a.port == 0 {
-            c.error(conf_path!["virtual_server_group", name, "address", i, "port"], "port 0 is not valid", "");
+            c.error(
+                conf_path!["virtual_server_group", name, "address", i, "port"],
+                "port 0 is not valid",
+                "",
+            );
         }
     }
 }
 
 fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: &VirtualServer) {
     let path = conf_path!["virtual_server", i];
-    let kinds = usize::from(vs.ip.is_some()) + usize::from(vs.fwmark.is_some()) + usize::from(vs.group.is_some());
+    let kinds = usize::from(vs.ip.is_some())
+        + usize::from(vs.fwmark.is_some())
+        + usize::from(vs.group.is_some());
     if kinds != 1 {
         c.error(
             path.clone(),
@@ -539,25 +592,44 @@ fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: &VirtualSer
         );
     }
     if vs.ip.is_some() && vs.port.is_none() {
-        c.error(path.join("port"), "a virtual_server with an ip needs a port", "add e.g. port = 80");
+        c.error(
+            path.join("port"),
+            "a virtual_server with an ip needs a port",
+            "add e.g. port = 80",
+        );
     }
     if vs.port == Some(0) {
         c.error(path.join("port"), "port 0 is not valid", "");
     }
     if vs.fwmark == Some(0) {
-        c.error(path.join("fwmark"), "fwmark 0 is not valid", "use 1 or more");
+        c.error(
+            path.join("fwmark"),
+            "fwmark 0 is not valid",
+            "use 1 or more",
+        );
     }
     if let Some(g) = &vs.group
         && !cfg.virtual_server_group.contains_key(g)
     {
-        c.error(path.join("group"), format!("virtual_server_group `{g}` is not defined"), "");
+        c.error(
+            path.join("group"),
+            format!("virtual_server_group `{g}` is not defined"),
+            "",
+        );
     }
     if !SCHEDULERS.contains(&vs.lvs_sched.as_str()) {
         let help = match super::diag::suggest(&vs.lvs_sched, SCHEDULERS.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? the kernel has {}", SCHEDULERS.join(", ")),
+            Some(s) => format!(
+                "did you mean `{s}`? the kernel has {}",
+                SCHEDULERS.join(", ")
+            ),
             None => format!("the kernel has {}", SCHEDULERS.join(", ")),
         };
-        c.error(path.join("lvs_sched"), format!("unknown scheduler `{}`", vs.lvs_sched), help);
+        c.error(
+            path.join("lvs_sched"),
+            format!("unknown scheduler `{}`", vs.lvs_sched),
+            help,
+        );
     }
     for (j, flag) in vs.sched_flags.iter().enumerate() {
         if !SCHEDULER_FLAGS.contains(&flag.as_str()) {
@@ -569,7 +641,11 @@ fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: &VirtualSer
         }
     }
     if vs.ops && vs.protocol != Protocol::Udp {
-        c.error(path.join("ops"), "one-packet scheduling (ops) applies to UDP only", "");
+        c.error(
+            path.join("ops"),
+            "one-packet scheduling (ops) applies to UDP only",
+            "",
+        );
     }
     if vs.persistence_granularity.is_some() && vs.persistence_timeout.is_none() {
         c.warn(
@@ -583,39 +659,68 @@ fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: &VirtualSer
     } else if vs.hysteresis >= vs.quorum {
         c.error(
             path.join("hysteresis"),
-            format!("hysteresis {} must be less than quorum {}", vs.hysteresis, vs.quorum),
+            format!(
+                "hysteresis {} must be less than quorum {}",
+                vs.hysteresis, vs.quorum
+            ),
             "",
         );
     }
-    for (key, script) in [("quorum_up", &vs.quorum_up), ("quorum_down", &vs.quorum_down)] {
+    for (key, script) in [
+        ("quorum_up", &vs.quorum_up),
+        ("quorum_down", &vs.quorum_down),
+    ] {
         if let Some(s) = script {
             c.script(path.join(key), s);
         }
     }
     if vs.delay_loop.is_zero() {
-        c.error(path.join("delay_loop"), "delay_loop must be more than 0", "");
+        c.error(
+            path.join("delay_loop"),
+            "delay_loop must be more than 0",
+            "",
+        );
     }
-    let family_v6 = vs.ip.map(|ip| ip.is_ipv6()).or(vs.family.map(|f| f == Family::Inet6));
+    let family_v6 = vs
+        .ip
+        .map(|ip| ip.is_ipv6())
+        .or(vs.family.map(|f| f == Family::Inet6));
     if let Some(s) = &vs.sorry_server
         && family_v6.is_some_and(|v6| v6 != s.ip.is_ipv6())
     {
-        c.error(path.join("sorry_server"), format!("sorry server {} is not of the service's family", s.ip), "");
+        c.error(
+            path.join("sorry_server"),
+            format!("sorry server {} is not of the service's family", s.ip),
+            "",
+        );
     }
     let mut seen = BTreeSet::new();
     for (j, rs) in vs.real_server.iter().enumerate() {
         let rpath = path.join("real_server").join(j);
         if !seen.insert((rs.ip, rs.port)) {
-            c.error(rpath.clone(), format!("real server {} is listed twice in this service", rs.ip), "");
+            c.error(
+                rpath.clone(),
+                format!("real server {} is listed twice in this service", rs.ip),
+                "",
+            );
         }
-        if family_v6.is_some_and(|v6| v6 != rs.ip.is_ipv6()) && vs.lvs_method != ForwardMethod::Tun {
+        if family_v6.is_some_and(|v6| v6 != rs.ip.is_ipv6()) && vs.lvs_method != ForwardMethod::Tun
+        {
             c.error(
                 rpath.join("ip"),
-                format!("real server {} is not of the virtual server's address family", rs.ip),
+                format!(
+                    "real server {} is not of the virtual server's address family",
+                    rs.ip
+                ),
                 "mixed families need tunnelling (lvs_method = \"TUN\")",
             );
         }
         if vs.fwmark.is_none() && rs.port.is_none() {
-            c.error(rpath.join("port"), "a real server of an address service needs a port", "");
+            c.error(
+                rpath.join("port"),
+                "a real server of an address service needs a port",
+                "",
+            );
         }
         if !(0..=65535).contains(&rs.weight) {
             c.error(
@@ -636,9 +741,16 @@ fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: &VirtualSer
             );
         }
         if rs.lthreshold > 0 && rs.uthreshold > 0 && rs.lthreshold >= rs.uthreshold {
-            c.error(rpath.join("lthreshold"), "lthreshold must be below uthreshold", "");
+            c.error(
+                rpath.join("lthreshold"),
+                "lthreshold must be below uthreshold",
+                "",
+            );
         }
-        for (key, script) in [("notify_up", &rs.notify_up), ("notify_down", &rs.notify_down)] {
+        for (key, script) in [
+            ("notify_up", &rs.notify_up),
+            ("notify_down", &rs.notify_down),
+        ] {
             if let Some(s) = script {
                 c.script(rpath.join(key), s);
             }
@@ -661,28 +773,54 @@ fn check_check(c: &mut Checker, path: ConfPath, ck: &Check) {
     }
     if !http {
         if !ck.url.is_empty() {
-            c.error(path.join("url"), format!("url does not apply to a {kind} check"), "");
+            c.error(
+                path.join("url"),
+                format!("url does not apply to a {kind} check"),
+                "",
+            );
         }
         if ck.virtualhost.is_some() {
-            c.error(path.join("virtualhost"), format!("virtualhost does not apply to a {kind} check"), "");
+            c.error(
+                path.join("virtualhost"),
+                format!("virtualhost does not apply to a {kind} check"),
+                "",
+            );
         }
     }
     if ck.enable_sni && ck.kind != CheckKind::Https {
-        c.error(path.join("enable_sni"), "enable_sni applies to https checks only", "");
+        c.error(
+            path.join("enable_sni"),
+            "enable_sni applies to https checks only",
+            "",
+        );
     }
     match (ck.kind, &ck.misc_path) {
-        (CheckKind::Misc, None) => {
-            c.error(path.join("misc_path"), "a misc check needs misc_path", "the script to run")
-        }
+        (CheckKind::Misc, None) => c.error(
+            path.join("misc_path"),
+            "a misc check needs misc_path",
+            "the script to run",
+        ),
         (CheckKind::Misc, Some(p)) => c.script(path.join("misc_path"), p),
-        (_, Some(_)) => c.error(path.join("misc_path"), format!("misc_path does not apply to a {kind} check"), ""),
+        (_, Some(_)) => c.error(
+            path.join("misc_path"),
+            format!("misc_path does not apply to a {kind} check"),
+            "",
+        ),
         _ => {}
     }
     if ck.kind != CheckKind::Misc && (ck.misc_dynamic || ck.misc_timeout.is_some()) {
-        c.error(path.clone(), format!("misc_dynamic / misc_timeout do not apply to a {kind} check"), "");
+        c.error(
+            path.clone(),
+            format!("misc_dynamic / misc_timeout do not apply to a {kind} check"),
+            "",
+        );
     }
     if ck.connect_timeout.is_zero() {
-        c.error(path.join("connect_timeout"), "connect_timeout must be more than 0", "");
+        c.error(
+            path.join("connect_timeout"),
+            "connect_timeout must be more than 0",
+            "",
+        );
     }
     if ck.retry == 0 {
         c.error(path.join("retry"), "retry must be at least 1", "");

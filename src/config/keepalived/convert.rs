@@ -8,25 +8,46 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use super::parse::{Node, Parsed, Word};
+use crate::conf_path;
 use crate::config::diag::{Diag, Diags, SourceFile, suggest};
 use crate::config::model::*;
 use crate::config::validate::ConfPath;
-use crate::conf_path;
 
 /// Keywords accepted and ignored (with a warning): mail alerts and logging knobs that change
 /// nothing on the data path.
 const IGNORED: &[(&str, &str)] = &[
-    ("notification_email", "lvsdeck sends no mail; use notify scripts"),
-    ("notification_email_from", "lvsdeck sends no mail; use notify scripts"),
+    (
+        "notification_email",
+        "lvsdeck sends no mail; use notify scripts",
+    ),
+    (
+        "notification_email_from",
+        "lvsdeck sends no mail; use notify scripts",
+    ),
     ("smtp_server", "lvsdeck sends no mail; use notify scripts"),
-    ("smtp_connect_timeout", "lvsdeck sends no mail; use notify scripts"),
-    ("smtp_helo_name", "lvsdeck sends no mail; use notify scripts"),
+    (
+        "smtp_connect_timeout",
+        "lvsdeck sends no mail; use notify scripts",
+    ),
+    (
+        "smtp_helo_name",
+        "lvsdeck sends no mail; use notify scripts",
+    ),
     ("smtp_alert", "lvsdeck sends no mail; use notify scripts"),
     ("debug", "logging is set with RUST_LOG"),
     ("log_detail", "logging is set with RUST_LOG"),
-    ("native_ipv6", "the address family follows the virtual addresses"),
-    ("dont_track_primary", "lvsdeck tracks only the interfaces listed in track_interface"),
-    ("init_fail", "lvsdeck scripts start as failed until their first success"),
+    (
+        "native_ipv6",
+        "the address family follows the virtual addresses",
+    ),
+    (
+        "dont_track_primary",
+        "lvsdeck tracks only the interfaces listed in track_interface",
+    ),
+    (
+        "init_fail",
+        "lvsdeck scripts start as failed until their first success",
+    ),
 ];
 
 /// The result of converting: the model and where each part of it was written.
@@ -47,7 +68,11 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
         global_version: None,
     };
     // Global defaults first: instances take the global VRRP version and GARP timings.
-    for node in parsed.nodes.iter().filter(|n| n.keyword.text == "global_defs") {
+    for node in parsed
+        .nodes
+        .iter()
+        .filter(|n| n.keyword.text == "global_defs")
+    {
         c.global_defs(node);
     }
     for node in &parsed.nodes {
@@ -132,13 +157,21 @@ impl Conv<'_> {
             Some(s) => format!("did you mean `{s}`?"),
             None => "remove it, or run keepalived for this feature".to_string(),
         };
-        self.error(kw, format!("keyword `{}` is not supported here", kw.text), help);
+        self.error(
+            kw,
+            format!("keyword `{}` is not supported here", kw.text),
+            help,
+        );
     }
 
     fn arg<'n>(&mut self, node: &'n Node, i: usize, what: &str) -> Option<&'n Word> {
         let w = node.args.get(i);
         if w.is_none() {
-            self.error(&node.keyword, format!("`{}` needs {what}", node.keyword.text), "");
+            self.error(
+                &node.keyword,
+                format!("`{}` needs {what}", node.keyword.text),
+                "",
+            );
         }
         w
     }
@@ -149,7 +182,11 @@ impl Conv<'_> {
             Ok(v) => Some(v),
             Err(_) => {
                 let w = w.clone();
-                self.error(&w, format!("`{}` is not {what}", w.text), format!("`{}` takes {what}", node.keyword.text));
+                self.error(
+                    &w,
+                    format!("`{}` is not {what}", w.text),
+                    format!("`{}` takes {what}", node.keyword.text),
+                );
                 None
             }
         }
@@ -165,7 +202,11 @@ impl Conv<'_> {
             Some(d) => Some(d),
             None => {
                 let w = w.clone();
-                self.error(&w, format!("`{}` is not a number of seconds", w.text), "e.g. 3 or 0.5");
+                self.error(
+                    &w,
+                    format!("`{}` is not a number of seconds", w.text),
+                    "e.g. 3 or 0.5",
+                );
                 None
             }
         }
@@ -176,13 +217,23 @@ impl Conv<'_> {
             self.arg(node, 0, "a value");
             return None;
         }
-        Some(node.args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "))
+        Some(
+            node.args
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 
     fn no_args(&mut self, node: &Node) {
         if let Some(extra) = node.args.first() {
             let extra = extra.clone();
-            self.error(&extra, format!("`{}` takes no value", node.keyword.text), "remove it");
+            self.error(
+                &extra,
+                format!("`{}` takes no value", node.keyword.text),
+                "remove it",
+            );
         }
     }
 
@@ -190,7 +241,11 @@ impl Conv<'_> {
         match &node.block {
             Some(b) => b,
             None => {
-                self.error(&node.keyword, format!("`{}` needs a {{ }} block", node.keyword.text), "");
+                self.error(
+                    &node.keyword,
+                    format!("`{}` needs a {{ }} block", node.keyword.text),
+                    "",
+                );
                 &[]
             }
         }
@@ -202,7 +257,11 @@ impl Conv<'_> {
 
     fn deprecated(&mut self, node: &Node, new: &str) {
         let kw = node.keyword.clone();
-        self.warn(&kw, format!("`{}` is deprecated; read as `{new}`", kw.text), format!("write `{new}`"));
+        self.warn(
+            &kw,
+            format!("`{}` is deprecated; read as `{new}`", kw.text),
+            format!("write `{new}`"),
+        );
     }
 
     // -----------------------------------------------------------------------------------------
@@ -235,7 +294,9 @@ impl Conv<'_> {
                     let interface = self.name(n);
                     let instance = n.args.get(1).map(|w| w.text.clone());
                     let sync_id = match (n.args.get(2), n.args.get(3)) {
-                        (Some(k), Some(_)) if k.text == "id" => self.parse_arg(n, 3, "a sync id 0-255"),
+                        (Some(k), Some(_)) if k.text == "id" => {
+                            self.parse_arg(n, 3, "a sync id 0-255")
+                        }
                         _ => None,
                     };
                     if let Some(interface) = interface {
@@ -285,7 +346,11 @@ impl Conv<'_> {
                 "udp" => &mut t.udp,
                 _ => {
                     let w = n.args[i].clone();
-                    self.error(&w, format!("unknown lvs_timeouts field `{key}`"), "use tcp, tcpfin or udp");
+                    self.error(
+                        &w,
+                        format!("unknown lvs_timeouts field `{key}`"),
+                        "use tcp, tcpfin or udp",
+                    );
                     i += 2;
                     continue;
                 }
@@ -329,11 +394,20 @@ impl Conv<'_> {
                 "rise" => set(&mut s.rise, self.num(n, "a count")),
                 "fall" => set(&mut s.fall, self.num(n, "a count")),
                 "user" => s.user = self.text(n),
-                _ => self.unknown(n, &["script", "interval", "timeout", "weight", "rise", "fall", "user"]),
+                _ => self.unknown(
+                    n,
+                    &[
+                        "script", "interval", "timeout", "weight", "rise", "fall", "user",
+                    ],
+                ),
             }
         }
         if !has_script {
-            self.error(&node.keyword, format!("vrrp_script {name} has no `script`"), "add script \"/path/to/check\"");
+            self.error(
+                &node.keyword,
+                format!("vrrp_script {name} has no `script`"),
+                "add script \"/path/to/check\"",
+            );
         }
         self.config.vrrp_script.insert(name, s);
     }
@@ -383,23 +457,35 @@ impl Conv<'_> {
                 }
                 "virtual_router_id" => {
                     seen_vrid = true;
-                    set(&mut inst.virtual_router_id, self.num(n, "a VRID from 1 to 255"));
+                    set(
+                        &mut inst.virtual_router_id,
+                        self.num(n, "a VRID from 1 to 255"),
+                    );
                 }
                 "priority" => set(&mut inst.priority, self.num(n, "a priority from 1 to 255")),
                 "advert_int" => set(&mut inst.advert_int, self.dur(n)),
                 "version" => set(&mut inst.version, self.num(n, "2 or 3")),
                 "authentication" => self.authentication(n, &mut inst, &base),
-                "virtual_ipaddress" => inst.virtual_ipaddress = self.vips(n, &base.join("virtual_ipaddress")),
-                "virtual_ipaddress_excluded" => {
-                    inst.virtual_ipaddress_excluded = self.vips(n, &base.join("virtual_ipaddress_excluded"))
+                "virtual_ipaddress" => {
+                    inst.virtual_ipaddress = self.vips(n, &base.join("virtual_ipaddress"))
                 }
-                "unicast_src_ip" | "mcast_src_ip" => inst.unicast_src_ip = self.num(n, "an IP address"),
+                "virtual_ipaddress_excluded" => {
+                    inst.virtual_ipaddress_excluded =
+                        self.vips(n, &base.join("virtual_ipaddress_excluded"))
+                }
+                "unicast_src_ip" | "mcast_src_ip" => {
+                    inst.unicast_src_ip = self.num(n, "an IP address")
+                }
                 "unicast_peer" => {
                     for (i, p) in self.block(n).iter().enumerate() {
                         self.place(base.join("unicast_peer").join(i), &p.keyword);
                         match p.keyword.text.parse() {
                             Ok(ip) => inst.unicast_peer.push(ip),
-                            Err(_) => self.error(&p.keyword, format!("`{}` is not an IP address", p.keyword.text), ""),
+                            Err(_) => self.error(
+                                &p.keyword,
+                                format!("`{}` is not an IP address", p.keyword.text),
+                                "",
+                            ),
                         }
                     }
                 }
@@ -411,22 +497,32 @@ impl Conv<'_> {
                 "preempt_delay" => set(&mut inst.preempt_delay, self.dur(n)),
                 "accept" => inst.accept = true,
                 "no_accept" => inst.accept = false,
-                "garp_master_delay" => (garp_set, garp.master_delay) = (true, self.dur(n).unwrap_or(garp.master_delay)),
+                "garp_master_delay" => {
+                    (garp_set, garp.master_delay) = (true, self.dur(n).unwrap_or(garp.master_delay))
+                }
                 "garp_master_repeat" => {
-                    (garp_set, garp.master_repeat) = (true, self.num(n, "a count").unwrap_or(garp.master_repeat))
+                    (garp_set, garp.master_repeat) =
+                        (true, self.num(n, "a count").unwrap_or(garp.master_repeat))
                 }
                 "garp_master_refresh" => {
-                    (garp_set, garp.master_refresh) = (true, self.dur(n).unwrap_or(garp.master_refresh))
+                    (garp_set, garp.master_refresh) =
+                        (true, self.dur(n).unwrap_or(garp.master_refresh))
                 }
                 "garp_master_refresh_repeat" => {
-                    (garp_set, garp.master_refresh_repeat) =
-                        (true, self.num(n, "a count").unwrap_or(garp.master_refresh_repeat))
+                    (garp_set, garp.master_refresh_repeat) = (
+                        true,
+                        self.num(n, "a count").unwrap_or(garp.master_refresh_repeat),
+                    )
                 }
                 "garp_lower_prio_delay" => {
-                    (garp_set, garp.lower_prio_delay) = (true, self.dur(n).unwrap_or(garp.lower_prio_delay))
+                    (garp_set, garp.lower_prio_delay) =
+                        (true, self.dur(n).unwrap_or(garp.lower_prio_delay))
                 }
                 "garp_lower_prio_repeat" => {
-                    (garp_set, garp.lower_prio_repeat) = (true, self.num(n, "a count").unwrap_or(garp.lower_prio_repeat))
+                    (garp_set, garp.lower_prio_repeat) = (
+                        true,
+                        self.num(n, "a count").unwrap_or(garp.lower_prio_repeat),
+                    )
                 }
                 "track_interface" => {
                     for (i, t) in self.block(n).iter().enumerate() {
@@ -491,7 +587,11 @@ impl Conv<'_> {
             self.fail_since(mark, base.join(kw));
         }
         if !seen_interface {
-            self.error(&node.keyword, format!("vrrp_instance {name} has no `interface`"), "add interface <name>");
+            self.error(
+                &node.keyword,
+                format!("vrrp_instance {name} has no `interface`"),
+                "add interface <name>",
+            );
         }
         if !seen_vrid {
             self.error(
@@ -512,7 +612,11 @@ impl Conv<'_> {
             Some("weight") => self.parse_arg(t, 1, "a weight from -253 to 253"),
             Some(_) => {
                 let w = t.args[0].clone();
-                self.error(&w, format!("unexpected `{}`", w.text), "write `NAME weight N`");
+                self.error(
+                    &w,
+                    format!("unexpected `{}`", w.text),
+                    "write `NAME weight N`",
+                );
                 None
             }
             None => None,
@@ -559,7 +663,11 @@ impl Conv<'_> {
                 "IPsec AH was removed from VRRP (RFC 3768 §5.3.6.3); use PASS or none",
             ),
             Some((t, w)) => self.error(&w, format!("unknown auth_type `{t}`"), "use PASS"),
-            None => self.error(&n.keyword, "authentication needs auth_type", "add auth_type PASS"),
+            None => self.error(
+                &n.keyword,
+                "authentication needs auth_type",
+                "add auth_type PASS",
+            ),
         }
     }
 
@@ -632,7 +740,16 @@ impl Conv<'_> {
                     self.place(base.join("group").join(g.group.len()), &n.keyword);
                     g.group.push(kw.to_string());
                 }
-                _ => self.unknown(n, &["group", "notify_master", "notify_backup", "notify_fault", "notify"]),
+                _ => self.unknown(
+                    n,
+                    &[
+                        "group",
+                        "notify_master",
+                        "notify_backup",
+                        "notify_fault",
+                        "notify",
+                    ],
+                ),
             }
         }
         self.config.vrrp_sync_group.insert(name, g);
@@ -656,9 +773,17 @@ impl Conv<'_> {
             }
             let path = base.join("address").join(g.address.len());
             self.place(path, &n.keyword);
-            let Some((ip, range_end)) = self.ip_range(&n.keyword) else { continue };
-            let Some(port) = self.parse_arg(n, 0, "a port") else { continue };
-            g.address.push(GroupAddress { ip, range_end, port });
+            let Some((ip, range_end)) = self.ip_range(&n.keyword) else {
+                continue;
+            };
+            let Some(port) = self.parse_arg(n, 0, "a port") else {
+                continue;
+            };
+            g.address.push(GroupAddress {
+                ip,
+                range_end,
+                port,
+            });
         }
         self.config.virtual_server_group.insert(name, g);
     }
@@ -666,14 +791,20 @@ impl Conv<'_> {
     /// `10.0.0.3-10` (last byte) or `ae00::2-9` (last group, hex) as first and last address.
     fn ip_range(&mut self, w: &Word) -> Option<(IpAddr, Option<IpAddr>)> {
         let bad = |c: &mut Self| {
-            c.error(w, format!("`{}` is not an address or range", w.text), "write e.g. 10.0.0.3-10");
+            c.error(
+                w,
+                format!("`{}` is not an address or range", w.text),
+                "write e.g. 10.0.0.3-10",
+            );
             None
         };
         let (first, last) = match w.text.rsplit_once('-') {
             Some((a, b)) => (a, Some(b)),
             None => (w.text.as_str(), None),
         };
-        let Ok(ip) = first.parse::<IpAddr>() else { return bad(self) };
+        let Ok(ip) = first.parse::<IpAddr>() else {
+            return bad(self);
+        };
         let end = match (ip, last) {
             (_, None) => None,
             (IpAddr::V4(v4), Some(b)) => match b.parse::<u8>() {
@@ -733,7 +864,11 @@ impl Conv<'_> {
                 vs.ip = self.parse_arg(node, 0, "an IP address");
                 vs.port = self.parse_arg(node, 1, "a port");
             }
-            None => self.error(&node.keyword, "virtual_server needs ADDRESS PORT, fwmark N or group NAME", ""),
+            None => self.error(
+                &node.keyword,
+                "virtual_server needs ADDRESS PORT, fwmark N or group NAME",
+                "",
+            ),
         }
         let mut method_set = false;
         for n in self.block(node) {
@@ -858,7 +993,11 @@ impl Conv<'_> {
             Some("NAT") => Some(ForwardMethod::Nat),
             Some("TUN") => Some(ForwardMethod::Tun),
             _ => {
-                self.error(&n.keyword, format!("`{}` takes DR, NAT or TUN", n.keyword.text), "");
+                self.error(
+                    &n.keyword,
+                    format!("`{}` takes DR, NAT or TUN", n.keyword.text),
+                    "",
+                );
                 None
             }
         }
@@ -867,7 +1006,11 @@ impl Conv<'_> {
     fn real_server(&mut self, node: &Node, base: &ConfPath) -> Option<RealServer> {
         self.place(base.clone(), &node.keyword);
         let ip: IpAddr = self.parse_arg(node, 0, "an IP address")?;
-        let port = if node.args.len() > 1 { self.parse_arg(node, 1, "a port") } else { None };
+        let port = if node.args.len() > 1 {
+            self.parse_arg(node, 1, "a port")
+        } else {
+            None
+        };
         let mut rs = RealServer {
             ip,
             port,
@@ -958,7 +1101,9 @@ impl Conv<'_> {
                     let path = base.join("url").join(ck.url.len());
                     ck.url.push(self.url(n, &path));
                 }
-                "virtualhost" if matches!(kind, CheckKind::Http | CheckKind::Https) => ck.virtualhost = self.name(n),
+                "virtualhost" if matches!(kind, CheckKind::Http | CheckKind::Https) => {
+                    ck.virtualhost = self.name(n)
+                }
                 "enable_sni" if kind == CheckKind::Https => ck.enable_sni = true,
                 "misc_path" if kind == CheckKind::Misc => ck.misc_path = self.text(n),
                 "misc_timeout" if kind == CheckKind::Misc => ck.misc_timeout = self.dur(n),
@@ -1013,7 +1158,10 @@ impl Conv<'_> {
                         }
                     }
                 }
-                _ => self.unknown(n, &["path", "digest", "status_code", "regex", "virtualhost"]),
+                _ => self.unknown(
+                    n,
+                    &["path", "digest", "status_code", "regex", "virtualhost"],
+                ),
             }
         }
         if url.path.is_empty() {

@@ -11,7 +11,12 @@ use super::validate::{ConfPath, ScriptProbe, validate};
 use parse::FileSource;
 
 /// Parse, convert and check a keepalived.conf. `None` when any error was found.
-pub fn load(path: &Path, text: String, fs: &dyn FileSource, probe: &dyn ScriptProbe) -> (Option<Config>, Diags) {
+pub fn load(
+    path: &Path,
+    text: String,
+    fs: &dyn FileSource,
+    probe: &dyn ScriptProbe,
+) -> (Option<Config>, Diags) {
     let (parsed, mut diags) = parse::parse(path, text, fs);
     let converted = convert::convert(&parsed, &mut diags);
     for f in validate(&converted.config, probe) {

@@ -64,8 +64,14 @@ pub fn glob_paths(pattern: &Path) -> Vec<PathBuf> {
                 next.push(base.join(comp.as_os_str()));
                 continue;
             }
-            let dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let dir = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base.as_path()
+            };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
             let mut found: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
                 .filter(|e| {
@@ -152,7 +158,8 @@ impl Lexer<'_> {
                 // `$NAME=value`: the rest of the line, as written, is the value.
                 let value_start = first.span.start + 1 + name.len() + 1;
                 let rest = &source.text[value_start..line_start + line.len()];
-                self.params.insert(name.to_string(), rest.trim().to_string());
+                self.params
+                    .insert(name.to_string(), rest.trim().to_string());
                 continue;
             }
             if first.text.starts_with('@') {
@@ -177,16 +184,17 @@ impl Lexer<'_> {
     fn include(&mut self, source: &SourceFile, words: &[Word], depth: usize) {
         let Some(pattern) = words.get(1) else {
             self.diags.push(
-                Diag::error("include needs a file or pattern")
-                    .at(source, words[0].span.clone()),
+                Diag::error("include needs a file or pattern").at(source, words[0].span.clone()),
             );
             return;
         };
         if depth >= MAX_INCLUDE_DEPTH {
             self.diags.push(
-                Diag::error(format!("includes nest deeper than {MAX_INCLUDE_DEPTH} levels"))
-                    .with_help("an included file probably includes itself")
-                    .at(source, pattern.span.clone()),
+                Diag::error(format!(
+                    "includes nest deeper than {MAX_INCLUDE_DEPTH} levels"
+                ))
+                .with_help("an included file probably includes itself")
+                .at(source, pattern.span.clone()),
             );
             return;
         }
@@ -216,7 +224,13 @@ impl Lexer<'_> {
 
     /// Split one line into words: quotes group, `!`/`#` at a word start end the line,
     /// braces stand alone, `$NAME` / `${NAME}` expand.
-    fn split_words(&mut self, source: &SourceFile, file: usize, line: &str, base: usize) -> Vec<Word> {
+    fn split_words(
+        &mut self,
+        source: &SourceFile,
+        file: usize,
+        line: &str,
+        base: usize,
+    ) -> Vec<Word> {
         let mut words = Vec::new();
         let chars: Vec<(usize, char)> = line.char_indices().collect();
         let mut i = 0;
@@ -268,7 +282,8 @@ impl Lexer<'_> {
                 continue;
             }
             let start = pos;
-            while i < chars.len() && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '{' | '}') {
+            while i < chars.len() && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '{' | '}')
+            {
                 i += 1;
             }
             let end = chars.get(i).map_or(line.len(), |(p, _)| *p);
@@ -335,7 +350,10 @@ pub fn parse(path: &Path, text: String, fs: &dyn FileSource) -> (Parsed, Diags) 
     };
     lexer.lex_file(path, text, 0);
     let Lexer {
-        files, lines, mut diags, ..
+        files,
+        lines,
+        mut diags,
+        ..
     } = lexer;
     let mut tokens: Vec<Option<Word>> = Vec::new();
     for line in lines {
@@ -361,7 +379,9 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error_at(&mut self, w: &Word, message: impl Into<String>, help: &str) {
-        let d = Diag::error(message).with_help(help).at(&self.files[w.file], w.span.clone());
+        let d = Diag::error(message)
+            .with_help(help)
+            .at(&self.files[w.file], w.span.clone());
         self.diags.push(d);
     }
 
@@ -471,12 +491,22 @@ mod tests {
 
     #[test]
     fn includes_with_globs_keep_their_own_file() {
-        let fs = Mem(vec![("/etc/k.d/a.conf", "x 1\n"), ("/etc/k.d/b.conf", "y 2\n")]);
-        let (p, d) = parse(Path::new("/etc/k.conf"), "include k.d/*.conf\nz\n".into(), &fs);
+        let fs = Mem(vec![
+            ("/etc/k.d/a.conf", "x 1\n"),
+            ("/etc/k.d/b.conf", "y 2\n"),
+        ]);
+        let (p, d) = parse(
+            Path::new("/etc/k.conf"),
+            "include k.d/*.conf\nz\n".into(),
+            &fs,
+        );
         assert!(!d.has_errors(), "{d}");
         let kws: Vec<&str> = p.nodes.iter().map(|n| n.keyword.text.as_str()).collect();
         assert_eq!(kws, ["x", "y", "z"]);
-        assert_eq!(p.files[p.nodes[1].keyword.file].path, Path::new("/etc/k.d/b.conf"));
+        assert_eq!(
+            p.files[p.nodes[1].keyword.file].path,
+            Path::new("/etc/k.d/b.conf")
+        );
     }
 
     #[test]
