@@ -394,7 +394,9 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
             "VRRPv2 sends whole seconds from 1s to 255s; use version = 3 for sub-second adverts",
         );
     }
-    if inst.version == 3 && (!adv.as_micros().is_multiple_of(10_000) || !(10..=40_950).contains(&ms)) {
+    if inst.version == 3
+        && (!adv.as_micros().is_multiple_of(10_000) || !(10..=40_950).contains(&ms))
+    {
         c.error(
             path.join("advert_int"),
             format!("advert_int {} is not valid for VRRPv3", inst.advert_int),
