@@ -906,7 +906,7 @@ mod tests {
 
     const D1_V4: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 71);
     const VIP_V4: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
-    const D1_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0x77, 0xff, 0xfe00 | 0x71);
+    const D1_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0x77, 0xff, 0xfe00, 0x71);
     const VIP_V6: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 0x100);
 
     fn ep4() -> Endpoints {
@@ -1524,7 +1524,7 @@ mod tests {
     fn rfc9568_5_2_8_checksum_covers_ipv6_pseudo_header() {
         let m = enc(&v3_6(), &ep6());
         let other_src = Endpoints::V6 {
-            src: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0x77, 0xff, 0xfe00 | 0x70),
+            src: Ipv6Addr::new(0xfe80, 0, 0, 0, 0x77, 0xff, 0xfe00, 0x70),
             dst: VRRP_GROUP_V6,
         };
         assert_eq!(decode(&m, &other_src).unwrap_err().reason(), "bad_checksum");
@@ -1666,6 +1666,16 @@ mod tests {
             &p[..8],
             &hex("6c0fb4c1001870ff")[..],
             "version 6, class 0xc0, flow label, payload 24, next header 112, hop limit 255"
+        );
+        // The whole packet, as in vectors.txt (the sum alone cannot tell fe00:71 from fe71).
+        assert_eq!(
+            p,
+            hex(concat!(
+                "6c0fb4c1001870ff",
+                "fe80000000000000007700fffe000071",
+                "ff020000000000000000000000000012",
+                "3133640100646de9fd770000000000000000000000000100"
+            ))
         );
         let d = Packet::decode(&p, &opts()).unwrap();
         assert_eq!(d.ip, IpHeader::V6(Ipv6Header::advert(D1_LL, 0xfb4c1)));
