@@ -60,7 +60,9 @@
 //! `handover.spacing` and stops its normal adverts, but keeps the VIPs. Backups answer the
 //! priority-0 advert by firing their down timer after `Skew_Time`; the first one to become
 //! Master sends an advert, and on hearing any advert with priority > 0 from another address the
-//! old Master steps down to Backup ([`Reason::OperatorHandover`]) and removes its VIPs. While
+//! old Master steps down to Backup ([`Reason::OperatorHandover`]) and removes its VIPs (adverts
+//! heard within `handover.guard` of the start are not taken as a take-over, see
+//! [`HandoverParams::guard`]). While
 //! handing over it ignores the RFC "higher priority wins" comparison, so a new master with a
 //! lower priority is not pushed back. If nobody takes over within `4 * Advertisement_Interval`
 //! plus half an interval (the longest any backup can wait after our last advert is
@@ -161,6 +163,13 @@ pub struct HandoverParams {
     pub adverts: u8,
     /// Time between them.
     pub spacing: Duration,
+    /// Adverts heard within `guard` of the start are not taken as a take-over: they may have
+    /// been sent before the other node heard our priority 0 (a former master's last advert
+    /// still in flight), and a backup cannot react sooner than its Skew_Time anyway. With
+    /// `guard` at least twice the LAN's worst one-way delay, the advert we release on was
+    /// sent after all our own earlier adverts were delivered, so its sender cannot be pushed
+    /// back to Backup by them: the VIP always has a holder.
+    pub guard: Duration,
 }
 
 impl Default for HandoverParams {
@@ -168,6 +177,7 @@ impl Default for HandoverParams {
         HandoverParams {
             adverts: 3,
             spacing: Duration::from_millis(20),
+            guard: Duration::from_millis(20),
         }
     }
 }
@@ -498,6 +508,7 @@ enum DownCause {
 #[derive(Debug, Clone, Copy)]
 struct Handover {
     remaining: u8,
+    guard_until: Instant,
     next_send: Option<Instant>,
     deadline: Instant,
 }
@@ -894,6 +905,7 @@ impl Instance {
         let remaining = self.params.handover.adverts.max(1) - 1;
         self.handover = Some(Handover {
             remaining,
+            guard_until: now + self.params.handover.guard,
             next_send: (remaining > 0).then(|| now + self.params.handover.spacing),
             deadline: now + i * 4 + i / 2,
         });
@@ -1138,8 +1150,8 @@ impl Instance {
     }
 
     fn master_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
-        if self.handover.is_some() {
-            if advert.priority != PRIORITY_STOP {
+        if let Some(h) = self.handover {
+            if advert.priority != PRIORITY_STOP && now >= h.guard_until {
                 // Make-before-break: the new master holds the VIPs; release ours.
                 self.leave_master(false);
                 self.learn_interval(advert);
@@ -1950,6 +1962,18 @@ mod tests {
         assert_eq!(sent_priorities(&actions(&mut m)), vec![0, 0, 200]);
         assert!(events(&mut m).contains(&EventKind::HandoverNoTakeover));
         assert_eq!(m.next_timeout(), Some(t + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn handover_ignores_adverts_within_the_guard() {
+        let t0 = Instant::now();
+        let mut m = master(200, t0);
+        m.handover(t0).unwrap();
+        // A former master's advert still in flight.
+        m.handle_advert(t0 + ms(5), ip(9), &advert(Version::V3, 150, 100));
+        assert_eq!(m.state(), State::Master);
+        m.handle_advert(t0 + ms(20), ip(9), &advert(Version::V3, 150, 100));
+        assert_eq!(m.state(), State::Backup);
     }
 
     #[test]
