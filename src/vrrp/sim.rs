@@ -1,1 +1,1134 @@
 //! A deterministic VRRP cluster simulator: N instances, a virtual clock and a lossy virtual LAN.
+//!
+//! Every instance is driven only through its sans-IO API ([`Instance`]). Inputs (crashes,
+//! restarts, priority overrides, tracker flips, hand-overs, partitions, loss) come from a
+//! [`Scenario`], generated from a seed by [`Scenario::random`] with the simulator's own PRNG
+//! ([`Rng`], splitmix64). Packets and timers are delivered in time order from a priority queue
+//! (ties broken by insertion order), so one seed always replays the same run.
+//!
+//! # The LAN
+//!
+//! An advert is multicast to every other node on the same side of the partition (sides are
+//! taken at send time). Each copy is independently lost (probability `loss`), duplicated
+//! (`dup`), and delayed uniformly in `[delay_min, delay_max]`, so copies can be reordered. A
+//! crashed node drops what it receives. A crash is a power-off: the node's VIPs go with it.
+//!
+//! # Invariants, checked after every step
+//!
+//! The network is **whole** when there is no partition and the loss probability is zero
+//! (duplication and the bounded delay are allowed). The cluster is **settled** when the network
+//! has been whole, and no input has been applied, for `settle` =
+//! `max preempt_delay + 2 * max Master_Down_Interval + max advert interval + 4 * delay_max`.
+//! One Master_Down_Interval is enough for a plain failover, but not in general: a preemption
+//! with `preempt_delay` waits for the delay first, and a failover can chain into a preemption
+//! (a lower node takes over, then a higher one that was waiting preempts it), or a hand-over
+//! that nobody answers resumes only after its deadline.
+//!
+//! 1. Always: each live node holds the VIPs exactly while its instance is Master (tracked from
+//!    `AddVips` / `RemoveVips`), a dead node holds none, and no node adds VIPs it holds.
+//! 2. Settled: if any live instance is Backup or Master, exactly one is Master, and every other
+//!    with a higher effective priority does not preempt (`nopreempt`, or inhibited after a
+//!    hand-over): without `nopreempt` this means the Master has the highest priority (ties
+//!    allowed; RFC 9568 breaks ties only between two Masters). Nobody changes state while
+//!    settled (no flapping).
+//! 3. Hand-over: when the old master releases its VIPs after a hand-over, another node holds
+//!    them already (never a moment without a holder), and if the network was whole, the old
+//!    master was the only holder at the start, and no other input came during the hand-over,
+//!    the overlap is at most `guard` + the new master's
+//!    advert interval + `delay_max` (its first advert is sent when it adds the VIPs; adverts
+//!    arriving within the hand-over guard are ignored, and it sends one at least every
+//!    interval). Each node's
+//!    `handover.guard` is set to `2 * delay_max`, the condition under which the machine
+//!    promises make-before-break.
+//! 4. Every scenario ends with a quiet, whole period longer than `settle`, so check 2 runs in
+//!    every schedule.
+//!
+//! A failure carries the seed, the scenario (nodes and inputs) and the log of inputs and
+//! instance events; `VRRP_SIM_SEED=<seed> cargo test --lib vrrp::sim::tests::replay --
+//! --nocapture` replays one seed and prints its trace, deliveries included.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::machine::{Action, EventKind, InitialState, Instance, InstanceParams, Reason, State};
+use super::packet::{Advert, Version};
+
+/// splitmix64: small, fast, good enough to drive schedules.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+    /// True with probability `permille / 1000`.
+    pub fn chance(&mut self, permille: u32) -> bool {
+        self.below(1000) < u64::from(permille)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn duration(&mut self, lo: Duration, hi: Duration) -> Duration {
+        let span = (hi - lo).as_nanos() as u64;
+        lo + Duration::from_nanos(self.below(span + 1))
+    }
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// One scheduled input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Power-off: the instance and its VIPs vanish.
+    Crash(usize),
+    /// Power-on after a crash: a new instance (trackers re-applied, no override).
+    Restart(usize),
+    /// Graceful stop ([`Instance::shutdown`]).
+    Stop(usize),
+    /// Start after a stop ([`Instance::startup`]).
+    Start(usize),
+    Override(usize, Option<u8>),
+    Tracker {
+        node: usize,
+        tracker: usize,
+        up: bool,
+    },
+    /// Hand-over on whichever node is Master at that moment (the first one, if several).
+    Handover,
+    ClearInhibit(usize),
+    /// Bit `i` gives the side of node `i`.
+    Partition(u8),
+    Heal,
+    /// Loss probability in permille.
+    Loss(u32),
+    /// Duplication probability in permille.
+    Dup(u32),
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Crash(n) => write!(f, "crash n{n}"),
+            Input::Restart(n) => write!(f, "restart n{n}"),
+            Input::Stop(n) => write!(f, "stop n{n}"),
+            Input::Start(n) => write!(f, "start n{n}"),
+            Input::Override(n, p) => write!(f, "override n{n} {p:?}"),
+            Input::Tracker { node, tracker, up } => {
+                write!(
+                    f,
+                    "tracker n{node} t{tracker} {}",
+                    if *up { "up" } else { "down" }
+                )
+            }
+            Input::Handover => write!(f, "hand-over on the master"),
+            Input::ClearInhibit(n) => write!(f, "clear inhibit n{n}"),
+            Input::Partition(m) => write!(f, "partition sides {m:#06b}"),
+            Input::Heal => write!(f, "heal"),
+            Input::Loss(p) => write!(f, "loss {p}‰"),
+            Input::Dup(p) => write!(f, "dup {p}‰"),
+        }
+    }
+}
+
+/// A tracker of a node: name, weight, initial status.
+#[derive(Debug, Clone)]
+pub struct TrackerSpec {
+    pub name: String,
+    pub weight: i32,
+    pub up: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    pub params: InstanceParams,
+    pub trackers: Vec<TrackerSpec>,
+}
+
+/// A whole run: nodes, network and inputs.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub seed: u64,
+    pub nodes: Vec<NodeSpec>,
+    pub delay_min: Duration,
+    pub delay_max: Duration,
+    /// Initial loss and duplication, permille.
+    pub loss: u32,
+    pub dup: u32,
+    /// Inputs by time from the start (sorted).
+    pub inputs: Vec<(Duration, Input)>,
+    /// End of the run.
+    pub end: Duration,
+}
+
+fn addr(v6: bool, i: usize) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 0x71 + i as u16))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(10, 77, 0, 71 + i as u8))
+    }
+}
+
+impl Scenario {
+    /// A short random schedule: 2 to 4 nodes, v2 or v3, random intervals, priorities,
+    /// preemption, trackers and inputs, ending with a quiet, whole period.
+    pub fn random(seed: u64) -> Scenario {
+        let mut r = Rng::new(seed);
+        let n = r.pick(&[2usize, 2, 3, 3, 4]);
+        let version = if r.chance(300) {
+            Version::V2
+        } else {
+            Version::V3
+        };
+        let v6 = version == Version::V3 && r.chance(200);
+        let base_interval = match version {
+            Version::V2 => Duration::from_secs(r.pick(&[1, 1, 1, 2])),
+            Version::V3 => Duration::from_millis(r.pick(&[100, 100, 200, 300, 1000])),
+        };
+        let mixed = version == Version::V3 && r.chance(150);
+        let owner = r.chance(100);
+        let auth = (version == Version::V2 && r.chance(300)).then_some(*b"s3cr3t\0\0");
+        let vip = if v6 {
+            IpAddr::V6(Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 0x100))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100))
+        };
+        let mut nodes: Vec<NodeSpec> = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut prio = 1 + r.below(254) as u8;
+            if i > 0 && r.chance(200) {
+                prio = nodes[r.below(i as u64) as usize].params.priority.min(254);
+            }
+            if i == 0 && owner {
+                prio = 255;
+            }
+            let mut p = InstanceParams::new("VI_1", version, 51, prio, addr(v6, i), vec![vip]);
+            p.advert_interval = if mixed {
+                Duration::from_millis(r.pick(&[100, 200, 300]))
+            } else {
+                base_interval
+            };
+            p.preempt = !r.chance(150);
+            if p.preempt && r.chance(150) {
+                p.preempt_delay = p.advert_interval * (1 + r.below(3) as u32);
+            }
+            if r.chance(200) {
+                p.initial_state = InitialState::Master;
+            }
+            p.auth = auth;
+            p.garp.master_delay = p.advert_interval * r.below(4) as u32;
+            p.garp.master_repeat = r.below(3) as u8;
+            if r.chance(200) {
+                p.garp.master_refresh = Some(p.advert_interval * 5);
+            }
+            p.garp.lower_prio_delay = p.advert_interval;
+            p.handover.spacing = p.advert_interval / 20;
+            debug_assert_eq!(p.validate(), Ok(()));
+            let trackers = (0..r.below(3))
+                .map(|k| TrackerSpec {
+                    name: format!("t{k}"),
+                    weight: if r.chance(300) {
+                        0
+                    } else {
+                        r.below(121) as i32 - 60
+                    },
+                    up: !r.chance(150),
+                })
+                .collect();
+            nodes.push(NodeSpec {
+                params: p,
+                trackers,
+            });
+        }
+        let i_max = nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .max()
+            .unwrap();
+        let i_min = nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .min()
+            .unwrap();
+        let delay_min = Duration::from_micros(r.below(1000));
+        let delay_max = delay_min + r.duration(Duration::ZERO, (i_min / 5).min(ms(30)));
+        for s in &mut nodes {
+            s.params.handover.guard = delay_max * 2;
+        }
+        let horizon = i_max * (10 + r.below(20) as u32);
+        let mut inputs = Vec::new();
+        for _ in 0..(2 + r.below(10)) {
+            let at = r.duration(Duration::ZERO, horizon);
+            let node = r.below(n as u64) as usize;
+            let input = match r.below(100) {
+                0..=11 => Input::Crash(node),
+                12..=23 => Input::Restart(node),
+                24..=28 => Input::Stop(node),
+                29..=33 => Input::Start(node),
+                34..=43 => Input::Override(
+                    node,
+                    if r.chance(300) {
+                        None
+                    } else {
+                        Some(1 + r.below(254) as u8)
+                    },
+                ),
+                44..=57 if !nodes[node].trackers.is_empty() => Input::Tracker {
+                    node,
+                    tracker: r.below(nodes[node].trackers.len() as u64) as usize,
+                    up: r.chance(500),
+                },
+                44..=72 => Input::Handover,
+                73..=77 => Input::ClearInhibit(node),
+                78..=85 => Input::Partition(1 + r.below((1 << n) - 2) as u8),
+                86..=89 => Input::Heal,
+                90..=96 => Input::Loss(r.pick(&[0, 0, 50, 200, 500])),
+                _ => Input::Dup(r.pick(&[0, 100, 300])),
+            };
+            inputs.push((at, input));
+        }
+        inputs.sort_by_key(|(t, _)| *t);
+        // The quiet end: whole network, then long enough to settle and check.
+        inputs.push((horizon, Input::Heal));
+        inputs.push((horizon, Input::Loss(0)));
+        let mut sc = Scenario {
+            seed,
+            nodes,
+            delay_min,
+            delay_max,
+            loss: r.pick(&[0, 0, 0, 20, 100]),
+            dup: r.pick(&[0, 0, 50]),
+            inputs,
+            end: Duration::ZERO,
+        };
+        sc.end = horizon + sc.settle() + i_max * 5;
+        sc
+    }
+
+    /// How long the network must be whole and quiet before the convergence checks apply.
+    pub fn settle(&self) -> Duration {
+        let i_max = self
+            .nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .max()
+            .unwrap_or_default();
+        let mdi_max = self
+            .nodes
+            .iter()
+            .map(|s| match s.params.version {
+                Version::V2 => s.params.advert_interval * 3 + Duration::from_secs(1),
+                Version::V3 => i_max * 4,
+            })
+            .max()
+            .unwrap_or_default();
+        let p_max = self
+            .nodes
+            .iter()
+            .map(|s| s.params.preempt_delay)
+            .max()
+            .unwrap_or_default();
+        p_max + mdi_max * 2 + i_max + self.delay_max * 4
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {} | delay {:?}..{:?} loss {}‰ dup {}‰ | settle {:?} end {:?}",
+            self.seed,
+            self.delay_min,
+            self.delay_max,
+            self.loss,
+            self.dup,
+            self.settle(),
+            self.end
+        )?;
+        for (i, s) in self.nodes.iter().enumerate() {
+            let p = &s.params;
+            write!(
+                f,
+                "  n{i} {} {:?} prio {} int {:?} preempt {} delay {:?} init {:?} auth {}",
+                p.primary_addr,
+                p.version,
+                p.priority,
+                p.advert_interval,
+                p.preempt,
+                p.preempt_delay,
+                p.initial_state,
+                p.auth.is_some()
+            )?;
+            for t in &s.trackers {
+                write!(
+                    f,
+                    " [{} w{} {}]",
+                    t.name,
+                    t.weight,
+                    if t.up { "up" } else { "down" }
+                )?;
+            }
+            writeln!(f)?;
+        }
+        for (t, i) in &self.inputs {
+            writeln!(f, "  @{:>10.4}s {i}", t.as_secs_f64())?;
+        }
+        Ok(())
+    }
+}
+
+/// A broken invariant, with everything needed to replay it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub seed: u64,
+    pub at: Duration,
+    pub message: String,
+    pub scenario: String,
+    pub log: Vec<String>,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "VRRP sim seed {} failed at {:.4}s: {}",
+            self.seed,
+            self.at.as_secs_f64(),
+            self.message
+        )?;
+        writeln!(
+            f,
+            "replay: VRRP_SIM_SEED={} cargo test --lib vrrp::sim::tests::replay -- --nocapture",
+            self.seed
+        )?;
+        f.write_str(&self.scenario)?;
+        writeln!(f, "log ({} lines):", self.log.len())?;
+        let skip = self.log.len().saturating_sub(400);
+        for l in &self.log[skip..] {
+            writeln!(f, "  {l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a successful run saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub steps: u64,
+    pub adverts_delivered: u64,
+    pub settled_checks: u64,
+    pub transitions: u64,
+    pub handovers_started: u64,
+    pub handovers_completed: u64,
+    /// Overlaps checked against `delay_max` (whole network, no other input).
+    pub handover_overlaps_checked: u64,
+    pub max_handover_overlap: Duration,
+    pub split_brains: u64,
+}
+
+#[derive(Debug)]
+enum QKind {
+    Input(usize),
+    Deliver {
+        to: usize,
+        from: usize,
+        advert: Rc<Advert>,
+    },
+    Timer {
+        node: usize,
+        epoch: u64,
+    },
+}
+
+#[derive(Debug)]
+struct QItem {
+    t: u64,
+    seq: u64,
+    kind: QKind,
+}
+
+impl PartialEq for QItem {
+    fn eq(&self, o: &Self) -> bool {
+        (self.t, self.seq) == (o.t, o.seq)
+    }
+}
+impl Eq for QItem {}
+impl PartialOrd for QItem {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for QItem {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.t, self.seq).cmp(&(o.t, o.seq))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HandoverWatch {
+    start: u64,
+    inputs_at_start: u64,
+    /// Whole network and no other VIP holder when the hand-over started.
+    clean_start: bool,
+}
+
+#[derive(Debug)]
+struct Node {
+    inst: Option<Instance>,
+    holds: bool,
+    holds_since: u64,
+    side: bool,
+    epoch: u64,
+    timer_at: Option<u64>,
+    trackers: Vec<TrackerSpec>,
+    handover: Option<HandoverWatch>,
+}
+
+/// The simulator. [`Sim::run`] plays the scenario to its end or to the first failure.
+pub struct Sim {
+    sc: Scenario,
+    net: Rng,
+    base: Instant,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<QItem>>,
+    nodes: Vec<Node>,
+    loss: u32,
+    dup: u32,
+    partitioned: bool,
+    whole_since: Option<u64>,
+    last_input: u64,
+    inputs_applied: u64,
+    settle: u64,
+    verbose: bool,
+    log: Vec<String>,
+    report: Report,
+}
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+impl Sim {
+    pub fn new(sc: Scenario) -> Sim {
+        let nodes = sc
+            .nodes
+            .iter()
+            .map(|s| Node {
+                inst: None,
+                holds: false,
+                holds_since: 0,
+                side: false,
+                epoch: 0,
+                timer_at: None,
+                trackers: s.trackers.clone(),
+                handover: None,
+            })
+            .collect();
+        let whole = sc.loss == 0;
+        Sim {
+            net: Rng::new(sc.seed ^ 0x5eed_0f1a_u64),
+            base: Instant::now(),
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            loss: sc.loss,
+            dup: sc.dup,
+            partitioned: false,
+            whole_since: whole.then_some(0),
+            last_input: 0,
+            inputs_applied: 0,
+            settle: ns(sc.settle()),
+            verbose: false,
+            log: Vec::new(),
+            report: Report::default(),
+            sc,
+        }
+    }
+
+    /// Also log every delivery (for replays).
+    pub fn verbose(mut self, on: bool) -> Sim {
+        self.verbose = on;
+        self
+    }
+
+    /// The log so far (inputs and instance events; deliveries when verbose).
+    pub fn log(&self) -> &[String] {
+        &self.log
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.sc
+    }
+
+    pub fn run(&mut self) -> Result<Report, Failure> {
+        for n in 0..self.nodes.len() {
+            self.boot(n);
+            self.drain(n)?;
+        }
+        self.check()?;
+        for i in 0..self.sc.inputs.len() {
+            let t = ns(self.sc.inputs[i].0);
+            self.push(t, QKind::Input(i));
+        }
+        let end = ns(self.sc.end);
+        while let Some(Reverse(item)) = self.queue.pop() {
+            if item.t > end {
+                break;
+            }
+            self.now = item.t;
+            self.report.steps += 1;
+            match item.kind {
+                QKind::Input(i) => self.apply_input(i)?,
+                QKind::Timer { node, epoch } => {
+                    if self.nodes[node].epoch == epoch {
+                        self.nodes[node].timer_at = None;
+                        let now = self.instant();
+                        if let Some(inst) = self.nodes[node].inst.as_mut() {
+                            inst.handle_timeout(now);
+                        }
+                        self.drain(node)?;
+                    }
+                }
+                QKind::Deliver { to, from, advert } => {
+                    let now = self.instant();
+                    let src = self.sc.nodes[from].params.primary_addr;
+                    if let Some(inst) = self.nodes[to].inst.as_mut() {
+                        self.report.adverts_delivered += 1;
+                        if self.verbose {
+                            self.log.push(format!(
+                                "{:>10.4}s n{to} <- n{from} prio {} int {}cs",
+                                self.now as f64 / 1e9,
+                                advert.priority,
+                                advert.interval_cs
+                            ));
+                        }
+                        inst.handle_advert(now, src, &advert);
+                        self.drain(to)?;
+                    }
+                }
+            }
+            self.check()?;
+        }
+        self.now = end;
+        if !self.settled() {
+            return Err(self.fail("the scenario never reached a settled period".into()));
+        }
+        Ok(self.report.clone())
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + Duration::from_nanos(self.now)
+    }
+
+    fn push(&mut self, t: u64, kind: QKind) {
+        self.seq += 1;
+        self.queue.push(Reverse(QItem {
+            t,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    fn boot(&mut self, n: usize) {
+        let now = self.instant();
+        let mut inst = Instance::new_stopped(self.sc.nodes[n].params.clone());
+        for t in &self.nodes[n].trackers {
+            inst.set_tracker(now, &t.name, t.weight, t.up);
+        }
+        inst.startup(now).expect("fresh instance starts");
+        self.nodes[n].inst = Some(inst);
+    }
+
+    fn fail(&self, message: String) -> Failure {
+        Failure {
+            seed: self.sc.seed,
+            at: Duration::from_nanos(self.now),
+            message,
+            scenario: self.sc.to_string(),
+            log: self.log.clone(),
+        }
+    }
+
+    fn whole(&self) -> bool {
+        self.loss == 0 && !self.partitioned
+    }
+
+    fn settled(&self) -> bool {
+        self.whole_since
+            .is_some_and(|w| self.now >= w.max(self.last_input) + self.settle)
+    }
+
+    fn apply_input(&mut self, i: usize) -> Result<(), Failure> {
+        let input = self.sc.inputs[i].1.clone();
+        let now = self.instant();
+        self.last_input = self.now;
+        self.inputs_applied += 1;
+        self.log
+            .push(format!("{:>10.4}s INPUT {input}", self.now as f64 / 1e9));
+        let mut touched = None;
+        match input {
+            Input::Crash(n) => {
+                if self.nodes[n].inst.take().is_some() {
+                    let node = &mut self.nodes[n];
+                    node.holds = false;
+                    node.epoch += 1;
+                    node.timer_at = None;
+                    node.handover = None;
+                }
+            }
+            Input::Restart(n) => {
+                if self.nodes[n].inst.is_none() {
+                    self.boot(n);
+                    touched = Some(n);
+                }
+            }
+            Input::Stop(n) => {
+                if let Some(inst) = self.nodes[n].inst.as_mut() {
+                    inst.shutdown(now);
+                    touched = Some(n);
+                }
+            }
+            Input::Start(n) => {
+                if let Some(inst) = self.nodes[n].inst.as_mut() {
+                    let _ = inst.startup(now);
+                    touched = Some(n);
+                }
+            }
+            Input::Override(n, p) => {
+                if let Some(inst) = self.nodes[n].inst.as_mut() {
+                    inst.set_priority_override(now, p).expect("valid override");
+                    touched = Some(n);
+                }
+            }
+            Input::Tracker { node, tracker, up } => {
+                self.nodes[node].trackers[tracker].up = up;
+                let t = self.nodes[node].trackers[tracker].clone();
+                if let Some(inst) = self.nodes[node].inst.as_mut() {
+                    inst.set_tracker(now, &t.name, t.weight, t.up);
+                    touched = Some(node);
+                }
+            }
+            Input::Handover => {
+                let master = self.nodes.iter().position(|nd| {
+                    nd.inst
+                        .as_ref()
+                        .is_some_and(|x| x.state() == State::Master && !x.is_handing_over())
+                });
+                if let Some(n) = master {
+                    let sole = self.nodes.iter().filter(|x| x.holds).count() == 1;
+                    let clean_start = self.whole() && sole;
+                    let inputs_at_start = self.inputs_applied;
+                    let inst = self.nodes[n].inst.as_mut().unwrap();
+                    inst.handover(now).expect("master can hand over");
+                    self.nodes[n].handover = Some(HandoverWatch {
+                        start: self.now,
+                        inputs_at_start,
+                        clean_start,
+                    });
+                    self.report.handovers_started += 1;
+                    touched = Some(n);
+                }
+            }
+            Input::ClearInhibit(n) => {
+                if let Some(inst) = self.nodes[n].inst.as_mut() {
+                    inst.clear_handover_inhibit(now);
+                }
+            }
+            Input::Partition(mask) => {
+                for (k, node) in self.nodes.iter_mut().enumerate() {
+                    node.side = mask & (1 << k) != 0;
+                }
+                self.partitioned = self.nodes.iter().any(|x| x.side != self.nodes[0].side);
+            }
+            Input::Heal => {
+                for node in &mut self.nodes {
+                    node.side = false;
+                }
+                self.partitioned = false;
+            }
+            Input::Loss(p) => self.loss = p,
+            Input::Dup(p) => self.dup = p,
+        }
+        match (self.whole(), self.whole_since) {
+            (true, None) => self.whole_since = Some(self.now),
+            (false, Some(_)) => self.whole_since = None,
+            _ => {}
+        }
+        if let Some(n) = touched {
+            self.drain(n)?;
+        }
+        Ok(())
+    }
+
+    /// Execute what node `n` asked for, log its events, re-arm its timer.
+    fn drain(&mut self, n: usize) -> Result<(), Failure> {
+        let mut handover_done = false;
+        let settled = self.settled();
+        loop {
+            let Some(inst) = self.nodes[n].inst.as_mut() else {
+                return Ok(());
+            };
+            let Some(ev) = inst.poll_event() else { break };
+            match &ev.kind {
+                EventKind::Transition { reason, .. } => {
+                    self.report.transitions += 1;
+                    if matches!(reason, Reason::OperatorHandover { .. }) {
+                        handover_done = true;
+                    }
+                }
+                EventKind::SplitBrain { .. } => self.report.split_brains += 1,
+                _ => {}
+            }
+            self.log
+                .push(format!("{:>10.4}s n{n} {}", self.now as f64 / 1e9, ev.kind));
+            if settled && matches!(ev.kind, EventKind::Transition { .. }) {
+                return Err(self.fail(format!(
+                    "n{n} changed state while the cluster was settled: {}",
+                    ev.kind
+                )));
+            }
+        }
+        while let Some(action) = self.nodes[n].inst.as_mut().and_then(|i| i.poll_action()) {
+            match action {
+                Action::SendAdvert(ad) => self.broadcast(n, Rc::new(ad)),
+                Action::AddVips => {
+                    if self.nodes[n].holds {
+                        return Err(self.fail(format!("n{n} added VIPs it already holds")));
+                    }
+                    self.nodes[n].holds = true;
+                    self.nodes[n].holds_since = self.now;
+                }
+                Action::RemoveVips => {
+                    if handover_done && self.nodes[n].holds {
+                        self.check_handover_release(n)?;
+                    }
+                    self.nodes[n].holds = false;
+                }
+                Action::SendGratuitous { .. } => {}
+            }
+        }
+        if handover_done {
+            self.nodes[n].handover = None;
+        }
+        let next = self.nodes[n]
+            .inst
+            .as_ref()
+            .and_then(|i| i.next_timeout())
+            .map(|t| ns(t.saturating_duration_since(self.base)).max(self.now));
+        if next != self.nodes[n].timer_at {
+            self.nodes[n].epoch += 1;
+            self.nodes[n].timer_at = next;
+            if let Some(t) = next {
+                let epoch = self.nodes[n].epoch;
+                self.push(t, QKind::Timer { node: n, epoch });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_handover_release(&mut self, n: usize) -> Result<(), Failure> {
+        self.report.handovers_completed += 1;
+        let Some(w) = self.nodes[n].handover else {
+            return Ok(());
+        };
+        let quiet = self.inputs_applied == w.inputs_at_start;
+        if !quiet {
+            return Ok(());
+        }
+        let other = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(k, x)| *k != n && x.holds)
+            .map(|(k, x)| (x.holds_since, self.sc.nodes[k].params.advert_interval))
+            .min();
+        let Some((since, interval)) = other else {
+            return Err(self.fail(format!(
+                "hand-over from n{n} released the VIPs while no other node held them"
+            )));
+        };
+        if w.clean_start && self.whole() {
+            let overlap = Duration::from_nanos(self.now - since.max(w.start));
+            self.report.handover_overlaps_checked += 1;
+            self.report.max_handover_overlap = self.report.max_handover_overlap.max(overlap);
+            let guard = self.sc.nodes[n].params.handover.guard;
+            if overlap > guard + interval + self.sc.delay_max {
+                return Err(self.fail(format!(
+                    "hand-over from n{n}: VIPs held twice for {overlap:?} \
+                     (> guard {guard:?} + interval {interval:?} + delay_max {:?})",
+                    self.sc.delay_max
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast(&mut self, from: usize, advert: Rc<Advert>) {
+        let side = self.nodes[from].side;
+        for to in 0..self.nodes.len() {
+            if to == from || self.nodes[to].side != side || self.nodes[to].inst.is_none() {
+                continue;
+            }
+            if self.loss > 0 && self.net.chance(self.loss) {
+                continue;
+            }
+            let copies = if self.dup > 0 && self.net.chance(self.dup) {
+                2
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let d = self.net.duration(self.sc.delay_min, self.sc.delay_max);
+                let t = self.now + ns(d);
+                self.push(
+                    t,
+                    QKind::Deliver {
+                        to,
+                        from,
+                        advert: advert.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn check(&mut self) -> Result<(), Failure> {
+        for (k, node) in self.nodes.iter().enumerate() {
+            let master = node
+                .inst
+                .as_ref()
+                .is_some_and(|i| i.state() == State::Master);
+            if node.holds != master {
+                return Err(self.fail(format!(
+                    "n{k} holds VIPs: {} but is {}",
+                    node.holds,
+                    node.inst
+                        .as_ref()
+                        .map_or("dead".to_string(), |i| i.state().to_string())
+                )));
+            }
+        }
+        if !self.settled() {
+            return Ok(());
+        }
+        self.report.settled_checks += 1;
+        let live: Vec<(usize, &Instance)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(k, x)| x.inst.as_ref().map(|i| (k, i)))
+            .filter(|(_, i)| matches!(i.state(), State::Backup | State::Master))
+            .collect();
+        let masters: Vec<usize> = live
+            .iter()
+            .filter(|(_, i)| i.state() == State::Master)
+            .map(|(k, _)| *k)
+            .collect();
+        if live.is_empty() {
+            return Ok(());
+        }
+        if masters.len() != 1 {
+            return Err(self.fail(format!(
+                "settled, yet {} masters: {masters:?}",
+                masters.len()
+            )));
+        }
+        let m = masters[0];
+        let mp = self.nodes[m].inst.as_ref().unwrap().effective_priority();
+        for (k, i) in &live {
+            if i.effective_priority() > mp && i.preempts() {
+                return Err(self.fail(format!(
+                    "settled with master n{m} (priority {mp}) while n{k} (priority {}) \
+                     preempts and is {}",
+                    i.effective_priority(),
+                    i.state()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Run one seed's random scenario.
+pub fn run_seed(seed: u64) -> Result<Report, Failure> {
+    Sim::new(Scenario::random(seed)).run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedules() -> u64 {
+        std::env::var("VRRP_SIM_SCHEDULES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000)
+    }
+
+    /// Seeds `part`, `part + 4`, ... below the schedule count; four tests share the work.
+    fn run_part(part: u64) {
+        let mut total = Report::default();
+        let mut seed = part;
+        while seed < schedules() {
+            match run_seed(seed) {
+                Ok(r) => {
+                    total.steps += r.steps;
+                    total.settled_checks += r.settled_checks;
+                    total.handovers_completed += r.handovers_completed;
+                    total.handover_overlaps_checked += r.handover_overlaps_checked;
+                    total.max_handover_overlap =
+                        total.max_handover_overlap.max(r.max_handover_overlap);
+                }
+                Err(f) => panic!("{f}"),
+            }
+            seed += 4;
+        }
+        assert!(total.settled_checks > 0);
+        eprintln!("part {part}: {total:?}");
+    }
+
+    #[test]
+    fn random_schedules_part0() {
+        run_part(0);
+    }
+    #[test]
+    fn random_schedules_part1() {
+        run_part(1);
+    }
+    #[test]
+    fn random_schedules_part2() {
+        run_part(2);
+    }
+    #[test]
+    fn random_schedules_part3() {
+        run_part(3);
+    }
+
+    /// `VRRP_SIM_SEED=<seed>`: replay one seed and print its trace (deliveries included).
+    #[test]
+    fn replay() {
+        let seed = std::env::var("VRRP_SIM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut sim = Sim::new(Scenario::random(seed)).verbose(true);
+        let res = sim.run();
+        if std::env::var("VRRP_SIM_SEED").is_ok() {
+            print!("{}", sim.scenario());
+            for l in sim.log() {
+                println!("  {l}");
+            }
+        }
+        match res {
+            Ok(r) => println!("seed {seed}: ok {r:?}"),
+            Err(f) => panic!("{f}"),
+        }
+    }
+
+    #[test]
+    fn rng_is_deterministic_and_spread() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let xs: Vec<u64> = (0..100).map(|_| a.below(10)).collect();
+        let ys: Vec<u64> = (0..100).map(|_| b.below(10)).collect();
+        assert_eq!(xs, ys);
+        assert!((0..10).all(|d| xs.contains(&d)));
+        assert_eq!(
+            Scenario::random(42).to_string(),
+            Scenario::random(42).to_string()
+        );
+    }
+
+    fn two_nodes(version: Version, interval: Duration) -> Scenario {
+        let vip = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100));
+        let mk = |i: usize, prio: u8| {
+            let mut p = InstanceParams::new("VI_1", version, 51, prio, addr(false, i), vec![vip]);
+            p.advert_interval = interval;
+            NodeSpec {
+                params: p,
+                trackers: vec![],
+            }
+        };
+        Scenario {
+            seed: 0,
+            nodes: vec![mk(0, 100), mk(1, 90)],
+            delay_min: ms(1),
+            delay_max: ms(2),
+            loss: 0,
+            dup: 0,
+            inputs: vec![],
+            end: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn two_nodes_handover_is_make_before_break() {
+        let mut sc = two_nodes(Version::V3, ms(1000));
+        sc.inputs = vec![(Duration::from_secs(10), Input::Handover)];
+        let mut sim = Sim::new(sc);
+        let r = sim.run().unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(r.handovers_completed, 1);
+        assert_eq!(r.handover_overlaps_checked, 1);
+        assert!(r.max_handover_overlap <= ms(2), "{r:?}");
+        // The old master (n0, priority 100) stays Backup: inhibited.
+        let n0 = sim.nodes[0].inst.as_ref().unwrap();
+        assert_eq!(n0.state(), State::Backup);
+        assert!(n0.handover_inhibited());
+        assert_eq!(sim.nodes[1].inst.as_ref().unwrap().state(), State::Master);
+    }
+
+    #[test]
+    fn two_nodes_crash_fails_over_within_master_down_interval() {
+        let mut sc = two_nodes(Version::V3, ms(100));
+        sc.inputs = vec![
+            (Duration::from_secs(2), Input::Crash(0)),
+            (Duration::from_secs(5), Input::Restart(0)),
+        ];
+        let mut sim = Sim::new(sc);
+        sim.run().unwrap_or_else(|f| panic!("{f}"));
+        // n1 took over ~ 3 * 100 ms + skew (166/256 * 100 ms) after the last advert.
+        let line = sim
+            .log()
+            .iter()
+            .find(|l| l.contains("n1 BACKUP -> MASTER"))
+            .unwrap()
+            .clone();
+        let t: f64 = line.split('s').next().unwrap().trim().parse().unwrap();
+        assert!((2.3..2.37).contains(&t), "{line}");
+        // n0 preempts back after its restart.
+        assert_eq!(sim.nodes[0].inst.as_ref().unwrap().state(), State::Master);
+    }
+
+    #[test]
+    fn partition_makes_two_masters_and_heal_reports_split_brain() {
+        let mut sc = two_nodes(Version::V2, ms(1000));
+        sc.inputs = vec![
+            (Duration::from_secs(5), Input::Partition(0b10)),
+            (Duration::from_secs(15), Input::Heal),
+        ];
+        let mut sim = Sim::new(sc);
+        let r = sim.run().unwrap_or_else(|f| panic!("{f}"));
+        assert!(r.split_brains >= 1, "{r:?}");
+        assert!(sim.log().iter().any(|l| l.contains("n0 split brain")));
+        assert_eq!(sim.nodes[0].inst.as_ref().unwrap().state(), State::Master);
+    }
+}
