@@ -14,11 +14,20 @@ use lvsdeck::config::{
 #[command(
     name = "lvsdeck",
     version,
-    about = "VRRP + IPVS director with an operator's console"
+    about = "VRRP + IPVS director with an operator's console",
+    after_help = "Exit codes of --daemon: 0 stopped on request (SIGTERM: masters handed over first; \
+                  SIGINT or a second SIGTERM: plain priority-0 release), 1 invalid configuration, \
+                  2 could not start (interface, address or socket missing), 3 failed while running."
 )]
 pub struct Cli {
+    /// Run the engines headless (for systemd), instead of the console.
+    #[arg(long)]
+    pub daemon: bool,
+    /// Configuration file: lvsdeck TOML or keepalived.conf.
+    #[arg(short, long, default_value = "/etc/lvsdeck/lvsdeck.toml")]
+    pub config: PathBuf,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,9 +46,65 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check { file } => check(&file),
-        Command::Import { file } => import(&file),
+        Some(Command::Check { file }) => check(&file),
+        Some(Command::Import { file }) => import(&file),
+        None if cli.daemon => daemon(&cli.config),
+        None => {
+            eprintln!(
+                "lvsdeck: the console is not built yet; run the engines with `lvsdeck --daemon -c FILE`"
+            );
+            ExitCode::from(2)
+        }
     }
+}
+
+fn daemon(file: &std::path::Path) -> ExitCode {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let loaded = match config::load_file(file, &FsProbe) {
+        Ok(l) => l,
+        Err(diags) => {
+            eprint!("{}", diags.render());
+            eprintln!("{}: invalid configuration, not starting", file.display());
+            return ExitCode::from(1);
+        }
+    };
+    eprint!("{}", loaded.warnings.render());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lvsdeck: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let runner = match lvsdeck::vrrp::runner::Runner::start(&loaded.config).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!("lvsdeck daemon running with {}", file.display());
+        match runner.run().await {
+            Ok(how) => {
+                tracing::info!("stopped ({how:?})");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                ExitCode::from(3)
+            }
+        }
+    })
 }
 
 fn check(file: &std::path::Path) -> ExitCode {

@@ -4,5 +4,6 @@ pub mod announce;
 pub mod io;
 pub mod machine;
 pub mod packet;
+pub mod runner;
 pub mod sim;
 pub mod vip;

@@ -35,3 +35,132 @@ pub fn prerequisites(test: &str, programs: &[&str]) -> bool {
 pub fn prefix(tag: &str) -> String {
     format!("lt{}{tag}", std::process::id() % 100_000)
 }
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use lvsdeck::lab::netns::Topology;
+
+/// Poll `cond` every 10 ms until it holds or `timeout` passes; returns the time it took.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("lvsdeck-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A process running in a namespace, killed on drop; its stderr goes to a log file.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(topo: &Topology, host: &str, program: &str, args: &[&str], log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log).unwrap();
+        let child = topo
+            .command(host, program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Proc {
+            child,
+            log,
+            name: format!("{program} on {host}"),
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // `ip netns exec` execs the program, so the child's pid is the program's.
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait for exit up to `timeout`; the exit code, or None if still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lvsdeck binary under test.
+pub fn lvsdeck_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_lvsdeck")
+}
+
+/// Start `lvsdeck --daemon -c config` in a host's namespace.
+pub fn lvsdeck_daemon(topo: &Topology, host: &str, config: &Path, dir: &TempDir) -> Proc {
+    let log = dir.0.join(format!("{host}.log"));
+    Proc::spawn(
+        topo,
+        host,
+        lvsdeck_bin(),
+        &["--daemon", "-c", config.to_str().unwrap()],
+        log,
+    )
+}
+
+/// Ping `target` from `host` every `interval_ms` for `count` pings; (sent, received).
+pub fn ping_counts(output: &str) -> (u32, u32) {
+    let line = output
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or("");
+    let nums: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (
+        nums.first().copied().unwrap_or(0),
+        nums.get(1).copied().unwrap_or(0),
+    )
+}

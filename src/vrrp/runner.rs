@@ -1,0 +1,833 @@
+//! The VRRP shell: drives the sans-IO [`Instance`]s of a configuration with real sockets, VIPs,
+//! timers, tracking scripts, link state and signals. One task owns every instance; sockets
+//! and scripts feed it through channels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::announce;
+use super::io::{PacketSocket, Received, VrrpSocket};
+use super::machine::{
+    Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, State, SyncGroup,
+};
+use super::packet::{
+    Advert, AuthPolicy, ChecksumMode, DecodeOptions, Endpoints, IpHeader, Ipv4Header, Packet,
+    VRRP_GROUP_V4, VRRP_GROUP_V6, Version, auth_pass, check_ttl,
+};
+use super::vip::{LinkWatch, Rtnl, VipError};
+use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
+
+/// Why the runner stopped, and the process exit code that goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGTERM: masters handed over (or released when nobody took over), then stopped.
+    Graceful,
+    /// A second SIGTERM, or SIGINT: plain priority-0 release at once.
+    Immediate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("vrrp_instance {instance}: {source}")]
+    Interface { instance: String, source: VipError },
+    #[error(
+        "vrrp_instance {instance}: interface {interface} has no {what} address to send adverts from"
+    )]
+    NoSource {
+        instance: String,
+        interface: String,
+        what: &'static str,
+    },
+    #[error(
+        "vrrp_instance {instance}: cannot open the VRRP socket on {interface}: {source} (raw sockets need root or CAP_NET_RAW)"
+    )]
+    Socket {
+        instance: String,
+        interface: String,
+        source: std::io::Error,
+    },
+    #[error("vrrp_instance {instance}: {source}")]
+    Params {
+        instance: String,
+        source: super::machine::ParamError,
+    },
+    #[error("rtnetlink: {0}")]
+    Rtnl(#[from] VipError),
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+struct Iface {
+    name: String,
+    mac: [u8; 6],
+    packet: PacketSocket,
+}
+
+struct Slot {
+    cfg: VrrpInstance,
+    inst: Instance,
+    ifindex: u32,
+    v6: bool,
+    src: IpAddr,
+    /// Each VIP with the index of the interface it goes on.
+    vips: Vec<(u32, IpNet, Option<String>)>,
+    peers: Vec<IpAddr>,
+    ip_id: u16,
+}
+
+/// Health of one tracking script: keepalived's rise / fall counting.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptHealth {
+    pub up: Option<bool>,
+    successes: u32,
+    failures: u32,
+}
+
+impl ScriptHealth {
+    /// Count one result; returns the new state when it changed.
+    pub fn record(&mut self, ok: bool, rise: u32, fall: u32) -> Option<bool> {
+        if ok {
+            self.successes += 1;
+            self.failures = 0;
+        } else {
+            self.failures += 1;
+            self.successes = 0;
+        }
+        let next = match self.up {
+            // The first result decides at once: nothing is known before it.
+            None => Some(ok),
+            Some(false) if self.successes >= rise.max(1) => Some(true),
+            Some(true) if self.failures >= fall.max(1) => Some(false),
+            _ => None,
+        };
+        if next.is_some() {
+            self.up = next;
+        }
+        next
+    }
+}
+
+enum Input {
+    Packet(u32, bool, Received),
+    Script(String, bool),
+    Link(super::vip::LinkInfo),
+}
+
+/// Map one configured instance to the machine's parameters.
+pub fn instance_params(
+    name: &str,
+    cfg: &VrrpInstance,
+    global: &model::Global,
+    src: IpAddr,
+) -> InstanceParams {
+    let version = if cfg.version == 3 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let vips = cfg
+        .virtual_ipaddress
+        .iter()
+        .map(|v| v.address.addr)
+        .collect();
+    let mut p = InstanceParams::new(
+        name,
+        version,
+        cfg.virtual_router_id,
+        cfg.priority,
+        src,
+        vips,
+    );
+    p.advert_interval = cfg.advert_int.0;
+    p.initial_state = match cfg.state {
+        model::InitialState::Master => InitialState::Master,
+        model::InitialState::Backup => InitialState::Backup,
+    };
+    p.preempt = cfg.preempt;
+    p.preempt_delay = cfg.preempt_delay.0;
+    p.accept = cfg.accept;
+    p.auth = cfg.auth_pass.as_ref().map(|s| auth_pass(s.as_bytes()));
+    let g = cfg.garp.unwrap_or(global.garp);
+    p.garp = GarpParams {
+        master_delay: g.master_delay.0,
+        master_repeat: g.master_repeat.min(255) as u8,
+        master_refresh: (!g.master_refresh.is_zero()).then_some(g.master_refresh.0),
+        master_refresh_repeat: g.master_refresh_repeat.min(255) as u8,
+        lower_prio_delay: g.lower_prio_delay.0,
+        lower_prio_repeat: g.lower_prio_repeat.min(255) as u8,
+    };
+    p.unicast = !cfg.unicast_peer.is_empty();
+    p
+}
+
+/// Whether a command line needs a shell (pipes, redirections, quotes, variables...).
+pub fn needs_shell(cmd: &str) -> bool {
+    cmd.contains([
+        '|', '&', ';', '<', '>', '(', ')', '$', '`', '\'', '"', '*', '?', '[', '~', '{',
+    ])
+}
+
+/// A command for a configured script line, with extra arguments appended.
+pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
+    if needs_shell(line) {
+        let mut c = tokio::process::Command::new("/bin/sh");
+        // "$@" passes the extra arguments through the shell unchanged.
+        c.arg("-c")
+            .arg(format!("{line} \"$@\""))
+            .arg("sh")
+            .args(extra);
+        c
+    } else {
+        let mut words = line.split_whitespace();
+        let mut c = tokio::process::Command::new(words.next().unwrap_or("/bin/false"));
+        c.args(words).args(extra);
+        c
+    }
+}
+
+/// Run a tracking script once: success is exit status 0 within the timeout.
+async fn run_script(script: &VrrpScript) -> bool {
+    let mut cmd = script_command(&script.script, &[]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let timeout = script
+        .timeout
+        .map_or(script.interval.0, |t| t.0)
+        .max(Duration::from_millis(10));
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        _ => false,
+    }
+}
+
+pub struct Runner {
+    slots: Vec<Slot>,
+    ifaces: HashMap<u32, Iface>,
+    sockets: HashMap<(u32, bool), Arc<VrrpSocket>>,
+    groups: Vec<(SyncGroup, Vec<usize>)>,
+    rtnl: Rtnl,
+    scripts: BTreeMap<String, (VrrpScript, ScriptHealth)>,
+    checksum: ChecksumMode,
+    /// Packets dropped before any instance saw them, by reason.
+    pub drops: BTreeMap<&'static str, u64>,
+    inputs_tx: mpsc::Sender<Input>,
+    inputs_rx: mpsc::Receiver<Input>,
+}
+
+impl Runner {
+    /// Resolve interfaces and addresses, open sockets, and start every instance.
+    pub async fn start(config: &Config) -> Result<Self, RunError> {
+        let rtnl = Rtnl::connect()?;
+        let (inputs_tx, inputs_rx) = mpsc::channel(1024);
+        let checksum = if config.global.vrrp_v3_checksum_as_v2 {
+            ChecksumMode::V3Ipv4WithoutPseudoHeader
+        } else {
+            ChecksumMode::Rfc
+        };
+        let mut runner = Runner {
+            slots: Vec::new(),
+            ifaces: HashMap::new(),
+            sockets: HashMap::new(),
+            groups: Vec::new(),
+            rtnl,
+            scripts: BTreeMap::new(),
+            checksum,
+            drops: BTreeMap::new(),
+            inputs_tx,
+            inputs_rx,
+        };
+        let now = Instant::now();
+        for (name, cfg) in &config.vrrp_instance {
+            let slot = runner.prepare(name, cfg, &config.global, now).await?;
+            runner.slots.push(slot);
+        }
+        for (gname, group) in &config.vrrp_sync_group {
+            let members = group
+                .group
+                .iter()
+                .filter_map(|m| runner.slots.iter().position(|s| s.inst.name() == m))
+                .collect();
+            runner.groups.push((SyncGroup::new(gname.clone()), members));
+        }
+        runner.start_scripts(config);
+        runner.start_link_watch(config).await?;
+        runner.step(now).await;
+        Ok(runner)
+    }
+
+    async fn prepare(
+        &mut self,
+        name: &str,
+        cfg: &VrrpInstance,
+        global: &model::Global,
+        now: Instant,
+    ) -> Result<Slot, RunError> {
+        let err = |source| RunError::Interface {
+            instance: name.to_string(),
+            source,
+        };
+        let link = self.rtnl.link_by_name(&cfg.interface).await.map_err(err)?;
+        let v6 = cfg
+            .virtual_ipaddress
+            .first()
+            .is_some_and(|v| v.address.addr.is_ipv6());
+        let vip_addrs: Vec<IpAddr> = cfg
+            .virtual_ipaddress
+            .iter()
+            .map(|v| v.address.addr)
+            .collect();
+        let src = match (cfg.unicast_src_ip, v6) {
+            (Some(ip), _) => ip,
+            (None, false) => self
+                .rtnl
+                .primary_v4(link.index, &vip_addrs)
+                .await
+                .map_err(err)?
+                .map(IpAddr::V4)
+                .ok_or_else(|| RunError::NoSource {
+                    instance: name.into(),
+                    interface: cfg.interface.clone(),
+                    what: "IPv4",
+                })?,
+            (None, true) => self
+                .rtnl
+                .link_local_v6(link.index)
+                .await
+                .map_err(err)?
+                .map(IpAddr::V6)
+                .ok_or_else(|| RunError::NoSource {
+                    instance: name.into(),
+                    interface: cfg.interface.clone(),
+                    what: "link-local IPv6",
+                })?,
+        };
+        let multicast = cfg.unicast_peer.is_empty();
+        if let std::collections::hash_map::Entry::Vacant(e) = self.sockets.entry((link.index, v6)) {
+            let sock_err = |source| RunError::Socket {
+                instance: name.into(),
+                interface: cfg.interface.clone(),
+                source,
+            };
+            let socket = match src {
+                IpAddr::V6(s) => VrrpSocket::open_v6(&cfg.interface, link.index, s, multicast),
+                IpAddr::V4(_) => VrrpSocket::open_v4(&cfg.interface, link.index, multicast),
+            }
+            .map_err(sock_err)?;
+            let socket = Arc::new(socket);
+            e.insert(socket.clone());
+            let tx = self.inputs_tx.clone();
+            let index = link.index;
+            tokio::spawn(async move {
+                loop {
+                    match socket.recv().await {
+                        Ok(pkt) => {
+                            if tx.send(Input::Packet(index, v6, pkt)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            warn!("VRRP socket on ifindex {index}: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let mut vips = Vec::new();
+        for v in &cfg.virtual_ipaddress {
+            let dev = match &v.dev {
+                Some(dev) if dev != &cfg.interface => {
+                    self.rtnl.link_by_name(dev).await.map_err(err)?.index
+                }
+                _ => link.index,
+            };
+            vips.push((dev, v.address, v.label.clone()));
+        }
+        for index in vips.iter().map(|v| v.0).chain([link.index]) {
+            if !self.ifaces.contains_key(&index) {
+                let info = if index == link.index {
+                    link.clone()
+                } else {
+                    self.rtnl_link(index, &vips, cfg).await?
+                };
+                let packet = PacketSocket::open(index).map_err(|source| RunError::Socket {
+                    instance: name.into(),
+                    interface: info.name.clone(),
+                    source,
+                })?;
+                self.ifaces.insert(
+                    index,
+                    Iface {
+                        name: info.name.clone(),
+                        mac: info.mac.unwrap_or([0; 6]),
+                        packet,
+                    },
+                );
+            }
+        }
+        let params = instance_params(name, cfg, global, src);
+        params.validate().map_err(|source| RunError::Params {
+            instance: name.into(),
+            source,
+        })?;
+        let mut inst = Instance::new_stopped(params);
+        // The instance's own interface is tracked with weight 0: link down means FAULT.
+        inst.set_tracker(now, &format!("link:{}", cfg.interface), 0, link.up);
+        let _ = inst.startup(now);
+        info!(instance = name, interface = %cfg.interface, %src, vrid = cfg.virtual_router_id, priority = cfg.priority, "VRRP instance started");
+        Ok(Slot {
+            cfg: cfg.clone(),
+            inst,
+            ifindex: link.index,
+            v6,
+            src,
+            vips,
+            peers: cfg.unicast_peer.clone(),
+            ip_id: 0,
+        })
+    }
+
+    async fn rtnl_link(
+        &self,
+        index: u32,
+        vips: &[(u32, IpNet, Option<String>)],
+        cfg: &VrrpInstance,
+    ) -> Result<super::vip::LinkInfo, RunError> {
+        // A VIP's `dev` names another interface: look it up by the name the config gave.
+        let name = cfg
+            .virtual_ipaddress
+            .iter()
+            .zip(vips)
+            .find(|(_, v)| v.0 == index)
+            .and_then(|(c, _)| c.dev.clone())
+            .unwrap_or_default();
+        Ok(self.rtnl.link_by_name(&name).await?)
+    }
+
+    fn start_scripts(&mut self, config: &Config) {
+        for (name, script) in &config.vrrp_script {
+            let tracked = config
+                .vrrp_instance
+                .values()
+                .any(|i| i.track_script.iter().any(|t| &t.name == name));
+            if !tracked {
+                continue;
+            }
+            self.scripts
+                .insert(name.clone(), (script.clone(), ScriptHealth::default()));
+            let tx = self.inputs_tx.clone();
+            let (name, script) = (name.clone(), script.clone());
+            tokio::spawn(async move {
+                let mut tick =
+                    tokio::time::interval(script.interval.0.max(Duration::from_millis(10)));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let ok = run_script(&script).await;
+                    if tx.send(Input::Script(name.clone(), ok)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    async fn start_link_watch(&mut self, config: &Config) -> Result<(), RunError> {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            for t in &slot.cfg.track_interface {
+                let up = self
+                    .rtnl
+                    .link_by_name(&t.name)
+                    .await
+                    .map(|l| l.up)
+                    .unwrap_or(false);
+                slot.inst
+                    .set_tracker(now, &format!("link:{}", t.name), t.weight, up);
+            }
+        }
+        let _ = config;
+        let mut watch = LinkWatch::open()?;
+        let tx = self.inputs_tx.clone();
+        tokio::spawn(async move {
+            while let Some(link) = watch.next().await {
+                if tx.send(Input::Link(link)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Feed one input to the instances it concerns.
+    fn handle_input(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Packet(ifindex, v6, pkt) => self.handle_packet(now, ifindex, v6, pkt),
+            Input::Script(name, ok) => {
+                let Some((script, health)) = self.scripts.get_mut(&name) else {
+                    return;
+                };
+                let Some(up) = health.record(ok, script.rise, script.fall) else {
+                    return;
+                };
+                info!(script = %name, "vrrp_script {name} is now {}", if up { "up" } else { "down" });
+                let (weight, reverse) = (script.weight, script.weight_reverse);
+                for slot in &mut self.slots {
+                    for t in slot.cfg.track_script.iter().filter(|t| t.name == name) {
+                        let w = t.weight.unwrap_or(weight);
+                        // `reverse`: a positive weight counts while the script fails.
+                        let effective_up = if reverse { !up } else { up };
+                        slot.inst
+                            .set_tracker(now, &format!("script:{name}"), w, effective_up);
+                    }
+                }
+            }
+            Input::Link(link) => {
+                for slot in &mut self.slots {
+                    let key = format!("link:{}", link.name);
+                    if link.name == slot.cfg.interface {
+                        slot.inst.set_tracker(now, &key, 0, link.up);
+                    }
+                    for t in slot
+                        .cfg
+                        .track_interface
+                        .iter()
+                        .filter(|t| t.name == link.name)
+                    {
+                        slot.inst.set_tracker(now, &key, t.weight, link.up);
+                    }
+                }
+            }
+        }
+    }
+
+    fn drop_packet(&mut self, reason: &'static str) {
+        *self.drops.entry(reason).or_default() += 1;
+    }
+
+    fn handle_packet(&mut self, now: Instant, ifindex: u32, v6: bool, pkt: Received) {
+        let opts = DecodeOptions {
+            checksum: self.checksum,
+            auth: AuthPolicy::Accept,
+        };
+        let decoded = if v6 {
+            let dst = pkt.dst.unwrap_or(IpAddr::V6(VRRP_GROUP_V6));
+            match (
+                check_ttl(pkt.hop_limit.unwrap_or(0)),
+                Endpoints::new(pkt.src, dst),
+            ) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Some(ep)) => Advert::decode(&pkt.bytes, &ep, &opts).map(|a| (pkt.src, a)),
+                (Ok(()), None) => return self.drop_packet("family"),
+            }
+        } else {
+            Packet::decode(&pkt.bytes, &opts).map(|p| (p.ip.src(), p.advert))
+        };
+        let (src, advert) = match decoded {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!("dropped VRRP packet from {}: {e}", pkt.src);
+                return self.drop_packet(e.reason());
+            }
+        };
+        let Some(slot) = self
+            .slots
+            .iter_mut()
+            .find(|s| s.ifindex == ifindex && s.v6 == v6 && s.cfg.virtual_router_id == advert.vrid)
+        else {
+            return self.drop_packet("unknown_vrid");
+        };
+        if !slot.peers.is_empty() && !slot.peers.contains(&src) {
+            return self.drop_packet("unknown_peer");
+        }
+        slot.inst.handle_advert(now, src, &advert);
+    }
+
+    /// Let sync groups settle, then carry out every instance's actions and log its events.
+    async fn step(&mut self, now: Instant) {
+        for (group, members) in &mut self.groups {
+            let mut refs: Vec<&mut Instance> = Vec::new();
+            for (i, slot) in self.slots.iter_mut().enumerate() {
+                if members.contains(&i) {
+                    refs.push(&mut slot.inst);
+                }
+            }
+            group.update(now, &mut refs);
+        }
+        for i in 0..self.slots.len() {
+            while let Some(action) = self.slots[i].inst.poll_action() {
+                self.execute(i, action).await;
+            }
+            while let Some(event) = self.slots[i].inst.poll_event() {
+                let slot = &self.slots[i];
+                info!(instance = slot.inst.name(), "{}", event.kind);
+                if let EventKind::Transition { to, .. } = &event.kind {
+                    notify(
+                        &slot.cfg,
+                        slot.inst.name(),
+                        *to,
+                        slot.inst.effective_priority(),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn execute(&mut self, i: usize, action: Action) {
+        let checksum = self.checksum;
+        let slot = &mut self.slots[i];
+        match action {
+            Action::SendAdvert(advert) => {
+                let socket = self.sockets[&(slot.ifindex, slot.v6)].clone();
+                let dsts: Vec<IpAddr> = if slot.peers.is_empty() {
+                    vec![if slot.v6 {
+                        IpAddr::V6(VRRP_GROUP_V6)
+                    } else {
+                        IpAddr::V4(VRRP_GROUP_V4)
+                    }]
+                } else {
+                    slot.peers.clone()
+                };
+                for dst in dsts {
+                    let bytes = match (slot.src, dst) {
+                        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                            slot.ip_id = slot.ip_id.wrapping_add(1).max(1);
+                            let ip = Ipv4Header {
+                                dst,
+                                ..Ipv4Header::advert(src, slot.ip_id)
+                            };
+                            Packet {
+                                ip: IpHeader::V4(ip),
+                                advert: advert.clone(),
+                            }
+                            .encode(checksum)
+                        }
+                        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                            advert.encode(&Endpoints::V6 { src, dst }, checksum)
+                        }
+                        _ => continue,
+                    };
+                    match bytes {
+                        Ok(bytes) => {
+                            if let Err(e) = socket.send(&bytes, dst).await {
+                                warn!(instance = slot.inst.name(), "sending advert to {dst}: {e}");
+                            }
+                        }
+                        Err(e) => error!(instance = slot.inst.name(), "encoding advert: {e}"),
+                    }
+                }
+            }
+            Action::AddVips => {
+                for (dev, net, label) in slot.vips.clone() {
+                    if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
+                        error!(instance = slot.inst.name(), "adding VIP {net}: {e}");
+                    }
+                }
+            }
+            Action::RemoveVips => {
+                for (dev, net, _) in slot.vips.clone() {
+                    if let Err(e) = self.rtnl.del_vip(dev, net).await {
+                        error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
+                    }
+                }
+            }
+            Action::SendGratuitous { count } => {
+                for (dev, net, _) in &slot.vips {
+                    let Some(iface) = self.ifaces.get(dev) else {
+                        continue;
+                    };
+                    let frame = match net.addr {
+                        IpAddr::V4(v4) => announce::gratuitous_arp(iface.mac, v4),
+                        IpAddr::V6(v6) => announce::unsolicited_na(iface.mac, v6),
+                    };
+                    for _ in 0..count {
+                        if let Err(e) = iface.packet.send(&frame) {
+                            warn!(
+                                instance = slot.inst.name(),
+                                "announcing {} on {}: {e}", net.addr, iface.name
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The earliest instance deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.inst.next_timeout())
+            .min()
+    }
+
+    fn any_handing_over(&self) -> bool {
+        self.slots.iter().any(|s| s.inst.is_handing_over())
+    }
+
+    /// Start a graceful hand-over on every master; returns how many started.
+    pub fn handover_all(&mut self, now: Instant) -> usize {
+        self.slots
+            .iter_mut()
+            .filter(|s| s.inst.state() == State::Master)
+            .filter_map(|s| s.inst.handover(now).ok())
+            .count()
+    }
+
+    /// Run until SIGTERM / SIGINT. SIGUSR1 starts a graceful hand-over of every master.
+    pub async fn run(mut self) -> Result<Stopped, RunError> {
+        let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
+        let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signal)?;
+        let mut stopping = false;
+        loop {
+            let deadline = self
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+            tokio::select! {
+                input = self.inputs_rx.recv() => {
+                    if let Some(input) = input {
+                        self.handle_input(Instant::now(), input);
+                    }
+                }
+                _ = sleep => {}
+                _ = term.recv() => {
+                    if stopping {
+                        return Ok(self.stop().await);
+                    }
+                    let n = self.handover_all(Instant::now());
+                    info!("SIGTERM: handing over {n} master instance(s) before stopping");
+                    stopping = true;
+                }
+                _ = int.recv() => return Ok(self.stop().await),
+                _ = usr1.recv() => {
+                    let n = self.handover_all(Instant::now());
+                    info!("SIGUSR1: graceful hand-over of {n} master instance(s)");
+                }
+            }
+            let now = Instant::now();
+            for slot in &mut self.slots {
+                if slot.inst.next_timeout().is_some_and(|t| t <= now) {
+                    slot.inst.handle_timeout(now);
+                }
+            }
+            self.step(now).await;
+            if stopping && !self.any_handing_over() {
+                self.stop().await;
+                return Ok(Stopped::Graceful);
+            }
+        }
+    }
+
+    /// Shut every instance down (a master sends priority 0 and drops its VIPs).
+    async fn stop(&mut self) -> Stopped {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            slot.inst.shutdown(now);
+        }
+        self.step(now).await;
+        if !self.drops.is_empty() {
+            info!("VRRP packets dropped: {:?}", self.drops);
+        }
+        Stopped::Immediate
+    }
+}
+
+/// Run the notify scripts for a transition, as keepalived does: the per-state script with no
+/// arguments, and the generic `notify` with `INSTANCE NAME STATE PRIORITY`.
+fn notify(cfg: &VrrpInstance, name: &str, to: State, priority: u8) {
+    let n = &cfg.notify;
+    let specific = match to {
+        State::Master => n.master.as_ref(),
+        State::Backup => n.backup.as_ref(),
+        State::Fault => n.fault.as_ref(),
+        State::Init => n.stop.as_ref(),
+    };
+    let mut runs: Vec<(String, Vec<String>)> = Vec::new();
+    if let Some(s) = specific {
+        runs.push((s.clone(), Vec::new()));
+    }
+    if let Some(s) = &n.any {
+        let state = if to == State::Init {
+            "STOP".to_string()
+        } else {
+            to.to_string()
+        };
+        runs.push((
+            s.clone(),
+            vec!["INSTANCE".into(), name.into(), state, priority.to_string()],
+        ));
+    }
+    for (line, args) in runs {
+        let mut cmd = script_command(&line, &args);
+        cmd.stdin(std::process::Stdio::null());
+        match cmd.spawn() {
+            Ok(mut child) => {
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+            }
+            Err(e) => warn!(instance = name, "notify script `{line}`: {e}"),
+        }
+    }
+}
+
+/// The IPv4 / IPv6 unspecified address of a family, for places that need a placeholder.
+pub fn unspecified(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_health_counts_rise_and_fall() {
+        let mut h = ScriptHealth::default();
+        assert_eq!(h.record(true, 2, 3), Some(true));
+        assert_eq!(h.record(false, 2, 3), None);
+        assert_eq!(h.record(false, 2, 3), None);
+        assert_eq!(h.record(false, 2, 3), Some(false));
+        assert_eq!(h.record(true, 2, 3), None);
+        assert_eq!(h.record(true, 2, 3), Some(true));
+    }
+
+    #[test]
+    fn shell_is_used_only_when_the_line_needs_one() {
+        assert!(needs_shell("/usr/bin/curl -s http://localhost | grep 200"));
+        assert!(!needs_shell("/usr/local/bin/check --port 80"));
+    }
+
+    #[test]
+    fn seed_instance_maps_to_machine_params() {
+        let cfg = crate::config::load_text(
+            std::path::Path::new("seed.toml"),
+            include_str!("../../config/lvsdeck.toml").to_string(),
+            &crate::config::validate::NoProbe,
+        )
+        .unwrap()
+        .config;
+        let inst = &cfg.vrrp_instance["VI_1"];
+        let p = instance_params("VI_1", inst, &cfg.global, "192.168.10.71".parse().unwrap());
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!((p.vrid, p.priority, p.version), (51, 100, Version::V2));
+        assert_eq!(p.auth, Some(*b"1111\0\0\0\0"));
+        assert_eq!(p.initial_state, InitialState::Master);
+    }
+}
