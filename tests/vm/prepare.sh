@@ -107,8 +107,15 @@ resolve_kernel() {
     apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
         sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\) *(= *\([^)]*\)).*/\1 \2/p' | head -n1
 }
-want=$(resolve_kernel)
-if [[ -z $want ]] && apt_update_once; then want=$(resolve_kernel); fi
+# apt-cache takes ~1 s here (no pkgcache.bin): re-use the answer while the lists are unchanged.
+lists_key=$(stat -c '%n %s %Y' /var/lib/apt/lists/* 2>/dev/null | sha256sum | cut -d' ' -f1)
+want=
+if [[ -f $vm/kernel.resolved && $(head -n1 "$vm/kernel.resolved") == "$lists_key" ]]; then
+    want=$(sed -n 2p "$vm/kernel.resolved")
+fi
+[[ -n $want ]] || want=$(resolve_kernel || true)
+if [[ -z $want ]] && apt_update_once; then want=$(resolve_kernel || true); fi
+if [[ -n $want ]] && ! ((apt_updated)); then printf '%s\n%s\n' "$lists_key" "$want" >"$vm/kernel.resolved"; fi
 have=$(cat "$kdir/STAMP" 2>/dev/null || true)
 
 # The ELF vmlinux inside a bzImage (as the kernel's scripts/extract-vmlinux does).

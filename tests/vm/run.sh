@@ -16,6 +16,7 @@
 # Knobs: LVSDECK_VM_TIMEOUT (s), LVSDECK_VM_MEM (MiB, 512), LVSDECK_VM_SMP (1),
 #   LVSDECK_VM_DIR (artifacts, default <repo>/target/vm), LVSDECK_VM_KEEP=1 keeps the run folder
 #   (target/vm/runs/*: run.sh, console.log, exit-code), LVSDECK_VM_CACHE (9p cache mode, none),
+#   LVSDECK_VM_SHARE (more folders to share, space-separated),
 #   LVSDECK_VM_APPEND (more kernel arguments, e.g. loglevel=7), LVSDECK_VM_QUIET=1 (no summary).
 #
 # Measured (2-core shared host, qemu 7.2 TCG, Debian 6.1.0-56-amd64, 8 MB gzip initramfs):
@@ -67,6 +68,7 @@ fi
 
 mkdir -p "$vm/runs"
 run=$(mktemp -d "$vm/runs/run.XXXXXX")
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() { [[ ${LVSDECK_VM_KEEP:-} == 1 ]] || rm -rf "$run"; }
 trap cleanup EXIT
 
@@ -74,7 +76,8 @@ trap cleanup EXIT
 # A folder inside another share is not shared again.
 parent=$(dirname "$repo")
 [[ $parent == / ]] && parent=$repo
-cands=("$parent" "$PWD" "$run" "${shares[@]}")
+# shellcheck disable=SC2206 # LVSDECK_VM_SHARE is a space-separated list of folders
+cands=("$parent" "$PWD" "$run" "${shares[@]}" ${LVSDECK_VM_SHARE:-})
 mapfile -t cands < <(printf '%s\n' "${cands[@]}" | awk '{ print length($0) "\t" $0 }' | sort -n -s | cut -f2-)
 final=()
 for c in "${cands[@]}"; do
