@@ -156,7 +156,7 @@ fn ipvs_nat_forwards_http() {
             "reply through the VIP:\n{page}"
         );
         // ipvsadm is the referee: one connection went to the real server.
-        vm::wait_for(
+        let waited = vm::wait_for(
             "IPVS stats to count the connection",
             Duration::from_secs(10),
             || {
@@ -168,6 +168,7 @@ fn ipvs_nat_forwards_http() {
                     .is_some_and(|conns| conns >= 1)
             },
         );
+        println!("stats counted the connection after {waited:.1?}");
         println!("{}", vm::sh("ipvsadm -Ln --stats; ipvsadm -Lnc"));
     });
 }

@@ -266,9 +266,9 @@ pub fn try_sh(script: &str) -> Output {
         .unwrap_or_else(|e| panic!("cannot run bash: {e}"))
 }
 
-/// Polls `check` every 100 ms until it returns true; panics after `timeout`. (IPVS counters,
-/// for one, move on a ~2 s kernel timer.)
-pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+/// Polls `check` every 100 ms until it returns true and returns how long that took; panics
+/// after `timeout`. (IPVS counters, for one, move on a ~2 s kernel timer.)
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !check() {
         assert!(
@@ -277,6 +277,7 @@ pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    start.elapsed()
 }
 
 /// The repository root (where Cargo.toml is).

@@ -19,9 +19,18 @@
 #   LVSDECK_VM_SHARE (more folders to share, space-separated),
 #   LVSDECK_VM_APPEND (more kernel arguments, e.g. loglevel=7), LVSDECK_VM_QUIET=1 (no summary).
 #
-# Measured (2-core shared host, qemu 7.2 TCG, Debian 6.1.0-56-amd64, 8 MB gzip initramfs):
-#   prepare.sh cold (download + extract + depmod + initramfs) ~5 s, warm ~0.8 s;
-#   boot to the command's first line ~TBD s; `true` boot to power-off ~TBD s.
+# Measured (2-core host shared with other builds, load 1-8; qemu 7.2 TCG, Debian kernel
+# 6.1.0-56-amd64 booted as an ELF vmlinux through PVH, 19 MB uncompressed initramfs):
+#   prepare.sh cold (apt-get download 70 MB .deb, dpkg -x, depmod, extract vmlinux, initramfs)
+#   12-16 s; warm 0.3 s.
+#   `run.sh true`: 4.4 s wall on a quiet host, 6-8 s under load. Of that, guest uptime when the
+#   command starts ~3.9-5 s: kernel ~2.3-2.9 s to /init, /init ~1.4 s (loading 36 modules,
+#   ~15 ms per IPVS scheduler), then 9p mounts; power-off ~0.3 s; qemu start ~0.5 s.
+#   vm_smoke tests, wall per boot (body time in the guest): proc_net_ip_vs_exists 6.2 s (0.0 s),
+#   ipvsadm_lists_a_service 6.3 s (0.5 s), every_scheduler_works 7.6 s (2.1 s: 26 ipvsadm
+#   runs), netns_veth_ping 6.1 s (0.8 s), ipvs_nat_forwards_http 6.3-8.5 s (1.5-3.4 s).
+#   Starting the host-built test binary from 9p: ~0.3 s. Each process start in the guest
+#   (bash, ipvsadm) costs ~50-150 ms: batch shell commands into one script.
 #
 # Pitfalls:
 #   - /dev/kvm exists but cannot run Debian's kernels: TCG is forced (-accel tcg).
@@ -29,7 +38,15 @@
 #     bash, and scripts should say #!/bin/bash.
 #   - busybox-static `wget` crashes: use bash /dev/tcp or a Rust binary for HTTP.
 #   - crc32c-intel fails to load (no SSE4.2 under TCG); crc32c_generic is loaded instead.
-#   - IPVS stats counters are updated by a ~2 s kernel timer: poll, do not read once.
+#   - IPVS stats counters are updated by a ~2 s kernel timer (6.1 sums the per-CPU counters in
+#     the estimator): poll, do not read once (tests/common/vm.rs has wait_for).
+#   - the compressed vmlinuz is xz: decompressing it under TCG took ~4 s of every boot, so
+#     prepare.sh extracts the ELF vmlinux and qemu boots it through PVH (no SeaBIOS real-mode
+#     path, no decompressor). A gzip initramfs cost another ~0.6 s to unpack: it is stored raw.
+#   - apt-cache takes ~1-1.6 s on these machines (no pkgcache.bin): prepare.sh caches its answer
+#     keyed on /var/lib/apt/lists.
+#   - libtest prints `test NAME ... ` before a test's own output on the same line; markers are
+#     printed after a newline and searched anywhere in a line.
 #   - the serial console turns \n into \r\n; run.sh strips the \r.
 #   - the kernel command line is short (2 KiB) and split on spaces: paths may not contain spaces,
 #     commas or colons; the command itself goes in a script on the share, never on the cmdline.
