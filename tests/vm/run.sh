@@ -135,18 +135,29 @@ append="console=ttyS0 quiet panic=-1 lvsdeck.share=$spec lvsdeck.run=$run/run.sh
 ((${#append} < 2000)) || fail 2 "kernel command line too long (${#append}); shorten the paths"
 
 start=$(date +%s.%N)
-set +e
+# qemu runs in the background (timeout(1) puts it in a process group of its own) so that an
+# interrupted run.sh stops it instead of leaving it to the timeout.
+mkfifo "$run/console.fifo"
+tr -d '\r' <"$run/console.fifo" | tee "$run/console.log" &
+reader=$!
 timeout -k 5 "$timeout_s" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu "${LVSDECK_VM_CPU:-max}" -smp "$smp" -m "$mem" \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$vm/initramfs.cpio" -append "$append" \
-    "${virtfs[@]}" </dev/null 2>"$run/qemu.err" |
-    tr -d '\r' | tee "$run/console.log"
-status=("${PIPESTATUS[@]}")
-set -e
+    "${virtfs[@]}" </dev/null >"$run/console.fifo" 2>"$run/qemu.err" &
+qpid=$!
+interrupted=0
+trap 'interrupted=1; kill -TERM "$qpid" 2>/dev/null' INT TERM HUP
+while :; do
+    qrc=0
+    wait "$qpid" || qrc=$?
+    kill -0 "$qpid" 2>/dev/null || break # else wait was cut short by a signal: wait again
+done
+wait "$reader" || true
+trap - INT TERM HUP
 elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-qrc=${status[0]}
+((interrupted)) && fail 130 "interrupted; guest stopped after ${elapsed}s"
 if ((qrc == 124 || qrc == 137)); then
     fail 124 "guest timed out after ${timeout_s}s (LVSDECK_VM_TIMEOUT)"
 fi
