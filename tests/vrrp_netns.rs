@@ -244,16 +244,20 @@ fn graceful_handover_loses_no_ping() {
         .exec("client", &["ping", "-c1", "-W1", "10.77.0.100"])
         .unwrap();
     // 400 pings, 10 ms apart; the hand-over starts 1 s in.
-    let ping = p
-        .topo
-        .command("client", "ping")
-        .args(["-i", "0.01", "-c", "400", "-W", "1", "10.77.0.100"])
-        .output();
-    let pinger = std::thread::spawn(move || ping);
-    std::thread::sleep(Duration::from_secs(1));
-    p.d1.as_ref().unwrap().signal(libc::SIGUSR1);
-    p.wait_holder((false, true), 4);
-    let out = pinger.join().unwrap().unwrap();
+    let out = std::thread::scope(|s| {
+        let pinger = s.spawn(|| {
+            p.topo
+                .command("client", "ping")
+                .args(["-i", "0.01", "-c", "400", "-W", "1", "10.77.0.100"])
+                .output()
+                .unwrap()
+        });
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(!pinger.is_finished(), "ping ended before the hand-over");
+        p.d1.as_ref().unwrap().signal(libc::SIGUSR1);
+        p.wait_holder((false, true), 4);
+        pinger.join().unwrap()
+    });
     let text = String::from_utf8_lossy(&out.stdout);
     let (sent, received) = ping_counts(&text);
     eprintln!("hand-over under ping: {sent} sent, {received} received");
