@@ -37,11 +37,17 @@
 //!    the overlap is at most `guard` + the new master's
 //!    advert interval + `delay_max` (its first advert is sent when it adds the VIPs; adverts
 //!    arriving within the hand-over guard are ignored, and it sends one at least every
-//!    interval). Each node's
+//!    interval). The new master must also have taken the VIPs within
+//!    `(adverts - 1) * spacing + delay_max + max interval` of the start (a backup fires
+//!    Skew_Time < one interval after a priority-0 advert; the sim spaces those adverts by at
+//!    least `delay_max`, so the last one arrives after any older advert). Each node's
 //!    `handover.guard` is set to `2 * delay_max`, the condition under which the machine
 //!    promises make-before-break.
 //! 4. Every scenario ends with a quiet, whole period longer than `settle`, so check 2 runs in
 //!    every schedule.
+//! 5. No advert storm: the run stays within a step budget proportional to
+//!    `nodes² × duration / min interval` (two masters answering each other's adverts at once,
+//!    forever, would exhaust it while virtual time stands nearly still).
 //!
 //! A failure carries the seed, the scenario (nodes and inputs) and the log of inputs and
 //! instance events; `VRRP_SIM_SEED=<seed> cargo test --lib vrrp::sim::tests::replay --
@@ -267,6 +273,8 @@ impl Scenario {
         let delay_max = delay_min + r.duration(Duration::ZERO, (i_min / 5).min(ms(30)));
         for s in &mut nodes {
             s.params.handover.guard = delay_max * 2;
+            // The last priority-0 advert then arrives after any advert sent before it.
+            s.params.handover.spacing = s.params.handover.spacing.max(delay_max);
         }
         let horizon = i_max * (10 + r.below(20) as u32);
         let mut inputs = Vec::new();
@@ -590,12 +598,28 @@ impl Sim {
             self.push(t, QKind::Input(i));
         }
         let end = ns(self.sc.end);
+        // A correct cluster sends O(nodes) adverts per interval; an instance that answers
+        // adverts with adverts forever (an advert storm) blows this budget.
+        let i_min = self
+            .sc
+            .nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .min()
+            .unwrap_or(ms(10));
+        let n = self.nodes.len() as u64;
+        let budget = 1_000 + 200 * n * n * (end / ns(i_min) + 1);
         while let Some(Reverse(item)) = self.queue.pop() {
             if item.t > end {
                 break;
             }
             self.now = item.t;
             self.report.steps += 1;
+            if self.report.steps > budget {
+                return Err(self.fail(format!(
+                    "step budget {budget} exceeded: advert storm (adverts answering adverts)"
+                )));
+            }
             match item.kind {
                 QKind::Input(i) => self.apply_input(i)?,
                 QKind::Timer { node, epoch } => {
@@ -867,6 +891,22 @@ impl Sim {
             )));
         };
         if w.clean_start && self.whole() {
+            let h = &self.sc.nodes[n].params.handover;
+            let i_max = self
+                .sc
+                .nodes
+                .iter()
+                .map(|s| s.params.advert_interval)
+                .max()
+                .unwrap();
+            let bound = h.spacing * u32::from(h.adverts - 1) + self.sc.delay_max + i_max;
+            let latency = Duration::from_nanos(since.saturating_sub(w.start));
+            if latency > bound {
+                return Err(self.fail(format!(
+                    "hand-over from n{n}: the new master took the VIPs after {latency:?} \
+                     (> {bound:?}: last priority-0 advert + delay + Skew_Time)"
+                )));
+            }
             let overlap = Duration::from_nanos(self.now - since.max(w.start));
             self.report.handover_overlaps_checked += 1;
             self.report.max_handover_overlap = self.report.max_handover_overlap.max(overlap);
