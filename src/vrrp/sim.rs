@@ -26,12 +26,16 @@
 //!
 //! 1. Always: each live node holds the VIPs exactly while its instance is Master (tracked from
 //!    `AddVips` / `RemoveVips`), a dead node holds none, and no node adds VIPs it holds.
-//! 2. Settled: if any live instance is Backup or Master, exactly one is Master, and every other
+//! 2. Liveness, after one `max Master_Down_Interval + 2 * delay_max` of whole and quiet
+//!    network (adverts in flight are gone after `delay_max`, then every Backup's down timer
+//!    fires within one Master_Down_Interval): if any live instance is Backup or Master, at
+//!    least one is Master. (Exactly one, and the right one, needs the longer `settle`.)
+//! 3. Settled: if any live instance is Backup or Master, exactly one is Master, and every other
 //!    with a higher effective priority does not preempt (`nopreempt`, or inhibited after a
 //!    hand-over): without `nopreempt` this means the Master has the highest priority (ties
 //!    allowed; RFC 9568 breaks ties only between two Masters). Nobody changes state while
 //!    settled (no flapping).
-//! 3. Hand-over: when the old master releases its VIPs after a hand-over, another node holds
+//! 4. Hand-over: when the old master releases its VIPs after a hand-over, another node holds
 //!    them already (never a moment without a holder), and if the network was whole, the old
 //!    master was the only holder at the start, and no other input came during the hand-over,
 //!    the overlap is at most `guard` + the new master's
@@ -43,9 +47,9 @@
 //!    least `delay_max`, so the last one arrives after any older advert). Each node's
 //!    `handover.guard` is set to `2 * delay_max`, the condition under which the machine
 //!    promises make-before-break.
-//! 4. Every scenario ends with a quiet, whole period longer than `settle`, so check 2 runs in
+//! 5. Every scenario ends with a quiet, whole period longer than `settle`, so check 3 runs in
 //!    every schedule.
-//! 5. No advert storm: the run stays within a step budget proportional to
+//! 6. No advert storm: the run stays within a step budget proportional to
 //!    `nodes² × duration / min interval` (two masters answering each other's adverts at once,
 //!    forever, would exhaust it while virtual time stands nearly still).
 //!
@@ -326,6 +330,25 @@ impl Scenario {
         sc
     }
 
+    /// The longest Master_Down_Interval any instance can run (v3 learns up to the largest
+    /// interval; Skew_Time < one interval in v3, < 1 s in v2).
+    pub fn max_master_down_interval(&self) -> Duration {
+        let i_max = self
+            .nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .max()
+            .unwrap_or_default();
+        self.nodes
+            .iter()
+            .map(|s| match s.params.version {
+                Version::V2 => s.params.advert_interval * 3 + Duration::from_secs(1),
+                Version::V3 => i_max * 4,
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
     /// How long the network must be whole and quiet before the convergence checks apply.
     pub fn settle(&self) -> Duration {
         let i_max = self
@@ -334,15 +357,7 @@ impl Scenario {
             .map(|s| s.params.advert_interval)
             .max()
             .unwrap_or_default();
-        let mdi_max = self
-            .nodes
-            .iter()
-            .map(|s| match s.params.version {
-                Version::V2 => s.params.advert_interval * 3 + Duration::from_secs(1),
-                Version::V3 => i_max * 4,
-            })
-            .max()
-            .unwrap_or_default();
+        let mdi_max = self.max_master_down_interval();
         let p_max = self
             .nodes
             .iter()
@@ -447,6 +462,21 @@ pub struct Report {
     pub split_brains: u64,
 }
 
+impl Report {
+    /// Accumulate another run's report (sums; the maximum overlap).
+    pub fn add(&mut self, r: &Report) {
+        self.steps += r.steps;
+        self.adverts_delivered += r.adverts_delivered;
+        self.settled_checks += r.settled_checks;
+        self.transitions += r.transitions;
+        self.handovers_started += r.handovers_started;
+        self.handovers_completed += r.handovers_completed;
+        self.handover_overlaps_checked += r.handover_overlaps_checked;
+        self.max_handover_overlap = self.max_handover_overlap.max(r.max_handover_overlap);
+        self.split_brains += r.split_brains;
+    }
+}
+
 #[derive(Debug)]
 enum QKind {
     Input(usize),
@@ -521,6 +551,7 @@ pub struct Sim {
     last_input: u64,
     inputs_applied: u64,
     settle: u64,
+    live_after: u64,
     verbose: bool,
     log: Vec<String>,
     report: Report,
@@ -565,6 +596,7 @@ impl Sim {
             last_input: 0,
             inputs_applied: 0,
             settle: ns(sc.settle()),
+            live_after: ns(sc.max_master_down_interval() + sc.delay_max * 2),
             verbose: false,
             log: Vec::new(),
             report: Report::default(),
@@ -967,6 +999,22 @@ impl Sim {
                 )));
             }
         }
+        let quiet_since = self.whole_since.map(|w| w.max(self.last_input));
+        if let Some(q) = quiet_since
+            && self.now >= q + self.live_after
+        {
+            let in_state = |st: &[State]| {
+                self.nodes
+                    .iter()
+                    .any(|x| x.inst.as_ref().is_some_and(|i| st.contains(&i.state())))
+            };
+            if in_state(&[State::Backup, State::Master]) && !in_state(&[State::Master]) {
+                return Err(self.fail(format!(
+                    "no master {:?} after the network became whole and quiet",
+                    Duration::from_nanos(self.now - q)
+                )));
+            }
+        }
         if !self.settled() {
             return Ok(());
         }
@@ -1030,14 +1078,7 @@ mod tests {
         let mut seed = part;
         while seed < schedules() {
             match run_seed(seed) {
-                Ok(r) => {
-                    total.steps += r.steps;
-                    total.settled_checks += r.settled_checks;
-                    total.handovers_completed += r.handovers_completed;
-                    total.handover_overlaps_checked += r.handover_overlaps_checked;
-                    total.max_handover_overlap =
-                        total.max_handover_overlap.max(r.max_handover_overlap);
-                }
+                Ok(r) => total.add(&r),
                 Err(f) => panic!("{f}"),
             }
             seed += 4;
