@@ -515,7 +515,7 @@ struct Handover {
 }
 
 /// One VRRP instance. See the module docs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Instance {
     params: InstanceParams,
     adv_cs: u16,
