@@ -161,7 +161,8 @@ impl Default for GarpParams {
 pub struct HandoverParams {
     /// Priority-0 adverts sent (at least 1).
     pub adverts: u8,
-    /// Time between them.
+    /// Time between them. Above the LAN's worst one-way delay, the last one arrives after any
+    /// advert we sent before the hand-over (which would re-arm the backups' full down timer).
     pub spacing: Duration,
     /// Adverts heard within `guard` of the start are not taken as a take-over: they may have
     /// been sent before the other node heard our priority 0 (a former master's last advert
@@ -514,7 +515,7 @@ struct Handover {
 }
 
 /// One VRRP instance. See the module docs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Instance {
     params: InstanceParams,
     adv_cs: u16,

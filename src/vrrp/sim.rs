@@ -26,22 +26,32 @@
 //!
 //! 1. Always: each live node holds the VIPs exactly while its instance is Master (tracked from
 //!    `AddVips` / `RemoveVips`), a dead node holds none, and no node adds VIPs it holds.
-//! 2. Settled: if any live instance is Backup or Master, exactly one is Master, and every other
+//! 2. Liveness, after one `max Master_Down_Interval + 2 * delay_max` of whole and quiet
+//!    network (adverts in flight are gone after `delay_max`, then every Backup's down timer
+//!    fires within one Master_Down_Interval): if any live instance is Backup or Master, at
+//!    least one is Master. (Exactly one, and the right one, needs the longer `settle`.)
+//! 3. Settled: if any live instance is Backup or Master, exactly one is Master, and every other
 //!    with a higher effective priority does not preempt (`nopreempt`, or inhibited after a
 //!    hand-over): without `nopreempt` this means the Master has the highest priority (ties
 //!    allowed; RFC 9568 breaks ties only between two Masters). Nobody changes state while
 //!    settled (no flapping).
-//! 3. Hand-over: when the old master releases its VIPs after a hand-over, another node holds
+//! 4. Hand-over: when the old master releases its VIPs after a hand-over, another node holds
 //!    them already (never a moment without a holder), and if the network was whole, the old
 //!    master was the only holder at the start, and no other input came during the hand-over,
 //!    the overlap is at most `guard` + the new master's
 //!    advert interval + `delay_max` (its first advert is sent when it adds the VIPs; adverts
 //!    arriving within the hand-over guard are ignored, and it sends one at least every
-//!    interval). Each node's
+//!    interval). The new master must also have taken the VIPs within
+//!    `(adverts - 1) * spacing + delay_max + max interval` of the start (a backup fires
+//!    Skew_Time < one interval after a priority-0 advert; the sim spaces those adverts by at
+//!    least `delay_max`, so the last one arrives after any older advert). Each node's
 //!    `handover.guard` is set to `2 * delay_max`, the condition under which the machine
 //!    promises make-before-break.
-//! 4. Every scenario ends with a quiet, whole period longer than `settle`, so check 2 runs in
+//! 5. Every scenario ends with a quiet, whole period longer than `settle`, so check 3 runs in
 //!    every schedule.
+//! 6. No advert storm: the run stays within a step budget proportional to
+//!    `nodes² × duration / min interval` (two masters answering each other's adverts at once,
+//!    forever, would exhaust it while virtual time stands nearly still).
 //!
 //! A failure carries the seed, the scenario (nodes and inputs) and the log of inputs and
 //! instance events; `VRRP_SIM_SEED=<seed> cargo test --lib vrrp::sim::tests::replay --
@@ -267,6 +277,8 @@ impl Scenario {
         let delay_max = delay_min + r.duration(Duration::ZERO, (i_min / 5).min(ms(30)));
         for s in &mut nodes {
             s.params.handover.guard = delay_max * 2;
+            // The last priority-0 advert then arrives after any advert sent before it.
+            s.params.handover.spacing = s.params.handover.spacing.max(delay_max);
         }
         let horizon = i_max * (10 + r.below(20) as u32);
         let mut inputs = Vec::new();
@@ -318,6 +330,25 @@ impl Scenario {
         sc
     }
 
+    /// The longest Master_Down_Interval any instance can run (v3 learns up to the largest
+    /// interval; Skew_Time < one interval in v3, < 1 s in v2).
+    pub fn max_master_down_interval(&self) -> Duration {
+        let i_max = self
+            .nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .max()
+            .unwrap_or_default();
+        self.nodes
+            .iter()
+            .map(|s| match s.params.version {
+                Version::V2 => s.params.advert_interval * 3 + Duration::from_secs(1),
+                Version::V3 => i_max * 4,
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
     /// How long the network must be whole and quiet before the convergence checks apply.
     pub fn settle(&self) -> Duration {
         let i_max = self
@@ -326,15 +357,7 @@ impl Scenario {
             .map(|s| s.params.advert_interval)
             .max()
             .unwrap_or_default();
-        let mdi_max = self
-            .nodes
-            .iter()
-            .map(|s| match s.params.version {
-                Version::V2 => s.params.advert_interval * 3 + Duration::from_secs(1),
-                Version::V3 => i_max * 4,
-            })
-            .max()
-            .unwrap_or_default();
+        let mdi_max = self.max_master_down_interval();
         let p_max = self
             .nodes
             .iter()
@@ -439,6 +462,21 @@ pub struct Report {
     pub split_brains: u64,
 }
 
+impl Report {
+    /// Accumulate another run's report (sums; the maximum overlap).
+    pub fn add(&mut self, r: &Report) {
+        self.steps += r.steps;
+        self.adverts_delivered += r.adverts_delivered;
+        self.settled_checks += r.settled_checks;
+        self.transitions += r.transitions;
+        self.handovers_started += r.handovers_started;
+        self.handovers_completed += r.handovers_completed;
+        self.handover_overlaps_checked += r.handover_overlaps_checked;
+        self.max_handover_overlap = self.max_handover_overlap.max(r.max_handover_overlap);
+        self.split_brains += r.split_brains;
+    }
+}
+
 #[derive(Debug)]
 enum QKind {
     Input(usize),
@@ -513,6 +551,7 @@ pub struct Sim {
     last_input: u64,
     inputs_applied: u64,
     settle: u64,
+    live_after: u64,
     verbose: bool,
     log: Vec<String>,
     report: Report,
@@ -557,6 +596,7 @@ impl Sim {
             last_input: 0,
             inputs_applied: 0,
             settle: ns(sc.settle()),
+            live_after: ns(sc.max_master_down_interval() + sc.delay_max * 2),
             verbose: false,
             log: Vec::new(),
             report: Report::default(),
@@ -590,12 +630,28 @@ impl Sim {
             self.push(t, QKind::Input(i));
         }
         let end = ns(self.sc.end);
+        // A correct cluster sends O(nodes) adverts per interval; an instance that answers
+        // adverts with adverts forever (an advert storm) blows this budget.
+        let i_min = self
+            .sc
+            .nodes
+            .iter()
+            .map(|s| s.params.advert_interval)
+            .min()
+            .unwrap_or(ms(10));
+        let n = self.nodes.len() as u64;
+        let budget = 1_000 + 200 * n * n * (end / ns(i_min) + 1);
         while let Some(Reverse(item)) = self.queue.pop() {
             if item.t > end {
                 break;
             }
             self.now = item.t;
             self.report.steps += 1;
+            if self.report.steps > budget {
+                return Err(self.fail(format!(
+                    "step budget {budget} exceeded: advert storm (adverts answering adverts)"
+                )));
+            }
             match item.kind {
                 QKind::Input(i) => self.apply_input(i)?,
                 QKind::Timer { node, epoch } => {
@@ -867,6 +923,22 @@ impl Sim {
             )));
         };
         if w.clean_start && self.whole() {
+            let h = &self.sc.nodes[n].params.handover;
+            let i_max = self
+                .sc
+                .nodes
+                .iter()
+                .map(|s| s.params.advert_interval)
+                .max()
+                .unwrap();
+            let bound = h.spacing * u32::from(h.adverts - 1) + self.sc.delay_max + i_max;
+            let latency = Duration::from_nanos(since.saturating_sub(w.start));
+            if latency > bound {
+                return Err(self.fail(format!(
+                    "hand-over from n{n}: the new master took the VIPs after {latency:?} \
+                     (> {bound:?}: last priority-0 advert + delay + Skew_Time)"
+                )));
+            }
             let overlap = Duration::from_nanos(self.now - since.max(w.start));
             self.report.handover_overlaps_checked += 1;
             self.report.max_handover_overlap = self.report.max_handover_overlap.max(overlap);
@@ -924,6 +996,22 @@ impl Sim {
                     node.inst
                         .as_ref()
                         .map_or("dead".to_string(), |i| i.state().to_string())
+                )));
+            }
+        }
+        let quiet_since = self.whole_since.map(|w| w.max(self.last_input));
+        if let Some(q) = quiet_since
+            && self.now >= q + self.live_after
+        {
+            let in_state = |st: &[State]| {
+                self.nodes
+                    .iter()
+                    .any(|x| x.inst.as_ref().is_some_and(|i| st.contains(&i.state())))
+            };
+            if in_state(&[State::Backup, State::Master]) && !in_state(&[State::Master]) {
+                return Err(self.fail(format!(
+                    "no master {:?} after the network became whole and quiet",
+                    Duration::from_nanos(self.now - q)
                 )));
             }
         }
@@ -990,14 +1078,7 @@ mod tests {
         let mut seed = part;
         while seed < schedules() {
             match run_seed(seed) {
-                Ok(r) => {
-                    total.steps += r.steps;
-                    total.settled_checks += r.settled_checks;
-                    total.handovers_completed += r.handovers_completed;
-                    total.handover_overlaps_checked += r.handover_overlaps_checked;
-                    total.max_handover_overlap =
-                        total.max_handover_overlap.max(r.max_handover_overlap);
-                }
+                Ok(r) => total.add(&r),
                 Err(f) => panic!("{f}"),
             }
             seed += 4;
