@@ -4,4 +4,5 @@
 //! own docs say what it owns.
 
 pub mod config;
+pub mod ipvs;
 pub mod vrrp;
