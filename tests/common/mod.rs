@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests. Use with `mod common;` in a test file.
+//!
+//! Each test binary compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+pub mod vm;
