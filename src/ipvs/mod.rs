@@ -472,6 +472,15 @@ pub enum SyncState {
     Backup,
 }
 
+impl fmt::Display for SyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncState::Master => "master",
+            SyncState::Backup => "backup",
+        })
+    }
+}
+
 impl SyncState {
     pub fn raw(self) -> u32 {
         match self {
@@ -544,40 +553,46 @@ impl fmt::Display for Op {
     /// A one-line description for logs, close to the `ipvsadm` command that does the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn svc(f: &mut fmt::Formatter<'_>, verb: &str, s: &Service) -> fmt::Result {
-            write!(f, "{verb} service {} sched {}", s.key, s.sched)?;
+            write!(f, "{verb} service {} (scheduler {}", s.key, s.sched)?;
             if s.flags.contains(SvcFlags::PERSISTENT) {
-                write!(f, " persistent {}", s.timeout)?;
+                write!(f, ", persistent {}s", s.timeout)?;
             }
             let sched_flags =
                 s.flags.0 & (SvcFlags::SCHED1.0 | SvcFlags::SCHED2.0 | SvcFlags::SCHED3.0);
             if sched_flags != 0 {
-                write!(f, " flags {:#x}", sched_flags)?;
+                write!(f, ", scheduler flags {:#x}", sched_flags)?;
             }
             if s.flags.contains(SvcFlags::ONEPACKET) {
-                write!(f, " ops")?;
+                write!(f, ", one-packet")?;
             }
-            Ok(())
+            write!(f, ")")
         }
-        fn dest(f: &mut fmt::Formatter<'_>, verb: &str, k: &ServiceKey, d: &Dest) -> fmt::Result {
+        fn dest(
+            f: &mut fmt::Formatter<'_>,
+            verb: &str,
+            prep: &str,
+            k: &ServiceKey,
+            d: &Dest,
+        ) -> fmt::Result {
             write!(
                 f,
-                "{verb} real server {} to {k}: {} weight {}",
+                "{verb} real server {} ({}, weight {}",
                 d.key(),
                 d.fwd.ipvsadm_name(),
                 d.weight
             )?;
             if d.u_thresh != 0 || d.l_thresh != 0 {
-                write!(f, " thresholds {}/{}", d.u_thresh, d.l_thresh)?;
+                write!(f, ", thresholds {}/{}", d.u_thresh, d.l_thresh)?;
             }
-            Ok(())
+            write!(f, ") {prep} {k}")
         }
         match self {
             Op::AddService(s) => svc(f, "add", s),
             Op::EditService(s) => svc(f, "edit", s),
             Op::DelService(k) => write!(f, "delete service {k}"),
-            Op::AddDest(k, d) => dest(f, "add", k, d),
-            Op::EditDest(k, d) => dest(f, "edit", k, d),
-            Op::DelDest(k, d) => write!(f, "delete real server {d} from {k}"),
+            Op::AddDest(k, d) => dest(f, "add", "to", k, d),
+            Op::EditDest(k, d) => dest(f, "edit", "of", k, d),
+            Op::DelDest(k, d) => write!(f, "delete real server {d} of {k}"),
         }
     }
 }
@@ -623,11 +638,11 @@ pub enum IpvsError {
     #[error("IPVS is not available: {detail}; load it with `modprobe ip_vs` (as root)")]
     NotAvailable { detail: String },
     #[error(
-        "permission denied for IPVS {op}: IPVS needs CAP_NET_ADMIN; run lvsdeck as root (or with that capability)"
+        "permission denied to {op}: IPVS needs CAP_NET_ADMIN; run lvsdeck as root (or with that capability)"
     )]
     PermissionDenied { op: String },
     /// The kernel refused an operation.
-    #[error("IPVS refused {op}: {reason} (errno {errno}){hint}")]
+    #[error("IPVS refused to {op}: {reason} (errno {errno}){hint}")]
     Kernel {
         op: String,
         errno: i32,
@@ -660,22 +675,22 @@ impl IpvsError {
     pub fn from_errno(op: &Op, errno: i32) -> IpvsError {
         let hint = match (errno, op) {
             (libc::ENOENT, Op::AddService(s) | Op::EditService(s)) => format!(
-                ": scheduler `{0}` not found; is it spelt right, and is ip_vs_{0} available (`modprobe ip_vs_{0}`)?",
+                "; scheduler `{0}` not found: is it spelt right, and is ip_vs_{0} available (`modprobe ip_vs_{0}`)?",
                 s.sched
             ),
             (libc::ENOENT, Op::EditDest(..) | Op::DelDest(..)) => {
-                ": no such real server in that service".to_string()
+                "; no such real server in that service".to_string()
             }
-            (libc::ESRCH, _) => ": no such virtual service".to_string(),
-            (libc::EEXIST, Op::AddService(_)) => ": the service already exists".to_string(),
+            (libc::ESRCH, _) => "; no such virtual service".to_string(),
+            (libc::EEXIST, Op::AddService(_)) => "; the service already exists".to_string(),
             (libc::EEXIST, Op::AddDest(..)) => {
-                ": the real server is already in that service".to_string()
+                "; the real server is already in that service".to_string()
             }
             (libc::EAFNOSUPPORT, _) => {
-                ": this kernel's IPVS has no IPv6 support (CONFIG_IP_VS_IPV6)".to_string()
+                "; this kernel's IPVS has no IPv6 support (CONFIG_IP_VS_IPV6)".to_string()
             }
             (libc::EINVAL, Op::AddDest(..) | Op::EditDest(..)) => {
-                ": check the weight, thresholds, and that the forwarding method suits the family"
+                "; check the weight, thresholds, and that the forwarding method suits the family"
                     .to_string()
             }
             _ => String::new(),
@@ -690,7 +705,13 @@ impl IpvsError {
         IpvsError::Kernel {
             op: op.to_string(),
             errno,
-            reason: std::io::Error::from_raw_os_error(errno).to_string(),
+            reason: {
+                let text = std::io::Error::from_raw_os_error(errno).to_string();
+                match text.find(" (os error") {
+                    Some(i) => text[..i].to_string(),
+                    None => text,
+                }
+            },
             hint,
         }
     }

@@ -790,7 +790,7 @@ impl Netlink {
             }
             Err(TxError::Errno(e)) => {
                 return Err(IpvsError::from_errno_str(
-                    "resolving the generic netlink family \"IPVS\"",
+                    "resolve the generic netlink family \"IPVS\"",
                     e,
                     String::new(),
                 ));
@@ -834,20 +834,21 @@ impl Netlink {
             })?;
         let mut replies = Vec::new();
         loop {
-            let (n, _) = self
-                .sock
-                .recv(&mut self.buf[..], Msg::empty())
-                .map_err(|source| IpvsError::Io {
-                    op: if source.kind() == std::io::ErrorKind::WouldBlock {
-                        format!(
-                            "waiting {}s for the kernel's answer",
-                            RECV_TIMEOUT.as_secs()
-                        )
-                    } else {
-                        "receiving from the kernel".into()
-                    },
-                    source,
-                })?;
+            let received = self.sock.recv(&mut self.buf[..], Msg::empty());
+            if matches!(&received, Err(e) if e.kind() == std::io::ErrorKind::Interrupted) {
+                continue;
+            }
+            let (n, _) = received.map_err(|source| IpvsError::Io {
+                op: if source.kind() == std::io::ErrorKind::WouldBlock {
+                    format!(
+                        "waiting {}s for the kernel's answer",
+                        RECV_TIMEOUT.as_secs()
+                    )
+                } else {
+                    "receiving from the kernel".into()
+                },
+                source,
+            })?;
             for inc in parse_messages(&self.buf[..n])? {
                 match inc {
                     Incoming::Payload { seq: s, genl } if s == seq => replies.push(genl),
@@ -992,7 +993,7 @@ impl Netlink {
     /// Start a sync daemon.
     pub fn new_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
         let what = format!(
-            "start the {:?} sync daemon on {} (syncid {})",
+            "start the {} sync daemon on {} (syncid {})",
             d.state, d.mcast_ifn, d.syncid
         );
         self.ipvs(&what, IPVS_CMD_NEW_DAEMON, vec![daemon_attr(d)?], false)
@@ -1006,7 +1007,7 @@ impl Netlink {
             &[attr(IPVS_DAEMON_ATTR_STATE, state.raw())?],
         )?;
         self.ipvs(
-            &format!("stop the {state:?} sync daemon"),
+            &format!("stop the {state} sync daemon"),
             IPVS_CMD_DEL_DAEMON,
             vec![a],
             false,
