@@ -4,5 +4,6 @@
 //! own docs say what it owns.
 
 pub mod config;
+pub mod ipvs;
 pub mod lab;
 pub mod vrrp;
