@@ -1019,9 +1019,9 @@ impl Instance {
         self.master_heard = None;
         self.last_split = None;
         self.master_adver_cs = self.adv_cs;
+        // VIPs and gratuitous ARP before the advert: the advert is what makes a handing-over
+        // master drop the VIP, so clients must already have been told where it lives.
         self.actions.push_back(Action::AddVips);
-        self.send_advert(self.effective_priority());
-        self.adver_at = Some(now + self.advert_interval());
         let g = &self.params.garp;
         if g.master_repeat > 0 {
             self.actions.push_back(Action::SendGratuitous {
@@ -1032,6 +1032,8 @@ impl Instance {
             }
         }
         self.refresh_at = g.master_refresh.map(|p| now + p);
+        self.send_advert(self.effective_priority());
+        self.adver_at = Some(now + self.advert_interval());
         self.transition(now, State::Master, reason);
     }
 

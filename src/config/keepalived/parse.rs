@@ -282,8 +282,17 @@ impl Lexer<'_> {
                 continue;
             }
             let start = pos;
-            while i < chars.len() && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '{' | '}')
-            {
+            let mut in_param = false;
+            while i < chars.len() && !chars[i].1.is_whitespace() {
+                let ch = chars[i].1;
+                // `${NAME}` is one word; any other brace stands alone.
+                if ch == '{' && i > 0 && chars[i - 1].1 == '$' {
+                    in_param = true;
+                } else if ch == '}' && in_param {
+                    in_param = false;
+                } else if matches!(ch, '{' | '}') {
+                    break;
+                }
                 i += 1;
             }
             let end = chars.get(i).map_or(line.len(), |(p, _)| *p);
