@@ -1,0 +1,4 @@
+//! The director: wires VRRP, IPVS and health checks, applies operator commands, keeps the
+//! event log, and publishes a [`snapshot::Snapshot`].
+
+pub mod snapshot;

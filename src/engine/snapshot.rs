@@ -1,0 +1,318 @@
+//! The one view model: what the console renders, what `status --json` prints and what the
+//! control socket sends. Plain data with serde; times are Unix milliseconds so that a console
+//! in another process can compute ages with its own clock. Field names are a stable interface:
+//! add fields, never rename them (bump [`SCHEMA`] if a meaning changes).
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this schema.
+pub const SCHEMA: u32 = 1;
+
+/// Everything the director knows at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    pub schema: u32,
+    /// When the snapshot was taken.
+    pub taken_at_ms: u64,
+    pub host: HostView,
+    pub vrrp: Vec<VrrpView>,
+    pub ipvs: IpvsView,
+    /// The most recent events, oldest first (the daemon keeps a bounded ring).
+    pub events: Vec<EventView>,
+}
+
+/// The director itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HostView {
+    pub hostname: String,
+    pub router_id: Option<String>,
+    pub config_path: String,
+    /// "daemon" (attached over the control socket) or "embedded" (engines in the console).
+    pub mode: String,
+    pub started_at_ms: u64,
+    pub cpu_percent: f32,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub net_rx_bps: u64,
+    pub net_tx_bps: u64,
+    pub refreshed_at_ms: u64,
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VrrpView {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    /// "INIT", "BACKUP", "MASTER" or "FAULT".
+    pub state: String,
+    pub effective_priority: u8,
+    /// The configured priority.
+    pub base_priority: u8,
+    /// An operator's priority override, sticky until cleared.
+    pub priority_override: Option<Override<u8>>,
+    pub vips: Vec<String>,
+    /// Whether this director holds the VIPs now.
+    pub holds_vips: bool,
+    /// The master last heard while Backup.
+    pub master_heard: Option<MasterHeard>,
+    pub handing_over: bool,
+    pub adverts_in: u64,
+    pub adverts_out: u64,
+    pub priority_zero_in: u64,
+    pub priority_zero_out: u64,
+    pub became_master: u64,
+    pub dropped: u64,
+    pub split_brain: u64,
+    pub last_transition: Option<Transition>,
+    pub refreshed_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MasterHeard {
+    pub address: String,
+    pub priority: u8,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+/// A value an operator set, with who and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Override<T> {
+    pub value: T,
+    pub by: String,
+    pub at_ms: u64,
+}
+
+/// The IPVS table as the kernel has it, with health and rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IpvsView {
+    /// False when the kernel has no IPVS; `error` says why and what to do.
+    pub available: bool,
+    pub error: Option<String>,
+    pub services: Vec<ServiceView>,
+    pub refreshed_at_ms: u64,
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ServiceView {
+    /// As ipvsadm prints it: "TCP  192.0.2.100:80", "FWM  7".
+    pub key: String,
+    pub protocol: String,
+    pub address: String,
+    pub scheduler: String,
+    /// "DR", "NAT" or "TUN".
+    pub method: String,
+    pub persistence_s: Option<u32>,
+    pub active_conns: u64,
+    pub inactive_conns: u64,
+    pub cps: f64,
+    pub in_pps: f64,
+    pub out_pps: f64,
+    pub in_bps: f64,
+    pub out_bps: f64,
+    pub quorum_up: bool,
+    pub sorry_active: bool,
+    pub reals: Vec<RealView>,
+}
+
+/// One real server of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RealView {
+    pub address: String,
+    pub port: u16,
+    /// The weight in the kernel now (absent from the table: `in_table` false).
+    pub weight: u32,
+    pub configured_weight: u32,
+    pub in_table: bool,
+    /// "up", "down" or "unknown" (no check result yet).
+    pub health: String,
+    pub last_check: Option<CheckResult>,
+    pub active_conns: u64,
+    pub inactive_conns: u64,
+    pub cps: f64,
+    pub in_bps: f64,
+    pub out_bps: f64,
+    /// Recent CPS samples, oldest first, for a sparkline.
+    pub cps_history: Vec<f64>,
+    /// An operator's drain (weight 0), sticky until undrained.
+    pub drain: Option<Override<()>>,
+    /// An operator's weight, sticky until cleared.
+    pub weight_override: Option<Override<u32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CheckResult {
+    pub ok: bool,
+    pub at_ms: u64,
+    pub latency_ms: f64,
+    /// What happened, e.g. "connected", "HTTP 503", "timeout after 3s".
+    pub message: String,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EventView {
+    pub at_ms: u64,
+    /// "vrrp", "health", "ipvs", "operator" or "daemon".
+    pub kind: String,
+    /// What it is about: an instance, "TCP 192.0.2.100:80 -> 192.0.2.11:80", ...
+    pub subject: String,
+    pub message: String,
+}
+
+impl RealView {
+    /// Whether an operator drained it and it still has active connections.
+    pub fn draining(&self) -> bool {
+        self.drain.is_some() && self.active_conns > 0
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Snapshot {
+    /// A snapshot of the seed's cluster seen from its master, for tests, screenshots of the
+    /// layout and documentation. Times are relative to `now_ms`.
+    pub fn sample(now_ms: u64) -> Snapshot {
+        let real = |addr: &str, health: &str, active: u64, cps: f64| RealView {
+            address: addr.into(),
+            port: 80,
+            weight: if health == "up" { 1 } else { 0 },
+            configured_weight: 1,
+            in_table: health == "up",
+            health: health.into(),
+            last_check: Some(CheckResult {
+                ok: health == "up",
+                at_ms: now_ms - 1200,
+                latency_ms: if health == "up" { 0.4 } else { 3000.0 },
+                message: if health == "up" {
+                    "connected".into()
+                } else {
+                    "timeout after 3s".into()
+                },
+            }),
+            active_conns: active,
+            inactive_conns: active * 3,
+            cps,
+            in_bps: cps * 900.0,
+            out_bps: 0.0,
+            cps_history: (0..30)
+                .map(|i| cps * (0.8 + 0.4 * ((i % 7) as f64 / 7.0)))
+                .collect(),
+            drain: None,
+            weight_override: None,
+        };
+        Snapshot {
+            schema: SCHEMA,
+            taken_at_ms: now_ms,
+            host: HostView {
+                hostname: "lvs-master".into(),
+                router_id: Some("LVS_MASTER".into()),
+                config_path: "/etc/lvsdeck/lvsdeck.toml".into(),
+                mode: "daemon".into(),
+                started_at_ms: now_ms - 3 * 3600 * 1000,
+                cpu_percent: 3.5,
+                mem_used_bytes: 1_200_000_000,
+                mem_total_bytes: 8_000_000_000,
+                net_rx_bps: 4_800_000,
+                net_tx_bps: 350_000,
+                refreshed_at_ms: now_ms,
+            },
+            vrrp: vec![VrrpView {
+                name: "VI_1".into(),
+                interface: "ens33".into(),
+                vrid: 51,
+                version: 2,
+                state: "MASTER".into(),
+                effective_priority: 100,
+                base_priority: 100,
+                priority_override: None,
+                vips: vec!["192.168.10.100/24".into()],
+                holds_vips: true,
+                master_heard: None,
+                handing_over: false,
+                adverts_in: 12,
+                adverts_out: 10_512,
+                priority_zero_in: 0,
+                priority_zero_out: 1,
+                became_master: 2,
+                dropped: 0,
+                split_brain: 0,
+                last_transition: Some(Transition {
+                    from: "BACKUP".into(),
+                    to: "MASTER".into(),
+                    reason: "no advert within master down interval".into(),
+                    at_ms: now_ms - 2 * 3600 * 1000,
+                }),
+                refreshed_at_ms: now_ms,
+            }],
+            ipvs: IpvsView {
+                available: true,
+                error: None,
+                services: vec![ServiceView {
+                    key: "TCP  192.168.10.100:80".into(),
+                    protocol: "TCP".into(),
+                    address: "192.168.10.100:80".into(),
+                    scheduler: "rr".into(),
+                    method: "DR".into(),
+                    persistence_s: None,
+                    active_conns: 412,
+                    inactive_conns: 1236,
+                    cps: 2540.0,
+                    in_pps: 15_000.0,
+                    out_pps: 0.0,
+                    in_bps: 2_286_000.0,
+                    out_bps: 0.0,
+                    quorum_up: true,
+                    sorry_active: false,
+                    reals: vec![
+                        real("192.168.10.72", "up", 206, 1270.0),
+                        real("192.168.10.73", "up", 206, 1270.0),
+                    ],
+                }],
+                refreshed_at_ms: now_ms,
+            },
+            events: vec![
+                EventView {
+                    at_ms: now_ms - 2 * 3600 * 1000,
+                    kind: "vrrp".into(),
+                    subject: "VI_1".into(),
+                    message: "BACKUP -> MASTER: no advert within master down interval".into(),
+                },
+                EventView {
+                    at_ms: now_ms - 60_000,
+                    kind: "health".into(),
+                    subject: "TCP 192.168.10.100:80 -> 192.168.10.73:80".into(),
+                    message: "up: connected in 0.4 ms".into(),
+                },
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_round_trips_through_json() {
+        let s = Snapshot::sample(1_800_000_000_000);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Snapshot>(&json).unwrap(), s);
+        assert!(json.contains("\"effective_priority\":100"));
+    }
+}
