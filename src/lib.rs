@@ -4,6 +4,7 @@
 //! own docs say what it owns.
 
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod ipvs;
 pub mod lab;

@@ -1,0 +1,3 @@
+//! Operator control: the protocol (serde types), the Unix-socket server and the client.
+
+pub mod protocol;
