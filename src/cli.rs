@@ -86,15 +86,21 @@ fn daemon(file: &std::path::Path) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let runner = match lvsdeck::vrrp::runner::Runner::start(&loaded.config).await {
-            Ok(r) => r,
+        let director = match lvsdeck::engine::director::Director::start(
+            loaded.config,
+            file.to_path_buf(),
+            "daemon",
+        )
+        .await
+        {
+            Ok(d) => d,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
                 return ExitCode::from(2);
             }
         };
         tracing::info!("lvsdeck daemon running with {}", file.display());
-        match runner.run().await {
+        match director.run().await {
             Ok(how) => {
                 tracing::info!("stopped ({how:?})");
                 ExitCode::SUCCESS

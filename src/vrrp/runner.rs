@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
@@ -22,6 +21,7 @@ use super::packet::{
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
+use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
 
 /// Why the runner stopped, and the process exit code that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +59,6 @@ pub enum RunError {
     },
     #[error("rtnetlink: {0}")]
     Rtnl(#[from] VipError),
-    #[error("signal handler: {0}")]
-    Signal(std::io::Error),
 }
 
 struct Iface {
@@ -79,6 +77,8 @@ struct Slot {
     vips: Vec<(u32, IpNet, Option<String>)>,
     peers: Vec<IpAddr>,
     ip_id: u16,
+    last_transition: Option<Transition>,
+    priority_override: Option<Override<u8>>,
 }
 
 /// Health of one tracking script: keepalived's rise / fall counting.
@@ -113,7 +113,8 @@ impl ScriptHealth {
     }
 }
 
-enum Input {
+/// Something for the instances: a packet, a tracking script's result, a link change.
+pub enum Input {
     Packet(u32, bool, Received),
     Script(String, bool),
     Link(super::vip::LinkInfo),
@@ -223,6 +224,8 @@ pub struct Runner {
     pub drops: BTreeMap<&'static str, u64>,
     inputs_tx: mpsc::Sender<Input>,
     inputs_rx: mpsc::Receiver<Input>,
+    /// (instance, event) since the last [`Runner::take_events`].
+    events: Vec<(String, String)>,
 }
 
 impl Runner {
@@ -246,6 +249,7 @@ impl Runner {
             drops: BTreeMap::new(),
             inputs_tx,
             inputs_rx,
+            events: Vec::new(),
         };
         let now = Instant::now();
         for (name, cfg) in &config.vrrp_instance {
@@ -395,6 +399,8 @@ impl Runner {
             vips,
             peers: cfg.unicast_peer.clone(),
             ip_id: 0,
+            last_transition: None,
+            priority_override: None,
         })
     }
 
@@ -471,7 +477,7 @@ impl Runner {
     }
 
     /// Feed one input to the instances it concerns.
-    fn handle_input(&mut self, now: Instant, input: Input) {
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
             Input::Packet(ifindex, v6, pkt) => self.handle_packet(now, ifindex, v6, pkt),
             Input::Script(name, ok) => {
@@ -555,7 +561,7 @@ impl Runner {
     }
 
     /// Let sync groups settle, then carry out every instance's actions and log its events.
-    async fn step(&mut self, now: Instant) {
+    pub async fn step(&mut self, now: Instant) {
         for (group, members) in &mut self.groups {
             let mut refs: Vec<&mut Instance> = Vec::new();
             for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -665,14 +671,14 @@ impl Runner {
     }
 
     /// The earliest instance deadline.
-    fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         self.slots
             .iter()
             .filter_map(|s| s.inst.next_timeout())
             .min()
     }
 
-    fn any_handing_over(&self) -> bool {
+    pub fn any_handing_over(&self) -> bool {
         self.slots.iter().any(|s| s.inst.is_handing_over())
     }
 
@@ -685,54 +691,135 @@ impl Runner {
             .count()
     }
 
-    /// Run until SIGTERM / SIGINT. SIGUSR1 starts a graceful hand-over of every master.
-    pub async fn run(mut self) -> Result<Stopped, RunError> {
-        let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
-        let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signal)?;
-        let mut stopping = false;
-        loop {
-            let deadline = self
-                .next_deadline()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
-            tokio::select! {
-                input = self.inputs_rx.recv() => {
-                    if let Some(input) = input {
-                        self.handle_input(Instant::now(), input);
-                    }
-                }
-                _ = sleep => {}
-                _ = term.recv() => {
-                    if stopping {
-                        return Ok(self.stop().await);
-                    }
-                    let n = self.handover_all(Instant::now());
-                    info!("SIGTERM: handing over {n} master instance(s) before stopping");
-                    stopping = true;
-                }
-                _ = int.recv() => return Ok(self.stop().await),
-                _ = usr1.recv() => {
-                    let n = self.handover_all(Instant::now());
-                    info!("SIGUSR1: graceful hand-over of {n} master instance(s)");
-                }
-            }
-            let now = Instant::now();
-            for slot in &mut self.slots {
-                if slot.inst.next_timeout().is_some_and(|t| t <= now) {
-                    slot.inst.handle_timeout(now);
-                }
-            }
-            self.step(now).await;
-            if stopping && !self.any_handing_over() {
-                self.stop().await;
-                return Ok(Stopped::Graceful);
+    /// The next input from sockets, scripts or links.
+    pub async fn recv_input(&mut self) -> Option<Input> {
+        self.inputs_rx.recv().await
+    }
+
+    /// Fire the timers of every instance that is due.
+    pub fn handle_due(&mut self, now: Instant) {
+        for slot in &mut self.slots {
+            if slot.inst.next_timeout().is_some_and(|t| t <= now) {
+                slot.inst.handle_timeout(now);
             }
         }
     }
 
+    /// Events since the last call: (instance, what happened).
+    pub fn take_events(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn slot_mut(&mut self, instance: &str) -> Result<&mut Slot, String> {
+        let names: Vec<String> = self
+            .slots
+            .iter()
+            .map(|s| s.inst.name().to_string())
+            .collect();
+        self.slots
+            .iter_mut()
+            .find(|s| s.inst.name() == instance)
+            .ok_or_else(|| {
+                format!(
+                    "no VRRP instance `{instance}`; instances: {}",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Operator: override (or with `None` clear) an instance's priority.
+    pub fn set_priority(
+        &mut self,
+        now: Instant,
+        instance: &str,
+        priority: Option<u8>,
+        by: &str,
+    ) -> Result<String, String> {
+        let slot = self.slot_mut(instance)?;
+        let before = slot.inst.effective_priority();
+        slot.inst
+            .set_priority_override(now, priority)
+            .map_err(|e| e.to_string())?;
+        slot.priority_override = priority.map(|value| Override {
+            value,
+            by: by.to_string(),
+            at_ms: now_ms(),
+        });
+        let after = slot.inst.effective_priority();
+        Ok(match priority {
+            Some(p) => {
+                format!("{instance}: priority overridden to {p} (effective {before} -> {after})")
+            }
+            None => {
+                format!("{instance}: priority override cleared (effective {before} -> {after})")
+            }
+        })
+    }
+
+    /// Operator: graceful hand-over of one master instance.
+    pub fn handover(&mut self, now: Instant, instance: &str) -> Result<String, String> {
+        let slot = self.slot_mut(instance)?;
+        slot.inst
+            .handover(now)
+            .map_err(|e| format!("{instance}: {e}"))?;
+        Ok(format!(
+            "{instance}: hand-over started; the VIPs stay here until a backup takes over"
+        ))
+    }
+
+    /// The instances as the Snapshot shows them.
+    pub fn views(&self) -> Vec<VrrpView> {
+        let now = Instant::now();
+        let wall = now_ms();
+        self.slots
+            .iter()
+            .map(|s| {
+                let c = s.inst.counters();
+                let d = c.dropped;
+                VrrpView {
+                    name: s.inst.name().to_string(),
+                    interface: s.cfg.interface.clone(),
+                    vrid: s.cfg.virtual_router_id,
+                    version: s.cfg.version,
+                    state: s.inst.state().to_string(),
+                    effective_priority: s.inst.effective_priority(),
+                    base_priority: s.cfg.priority,
+                    priority_override: s.priority_override.clone(),
+                    vips: s
+                        .cfg
+                        .virtual_ipaddress
+                        .iter()
+                        .map(|v| v.address.to_string())
+                        .collect(),
+                    holds_vips: s.inst.state() == State::Master,
+                    master_heard: s.inst.master_heard().map(|m| MasterHeard {
+                        address: m.addr.to_string(),
+                        priority: m.priority,
+                        at_ms: wall
+                            .saturating_sub(now.saturating_duration_since(m.at).as_millis() as u64),
+                    }),
+                    handing_over: s.inst.is_handing_over(),
+                    adverts_in: c.adverts_in,
+                    adverts_out: c.adverts_out,
+                    priority_zero_in: c.priority_zero_in,
+                    priority_zero_out: c.priority_zero_out,
+                    became_master: c.became_master,
+                    dropped: d.own_advert
+                        + d.vrid_mismatch
+                        + d.version_mismatch
+                        + d.interval_mismatch
+                        + d.invalid_interval
+                        + d.auth_mismatch,
+                    split_brain: c.split_brain,
+                    last_transition: s.last_transition.clone(),
+                    refreshed_at_ms: wall,
+                }
+            })
+            .collect()
+    }
+
     /// Shut every instance down (a master sends priority 0 and drops its VIPs).
-    async fn stop(&mut self) -> Stopped {
+    pub async fn stop(&mut self) -> Stopped {
         let now = Instant::now();
         for slot in &mut self.slots {
             slot.inst.shutdown(now);

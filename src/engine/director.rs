@@ -1,0 +1,655 @@
+//! The director: one task that owns the VRRP instances, the IPVS worker's view, health and the
+//! operator's overrides; it applies commands, keeps the event log and publishes the Snapshot.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use super::ipvs_worker::{IpvsReport, IpvsWorker};
+use super::snapshot::*;
+use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer};
+use crate::control::protocol::{Command, RealTarget};
+use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
+use crate::ipvs::{DestKey, ServiceKey, Stats, rates};
+use crate::vrrp::runner::{RunError, Runner, Stopped};
+
+/// Events kept for the Snapshot and new subscribers.
+const EVENT_RING: usize = 1000;
+/// CPS samples kept per real server for the sparkline.
+const CPS_HISTORY: usize = 60;
+
+/// A command from the control socket (or the embedded console), with who sent it.
+pub struct CommandRequest {
+    pub command: Command,
+    pub user: String,
+    pub uid: u32,
+    pub reply: oneshot::Sender<Result<String, String>>,
+}
+
+/// What other tasks hold to watch and steer the director.
+#[derive(Clone)]
+pub struct Handles {
+    pub snapshot: watch::Receiver<Snapshot>,
+    pub events: broadcast::Sender<EventView>,
+    pub commands: mpsc::Sender<CommandRequest>,
+}
+
+/// Counters and rates of one service or real server between two dumps.
+#[derive(Default)]
+struct StatsTrack {
+    prev: Option<(Instant, Stats)>,
+    cps: f64,
+    in_bps: f64,
+    out_bps: f64,
+    in_pps: f64,
+    out_pps: f64,
+    history: VecDeque<f64>,
+}
+
+impl StatsTrack {
+    fn update(&mut self, at: Instant, stats: Stats) {
+        if let Some((t, prev)) = self.prev {
+            let r = rates(&prev, &stats, at.saturating_duration_since(t));
+            (
+                self.cps,
+                self.in_bps,
+                self.out_bps,
+                self.in_pps,
+                self.out_pps,
+            ) = (r.cps, r.inbps * 8.0, r.outbps * 8.0, r.inpps, r.outpps);
+            self.history.push_back(r.cps);
+            if self.history.len() > CPS_HISTORY {
+                self.history.pop_front();
+            }
+        }
+        self.prev = Some((at, stats));
+    }
+}
+
+pub struct Director {
+    config: Config,
+    config_path: PathBuf,
+    vrrp: Runner,
+    ipvs: IpvsWorker,
+    ipvs_rx: mpsc::Receiver<IpvsReport>,
+    health: Health,
+    drains: HashMap<RealId, Override<()>>,
+    weights: HashMap<RealId, Override<u32>>,
+    last_ipvs: Option<IpvsReport>,
+    stats: HashMap<(ServiceKey, Option<DestKey>), StatsTrack>,
+    events: VecDeque<EventView>,
+    snapshot_tx: watch::Sender<Snapshot>,
+    events_tx: broadcast::Sender<EventView>,
+    commands_rx: mpsc::Receiver<CommandRequest>,
+    commands_tx: mpsc::Sender<CommandRequest>,
+    started_ms: u64,
+    mode: &'static str,
+    /// Host figures; absent where sysinfo cannot read this system.
+    system: Option<sysinfo::System>,
+    networks: Option<sysinfo::Networks>,
+    host: HostView,
+}
+
+impl Director {
+    /// Start VRRP and the IPVS worker for `config`. `mode` is "daemon" or "embedded".
+    pub async fn start(
+        config: Config,
+        config_path: PathBuf,
+        mode: &'static str,
+    ) -> Result<Director, RunError> {
+        let vrrp = Runner::start(&config).await?;
+        let (ipvs, ipvs_rx) = IpvsWorker::start(Duration::from_secs(1));
+        let (snapshot_tx, _) = watch::channel(Snapshot::default());
+        let (events_tx, _) = broadcast::channel(256);
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let mut d = Director {
+            config,
+            config_path,
+            vrrp,
+            ipvs,
+            ipvs_rx,
+            health: Health::default(),
+            drains: HashMap::new(),
+            weights: HashMap::new(),
+            last_ipvs: None,
+            stats: HashMap::new(),
+            events: VecDeque::new(),
+            snapshot_tx,
+            events_tx,
+            commands_rx,
+            commands_tx,
+            started_ms: now_ms(),
+            mode,
+            system: sysinfo::System::new().ok(),
+            networks: sysinfo::Networks::new_with_refreshed_list().ok(),
+            host: HostView::default(),
+        };
+        d.log(
+            "daemon",
+            "lvsdeck",
+            format!("started with {}", d.config_path.display()),
+        );
+        d.push_desired();
+        d.refresh_host();
+        d.publish();
+        Ok(d)
+    }
+
+    pub fn handles(&self) -> Handles {
+        Handles {
+            snapshot: self.snapshot_tx.subscribe(),
+            events: self.events_tx.clone(),
+            commands: self.commands_tx.clone(),
+        }
+    }
+
+    fn log(&mut self, kind: &str, subject: &str, message: String) {
+        let e = EventView {
+            at_ms: now_ms(),
+            kind: kind.into(),
+            subject: subject.into(),
+            message,
+        };
+        if self.events.len() >= EVENT_RING {
+            self.events.pop_front();
+        }
+        self.events.push_back(e.clone());
+        let _ = self.events_tx.send(e);
+    }
+
+    /// The health table with the operator's overrides folded in, as the IPVS table wants it.
+    fn effective_health(&self) -> Health {
+        let mut h = self.health.clone();
+        for (id, _) in &self.drains {
+            h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(0);
+        }
+        for (id, w) in &self.weights {
+            if !self.drains.contains_key(id) {
+                h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(w.value);
+            }
+        }
+        h
+    }
+
+    fn push_desired(&mut self) {
+        let desired = table::desired(&self.config, &self.effective_health());
+        for p in &desired.problems {
+            warn!("ipvs: {p}");
+        }
+        for (vs, q) in &desired.quorum {
+            self.health.quorum.insert(vs.clone(), q.up);
+        }
+        self.ipvs.set_desired(desired.table);
+    }
+
+    /// Run until SIGTERM (graceful hand-over, then stop) or SIGINT (immediate release).
+    pub async fn run(mut self) -> Result<Stopped, RunError> {
+        let signal_err = |e: std::io::Error| RunError::Rtnl(crate::vrrp::vip::VipError::Io(e));
+        let mut term = signal(SignalKind::terminate()).map_err(signal_err)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(signal_err)?;
+        let mut usr1 = signal(SignalKind::user_defined1()).map_err(signal_err)?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut stopping = false;
+        loop {
+            let deadline = self
+                .vrrp
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+            let mut changed = true;
+            tokio::select! {
+                input = self.vrrp.recv_input() => {
+                    if let Some(input) = input {
+                        self.vrrp.handle_input(Instant::now(), input);
+                    }
+                }
+                _ = sleep => {}
+                report = self.ipvs_rx.recv() => {
+                    if let Some(report) = report {
+                        self.on_ipvs(report);
+                    }
+                }
+                req = self.commands_rx.recv() => {
+                    if let Some(req) = req {
+                        self.on_command(req);
+                    }
+                }
+                _ = tick.tick() => self.refresh_host(),
+                _ = term.recv() => {
+                    if stopping {
+                        return Ok(self.vrrp.stop().await);
+                    }
+                    let n = self.vrrp.handover_all(Instant::now());
+                    info!("SIGTERM: handing over {n} master instance(s) before stopping");
+                    stopping = true;
+                }
+                _ = int.recv() => return Ok(self.vrrp.stop().await),
+                _ = usr1.recv() => {
+                    let n = self.vrrp.handover_all(Instant::now());
+                    info!("SIGUSR1: graceful hand-over of {n} master instance(s)");
+                    changed = false;
+                }
+            }
+            let now = Instant::now();
+            self.vrrp.handle_due(now);
+            self.vrrp.step(now).await;
+            for (instance, what) in self.vrrp.take_events() {
+                self.log("vrrp", &instance, what);
+            }
+            if changed {
+                self.publish();
+            }
+            if stopping && !self.vrrp.any_handing_over() {
+                self.vrrp.stop().await;
+                return Ok(Stopped::Graceful);
+            }
+        }
+    }
+
+    fn on_ipvs(&mut self, report: IpvsReport) {
+        for op in &report.applied {
+            self.log("ipvs", &op.service_key().to_string(), op.to_string());
+        }
+        for (op, e) in &report.failed {
+            self.log(
+                "ipvs",
+                &op.service_key().to_string(),
+                format!("FAILED {op}: {e}"),
+            );
+        }
+        for d in &report.drift {
+            self.log(
+                "ipvs",
+                "table",
+                format!("changed outside lvsdeck, repaired: {d:?}"),
+            );
+        }
+        if let Ok(dump) = &report.dump {
+            for s in dump {
+                self.stats
+                    .entry((s.entry.service.key.clone(), None))
+                    .or_default()
+                    .update(report.at, s.entry.stats);
+                for d in &s.dests {
+                    self.stats
+                        .entry((s.entry.service.key.clone(), Some(d.dest.key())))
+                        .or_default()
+                        .update(report.at, d.stats);
+                }
+            }
+        }
+        if let (Err(e), Some(Ok(_)) | None) =
+            (&report.dump, self.last_ipvs.as_ref().map(|r| &r.dump))
+        {
+            self.log("ipvs", "kernel", e.clone());
+        }
+        self.last_ipvs = Some(report);
+    }
+
+    /// Find the configured virtual server and real server a target names.
+    fn resolve(&self, target: &RealTarget) -> Result<(usize, usize, RealId), String> {
+        let want_service = target
+            .service
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (i, vs) in self.config.virtual_server.iter().enumerate() {
+            let keys = table::service_keys(&self.config, vs).unwrap_or_default();
+            let matches = keys.iter().any(|k| {
+                let text = k.to_string();
+                text.split_whitespace().collect::<Vec<_>>().join(" ") == want_service
+                    || text.split_whitespace().nth(1) == Some(target.service.as_str())
+            }) || VsId::of(vs).0 == want_service;
+            if !matches {
+                continue;
+            }
+            for (j, rs) in vs.real_server.iter().enumerate() {
+                if real_matches(vs, rs, &target.real) {
+                    return Ok((i, j, RealId::of(vs, rs)));
+                }
+            }
+            let reals: Vec<String> = vs.real_server.iter().map(|rs| real_text(vs, rs)).collect();
+            return Err(format!(
+                "{} has no real server {}; it has {}",
+                target.service,
+                target.real,
+                reals.join(", ")
+            ));
+        }
+        let services: Vec<String> = self
+            .config
+            .virtual_server
+            .iter()
+            .map(|vs| VsId::of(vs).0)
+            .collect();
+        Err(format!(
+            "no virtual service `{}`; services: {}",
+            target.service,
+            services.join(", ")
+        ))
+    }
+
+    fn on_command(&mut self, req: CommandRequest) {
+        let result = self.apply(&req.command, &req.user);
+        let what = req.command.describe();
+        match &result {
+            Ok(msg) => self.log(
+                "operator",
+                &req.user,
+                format!("{what}: {msg} (uid {})", req.uid),
+            ),
+            Err(msg) => self.log(
+                "operator",
+                &req.user,
+                format!("{what}: refused: {msg} (uid {})", req.uid),
+            ),
+        }
+        let _ = req.reply.send(result);
+    }
+
+    fn apply(&mut self, command: &Command, user: &str) -> Result<String, String> {
+        let now = Instant::now();
+        let by = || Override {
+            value: (),
+            by: user.to_string(),
+            at_ms: now_ms(),
+        };
+        match command {
+            Command::Drain { target } => {
+                let (i, j, id) = self.resolve(target)?;
+                self.drains.insert(id, by());
+                self.push_desired();
+                let rs = &self.config.virtual_server[i].real_server[j];
+                Ok(format!(
+                    "{} set to weight 0; active connections finish, new ones go elsewhere",
+                    rs.ip
+                ))
+            }
+            Command::Undrain { target } => {
+                let (i, j, id) = self.resolve(target)?;
+                if self.drains.remove(&id).is_none() {
+                    return Err(format!("{} is not drained", target.real));
+                }
+                self.push_desired();
+                let rs = &self.config.virtual_server[i].real_server[j];
+                let w = self
+                    .weights
+                    .get(&id)
+                    .map_or(rs.weight.max(0) as u32, |o| o.value);
+                Ok(format!("{} back to weight {w}", rs.ip))
+            }
+            Command::Weight { target, weight } => {
+                let (_, _, id) = self.resolve(target)?;
+                match weight {
+                    Some(w) if *w > 65535 => return Err(format!("weight {w} is outside 0..65535")),
+                    Some(w) => {
+                        self.weights.insert(
+                            id,
+                            Override {
+                                value: *w,
+                                by: user.to_string(),
+                                at_ms: now_ms(),
+                            },
+                        );
+                    }
+                    None => {
+                        self.weights.remove(&id);
+                    }
+                }
+                self.push_desired();
+                Ok(match weight {
+                    Some(w) => format!("weight {w} set (sticky until cleared)"),
+                    None => "weight override cleared".to_string(),
+                })
+            }
+            Command::Priority { instance, priority } => {
+                self.vrrp.set_priority(now, instance, *priority, user)
+            }
+            Command::Handover { instance } => self.vrrp.handover(now, instance),
+            Command::Reload => self.reload(),
+        }
+    }
+
+    /// Re-read the configuration; a bad file changes nothing.
+    fn reload(&mut self) -> Result<String, String> {
+        let loaded = crate::config::load_file(&self.config_path, &crate::config::validate::FsProbe)
+            .map_err(|d| {
+                format!(
+                    "{} is invalid, the running configuration stays:\n{d}",
+                    self.config_path.display()
+                )
+            })?;
+        if loaded.config.vrrp_instance != self.config.vrrp_instance
+            || loaded.config.vrrp_sync_group != self.config.vrrp_sync_group
+            || loaded.config.vrrp_script != self.config.vrrp_script
+        {
+            return Err("the VRRP part changed; live VRRP reload is not supported yet, restart to apply it (nothing was changed)".into());
+        }
+        self.config = loaded.config;
+        self.push_desired();
+        Ok(format!(
+            "reloaded {}: IPVS table updated",
+            self.config_path.display()
+        ))
+    }
+
+    fn refresh_host(&mut self) {
+        let (mut cpu, mut used, mut total) = (0.0, 0, 0);
+        if let Some(sys) = &mut self.system {
+            sys.refresh_cpu_usage();
+            sys.refresh_memory();
+            (cpu, used, total) = (
+                sys.global_cpu_usage(),
+                sys.used_memory(),
+                sys.total_memory(),
+            );
+        }
+        let (mut rx, mut tx) = (0, 0);
+        if let Some(nets) = &mut self.networks {
+            nets.refresh(true);
+            (rx, tx) = nets.iter().fold((0, 0), |(r, t), (_, n)| {
+                (r + n.received(), t + n.transmitted())
+            });
+        }
+        self.host = HostView {
+            hostname: sysinfo::System::host_name().unwrap_or_default(),
+            router_id: self.config.global.router_id.clone(),
+            config_path: self.config_path.display().to_string(),
+            mode: self.mode.to_string(),
+            started_at_ms: self.started_ms,
+            cpu_percent: cpu,
+            mem_used_bytes: used,
+            mem_total_bytes: total,
+            net_rx_bps: rx * 8,
+            net_tx_bps: tx * 8,
+            refreshed_at_ms: now_ms(),
+        };
+    }
+
+    fn publish(&mut self) {
+        let snapshot = self.snapshot();
+        self.snapshot_tx.send_replace(snapshot);
+    }
+
+    /// The Snapshot of this moment.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            schema: SCHEMA,
+            taken_at_ms: now_ms(),
+            host: self.host.clone(),
+            vrrp: self.vrrp.views(),
+            ipvs: self.ipvs_view(),
+            events: self.events.iter().cloned().collect(),
+        }
+    }
+
+    fn ipvs_view(&self) -> IpvsView {
+        let Some(report) = &self.last_ipvs else {
+            return IpvsView {
+                available: false,
+                error: Some("waiting for the first IPVS dump".into()),
+                ..Default::default()
+            };
+        };
+        let refreshed_at_ms = now_ms().saturating_sub(report.at.elapsed().as_millis() as u64);
+        let dump = match &report.dump {
+            Ok(d) => d,
+            Err(e) => {
+                return IpvsView {
+                    available: false,
+                    error: Some(e.clone()),
+                    services: Vec::new(),
+                    refreshed_at_ms,
+                };
+            }
+        };
+        let mut services = Vec::new();
+        for s in dump {
+            let key = &s.entry.service.key;
+            let vs =
+                self.config.virtual_server.iter().find(|vs| {
+                    table::service_keys(&self.config, vs).is_ok_and(|ks| ks.contains(key))
+                });
+            let track = self.stats.get(&(key.clone(), None));
+            let mut reals: Vec<RealView> = Vec::new();
+            for d in &s.dests {
+                let rs = vs.and_then(|vs| {
+                    vs.real_server
+                        .iter()
+                        .find(|rs| rs.ip == d.dest.addr)
+                        .map(|rs| (vs, rs))
+                });
+                let t = self.stats.get(&(key.clone(), Some(d.dest.key())));
+                reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
+            }
+            // Configured real servers not in the table (down and removed).
+            if let Some(vs) = vs {
+                for rs in &vs.real_server {
+                    if !s.dests.iter().any(|d| d.dest.addr == rs.ip) {
+                        reals.push(self.real_view(
+                            Some((vs, rs)),
+                            None,
+                            None,
+                            rs.ip,
+                            rs.port.or(vs.port).unwrap_or(0),
+                        ));
+                    }
+                }
+            }
+            let quorum_up = vs.is_none_or(|vs| {
+                self.health
+                    .quorum
+                    .get(&VsId::of(vs))
+                    .copied()
+                    .unwrap_or(true)
+            });
+            let sorry_active = vs
+                .and_then(|vs| vs.sorry_server.as_ref())
+                .is_some_and(|sorry| {
+                    s.dests
+                        .iter()
+                        .any(|d| d.dest.addr == sorry.ip && d.dest.weight > 0)
+                });
+            services.push(ServiceView {
+                key: key.to_string(),
+                protocol: key
+                    .to_string()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+                address: key
+                    .to_string()
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string(),
+                scheduler: s.entry.service.sched.clone(),
+                method: vs.map_or_else(
+                    || {
+                        s.dests
+                            .first()
+                            .map_or("-".into(), |d| d.dest.fwd.ipvsadm_name().to_string())
+                    },
+                    |vs| method_name(vs.lvs_method).to_string(),
+                ),
+                persistence_s: (s.entry.service.flags.0 & crate::ipvs::SvcFlags::PERSISTENT.0 != 0)
+                    .then_some(s.entry.service.timeout),
+                active_conns: s.dests.iter().map(|d| u64::from(d.active_conns)).sum(),
+                inactive_conns: s.dests.iter().map(|d| u64::from(d.inact_conns)).sum(),
+                cps: track.map_or(0.0, |t| t.cps),
+                in_pps: track.map_or(0.0, |t| t.in_pps),
+                out_pps: track.map_or(0.0, |t| t.out_pps),
+                in_bps: track.map_or(0.0, |t| t.in_bps),
+                out_bps: track.map_or(0.0, |t| t.out_bps),
+                quorum_up,
+                sorry_active,
+                reals,
+            });
+        }
+        IpvsView {
+            available: true,
+            error: None,
+            services,
+            refreshed_at_ms,
+        }
+    }
+
+    fn real_view(
+        &self,
+        cfg: Option<(&VirtualServer, &RealServer)>,
+        dest: Option<&crate::ipvs::DestEntry>,
+        track: Option<&StatsTrack>,
+        addr: IpAddr,
+        port: u16,
+    ) -> RealView {
+        let id = cfg.map(|(vs, rs)| RealId::of(vs, rs));
+        let state = id.as_ref().and_then(|id| self.health.reals.get(id));
+        RealView {
+            address: addr.to_string(),
+            port,
+            weight: dest.map_or(0, |d| d.dest.weight),
+            configured_weight: cfg.map_or(0, |(_, rs)| rs.weight.max(0) as u32),
+            in_table: dest.is_some(),
+            health: match (cfg, state) {
+                (None, _) => "unknown".into(),
+                (Some(_), Some(s)) if !s.up => "down".into(),
+                (Some(_), _) => "up".into(),
+            },
+            last_check: None,
+            active_conns: dest.map_or(0, |d| u64::from(d.active_conns)),
+            inactive_conns: dest.map_or(0, |d| u64::from(d.inact_conns)),
+            cps: track.map_or(0.0, |t| t.cps),
+            in_bps: track.map_or(0.0, |t| t.in_bps),
+            out_bps: track.map_or(0.0, |t| t.out_bps),
+            cps_history: track.map_or_else(Vec::new, |t| t.history.iter().copied().collect()),
+            drain: id.as_ref().and_then(|id| self.drains.get(id).cloned()),
+            weight_override: id.as_ref().and_then(|id| self.weights.get(id).cloned()),
+        }
+    }
+}
+
+fn method_name(m: ForwardMethod) -> &'static str {
+    match m {
+        ForwardMethod::Dr => "DR",
+        ForwardMethod::Nat => "NAT",
+        ForwardMethod::Tun => "TUN",
+    }
+}
+
+fn real_text(vs: &VirtualServer, rs: &RealServer) -> String {
+    match rs.port.or(vs.port) {
+        Some(p) => crate::ipvs::SockAddr(rs.ip, p).to_string(),
+        None => rs.ip.to_string(),
+    }
+}
+
+/// `10.0.0.11:80`, `[fd00::1]:80` or a bare address name the real server.
+fn real_matches(vs: &VirtualServer, rs: &RealServer, text: &str) -> bool {
+    real_text(vs, rs) == text || rs.ip.to_string() == text.trim_matches(['[', ']'])
+}

@@ -1,0 +1,186 @@
+//! The IPVS side of the director, on a thread of its own: netlink calls block, and a large
+//! table must never delay a VRRP advert. It keeps the kernel's table in step with the desired
+//! table (minimal changes, never a flush), and reports each dump with its stats.
+
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::ipvs::netlink::Netlink;
+use crate::ipvs::table::{Drift, Table, reconcile};
+use crate::ipvs::{IpvsBackend, IpvsError, Op, ServiceDump};
+
+/// What the worker tells the engine after each pass.
+#[derive(Debug)]
+pub struct IpvsReport {
+    pub at: Instant,
+    /// The kernel's table, or why there is none.
+    pub dump: Result<Vec<ServiceDump>, String>,
+    /// Operations applied in this pass (empty when the table already matched).
+    pub applied: Vec<Op>,
+    pub failed: Vec<(Op, String)>,
+    /// Changes made behind our back (ipvsadm) that this pass repaired.
+    pub drift: Vec<Drift>,
+}
+
+/// Handle to the worker: send the desired table; reports arrive on the receiver.
+pub struct IpvsWorker {
+    desired_tx: std_mpsc::Sender<Table>,
+}
+
+impl IpvsWorker {
+    /// Start the worker; it polls every `interval` and at once when the desired table changes.
+    pub fn start(interval: Duration) -> (IpvsWorker, mpsc::Receiver<IpvsReport>) {
+        let (desired_tx, desired_rx) = std_mpsc::channel::<Table>();
+        let (report_tx, report_rx) = mpsc::channel(16);
+        std::thread::Builder::new()
+            .name("ipvs".into())
+            .spawn(move || worker(desired_rx, report_tx, interval))
+            .expect("spawn the IPVS thread");
+        (IpvsWorker { desired_tx }, report_rx)
+    }
+
+    pub fn set_desired(&self, table: Table) {
+        let _ = self.desired_tx.send(table);
+    }
+}
+
+fn worker(
+    desired_rx: std_mpsc::Receiver<Table>,
+    report_tx: mpsc::Sender<IpvsReport>,
+    interval: Duration,
+) {
+    let mut backend: Option<Netlink> = None;
+    let mut unavailable_since: Option<Instant> = None;
+    let mut desired: Option<Table> = None;
+    let mut last_applied: Option<Table> = None;
+    loop {
+        match desired_rx.recv_timeout(interval) {
+            Ok(t) => {
+                // Coalesce a burst of updates: only the newest matters.
+                let mut t = t;
+                while let Ok(newer) = desired_rx.try_recv() {
+                    t = newer;
+                }
+                desired = Some(t);
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        if backend.is_none() {
+            // Retry opening now and then: ip_vs may be loaded after we started.
+            if unavailable_since.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+                continue;
+            }
+            match Netlink::open() {
+                Ok(nl) => {
+                    info!("IPVS available");
+                    backend = Some(nl);
+                    unavailable_since = None;
+                }
+                Err(e) => {
+                    if unavailable_since.is_none() {
+                        warn!("{e}");
+                    }
+                    unavailable_since = Some(Instant::now());
+                    let report = IpvsReport {
+                        at: Instant::now(),
+                        dump: Err(e.to_string()),
+                        applied: Vec::new(),
+                        failed: Vec::new(),
+                        drift: Vec::new(),
+                    };
+                    if report_tx.blocking_send(report).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let nl = backend.as_mut().expect("opened above");
+        let report = pass(nl, desired.as_ref(), &mut last_applied);
+        if let Err(e) = &report.dump
+            && e.contains("not available")
+        {
+            backend = None;
+        }
+        if report_tx.blocking_send(report).is_err() {
+            return;
+        }
+    }
+}
+
+/// One pass: dump, reconcile against the desired table if there is one, dump again if changed.
+fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Table>) -> IpvsReport {
+    let at = Instant::now();
+    let dump = match nl.dump() {
+        Ok(d) => d,
+        Err(e) => return failed_dump(at, e),
+    };
+    let Some(desired) = desired else {
+        return IpvsReport {
+            at,
+            dump: Ok(dump),
+            applied: Vec::new(),
+            failed: Vec::new(),
+            drift: Vec::new(),
+        };
+    };
+    let actual = Table::from_dump(&dump);
+    let plan = reconcile(desired, last_applied.as_ref(), &actual);
+    if plan.ops.is_empty() {
+        *last_applied = Some(desired.clone());
+        return IpvsReport {
+            at,
+            dump: Ok(dump),
+            applied: Vec::new(),
+            failed: Vec::new(),
+            drift: plan.drift,
+        };
+    }
+    for d in &plan.drift {
+        warn!("IPVS drift (changed outside lvsdeck), repairing: {d:?}");
+    }
+    let result = nl.apply_all(&plan.ops);
+    for op in plan
+        .ops
+        .iter()
+        .filter(|op| !result.failed.iter().any(|(f, _)| f == *op))
+    {
+        info!("ipvs: {op}");
+    }
+    for (op, e) in &result.failed {
+        error!("ipvs: {op}: {e}");
+    }
+    *last_applied = Some(desired.clone());
+    let failed: Vec<(Op, String)> = result
+        .failed
+        .iter()
+        .map(|(op, e)| (op.clone(), e.to_string()))
+        .collect();
+    let applied = plan
+        .ops
+        .into_iter()
+        .filter(|op| !failed.iter().any(|(f, _)| f == op))
+        .collect();
+    let dump = nl.dump().map_err(|e| e.to_string());
+    IpvsReport {
+        at,
+        dump,
+        applied,
+        failed,
+        drift: plan.drift,
+    }
+}
+
+fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
+    IpvsReport {
+        at,
+        dump: Err(e.to_string()),
+        applied: Vec::new(),
+        failed: Vec::new(),
+        drift: Vec::new(),
+    }
+}
