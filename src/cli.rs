@@ -9,6 +9,10 @@ use lvsdeck::config::{
     self,
     validate::{FsProbe, NoProbe},
 };
+use lvsdeck::control::client::Client;
+use lvsdeck::control::protocol::{Command as ProtoCommand, RealTarget, Request, Response};
+use lvsdeck::control::server::ServerOptions;
+use lvsdeck::engine::snapshot::now_ms;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +30,9 @@ pub struct Cli {
     /// Configuration file: lvsdeck TOML or keepalived.conf.
     #[arg(short, long, default_value = "/etc/lvsdeck/lvsdeck.toml")]
     pub config: PathBuf,
+    /// Control socket (default: the configuration's control_socket, /run/lvsdeck/control.sock).
+    #[arg(long, global = true)]
+    pub socket: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -42,13 +49,51 @@ pub enum Command {
         /// The keepalived.conf to read.
         file: PathBuf,
     },
+    /// The running daemon's state: VRRP instances, then the IPVS table as `ipvsadm -Ln` lays
+    /// it out, with health and weights.
+    Status {
+        /// The Snapshot as JSON (stable field names; see src/engine/snapshot.rs).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
+    Ctl {
+        #[command(subcommand)]
+        action: CtlAction,
+        /// Print the daemon's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlAction {
+    /// Weight 0 for a real server: existing connections finish, new ones go elsewhere.
+    Drain { service: String, real: String },
+    /// Back to the configured (or pre-drain) weight.
+    Undrain { service: String, real: String },
+    /// Set a real server's weight (sticky), or `clear` the override.
+    Weight {
+        service: String,
+        real: String,
+        weight: String,
+    },
+    /// Override an instance's VRRP priority (1-254), or `clear` it.
+    Priority { instance: String, priority: String },
+    /// Graceful hand-over of a master instance: no packet lost.
+    Handover { instance: String },
+    /// Re-read the configuration; a bad file changes nothing.
+    Reload,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    let socket = socket_path(&cli);
     match cli.command {
         Some(Command::Check { file }) => check(&file),
         Some(Command::Import { file }) => import(&file),
-        None if cli.daemon => daemon(&cli.config),
+        Some(Command::Status { json }) => status(&socket, json),
+        Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
+        None if cli.daemon => daemon(&cli.config, cli.socket.as_deref()),
         None => {
             eprintln!(
                 "lvsdeck: the console is not built yet; run the engines with `lvsdeck --daemon -c FILE`"
@@ -58,7 +103,127 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn daemon(file: &std::path::Path) -> ExitCode {
+/// The socket to talk to: --socket, else the default path.
+fn socket_path(cli: &Cli) -> PathBuf {
+    cli.socket
+        .clone()
+        .unwrap_or_else(|| config::model::Global::default().control_socket)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn status(socket: &std::path::Path, json: bool) -> ExitCode {
+    runtime().block_on(async {
+        let mut client = match Client::connect(socket).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("lvsdeck status: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match client.call(&Request::Snapshot).await {
+            Ok(Response::Snapshot { snapshot }) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&snapshot).expect("serializable")
+                    );
+                } else {
+                    print!("{}", lvsdeck::engine::status::render(&snapshot, now_ms()));
+                }
+                ExitCode::SUCCESS
+            }
+            Ok(other) => {
+                eprintln!("lvsdeck status: unexpected answer {other:?}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("lvsdeck status: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+fn parse_optional<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+    if text == "clear" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("`{text}` is not {what} (or `clear`)"))
+}
+
+fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
+    let target = |service: String, real: String| RealTarget { service, real };
+    let command = match action {
+        CtlAction::Drain { service, real } => Ok(ProtoCommand::Drain {
+            target: target(service, real),
+        }),
+        CtlAction::Undrain { service, real } => Ok(ProtoCommand::Undrain {
+            target: target(service, real),
+        }),
+        CtlAction::Weight {
+            service,
+            real,
+            weight,
+        } => parse_optional(&weight, "a weight 0-65535").map(|weight| ProtoCommand::Weight {
+            target: target(service, real),
+            weight,
+        }),
+        CtlAction::Priority { instance, priority } => parse_optional(&priority, "a priority 1-254")
+            .map(|priority| ProtoCommand::Priority { instance, priority }),
+        CtlAction::Handover { instance } => Ok(ProtoCommand::Handover { instance }),
+        CtlAction::Reload => Ok(ProtoCommand::Reload),
+    };
+    let command = match command {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lvsdeck ctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime().block_on(async {
+        let mut client = match Client::connect(socket).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("lvsdeck ctl: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let answer = client.call(&Request::Command { command }).await;
+        if json && let Ok(a) = &answer {
+            println!("{}", serde_json::to_string(a).expect("serializable"));
+        }
+        match answer {
+            Ok(Response::Done { message }) => {
+                if !json {
+                    println!("{message}");
+                }
+                ExitCode::SUCCESS
+            }
+            Ok(Response::Refused { message }) => {
+                eprintln!("refused: {message}");
+                ExitCode::from(1)
+            }
+            Ok(other) => {
+                eprintln!("lvsdeck ctl: unexpected answer {other:?}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("lvsdeck ctl: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode {
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -85,6 +250,9 @@ fn daemon(file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let loaded_socket = loaded.config.global.control_socket.clone();
+    let admin_group = loaded.config.global.admin_group.clone();
+    let control_group = loaded.config.global.control_group.clone();
     runtime.block_on(async {
         let director = match lvsdeck::engine::director::Director::start(
             loaded.config,
@@ -99,6 +267,23 @@ fn daemon(file: &std::path::Path) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let opts = ServerOptions {
+            path: socket.map_or_else(|| loaded_socket.clone(), |p| p.to_path_buf()),
+            admin_group: admin_group.clone(),
+            watch_group: control_group.clone(),
+        };
+        let listener = match lvsdeck::control::server::bind(&opts).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("control socket {}: {e}", opts.path.display());
+                return ExitCode::from(2);
+            }
+        };
+        tokio::spawn(lvsdeck::control::server::serve(
+            listener,
+            opts.clone(),
+            director.handles(),
+        ));
         tracing::info!("lvsdeck daemon running with {}", file.display());
         match director.run().await {
             Ok(how) => {

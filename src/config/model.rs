@@ -50,6 +50,9 @@ pub struct Global {
     /// Group whose members may act through the control socket (root always may).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_group: Option<String>,
+    /// Group whose members may open the control socket and watch; without it, root only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_group: Option<String>,
     /// Prometheus text metrics, off unless an address is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
@@ -73,6 +76,7 @@ impl Default for Global {
             script_user: None,
             control_socket: PathBuf::from("/run/lvsdeck/control.sock"),
             admin_group: None,
+            control_group: None,
             metrics_listen: None,
             garp: GarpTimings::default(),
             lvs_sync_daemon: None,

@@ -28,6 +28,8 @@ pub struct CommandRequest {
     pub command: Command,
     pub user: String,
     pub uid: u32,
+    /// Whether the caller may act (root or the admin group); others are refused and logged.
+    pub admin: bool,
     pub reply: oneshot::Sender<Result<String, String>>,
 }
 
@@ -335,7 +337,20 @@ impl Director {
     }
 
     fn on_command(&mut self, req: CommandRequest) {
-        let result = self.apply(&req.command, &req.user);
+        let result = if req.admin {
+            self.apply(&req.command, &req.user)
+        } else {
+            Err(format!(
+                "user {} (uid {}) may only watch: commands need root or membership of the admin group{}",
+                req.user,
+                req.uid,
+                self.config
+                    .global
+                    .admin_group
+                    .as_ref()
+                    .map_or(String::new(), |g| format!(" `{g}`"))
+            ))
+        };
         let what = req.command.describe();
         match &result {
             Ok(msg) => self.log(

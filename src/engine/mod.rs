@@ -4,3 +4,4 @@
 pub mod director;
 pub mod ipvs_worker;
 pub mod snapshot;
+pub mod status;

@@ -1,0 +1,293 @@
+//! The control socket: a Unix socket speaking JSON lines. Who is calling comes from the
+//! kernel (SO_PEERCRED), never from the request: root and members of the admin group may act,
+//! anyone else who can open the socket may only watch.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, oneshot};
+use tracing::{debug, info, warn};
+
+use super::protocol::{MAX_REQUEST_BYTES, Request, Response};
+use crate::engine::director::{CommandRequest, Handles};
+
+/// Where the socket is and who may use it.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub path: PathBuf,
+    /// Members may send commands (root always may).
+    pub admin_group: Option<String>,
+    /// Members may connect and watch; without it only root can open the socket.
+    pub watch_group: Option<String>,
+}
+
+/// The caller, as the kernel reports it.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub uid: u32,
+    pub user: String,
+    pub admin: bool,
+}
+
+fn user_name(uid: u32) -> String {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: getpwuid_r writes into our buffers of the given sizes.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        ) == 0
+            && !result.is_null()
+        {
+            return CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned();
+        }
+    }
+    format!("uid{uid}")
+}
+
+/// The gid of a group and its listed members.
+fn group(name: &str) -> Option<(u32, Vec<String>)> {
+    let cname = CString::new(name).ok()?;
+    let mut buf = vec![0u8; 16384];
+    // SAFETY: getgrnam_r writes into our buffers; gr_mem is a NULL-terminated array in buf.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        if libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        ) != 0
+            || result.is_null()
+        {
+            return None;
+        }
+        let mut members = Vec::new();
+        let mut p = grp.gr_mem;
+        while !p.is_null() && !(*p).is_null() {
+            members.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
+            p = p.add(1);
+        }
+        Some((grp.gr_gid, members))
+    }
+}
+
+fn peer_of(stream: &UnixStream, admin_group: Option<&str>) -> io::Result<Peer> {
+    let cred = stream.peer_cred()?;
+    let uid = cred.uid();
+    let user = user_name(uid);
+    let admin = uid == 0
+        || admin_group
+            .and_then(group)
+            .is_some_and(|(gid, members)| cred.gid() == gid || members.contains(&user));
+    Ok(Peer { uid, user, admin })
+}
+
+/// Bind the socket: a stale file from a dead daemon is replaced, a live daemon is not.
+pub async fn bind(opts: &ServerOptions) -> io::Result<UnixListener> {
+    if let Some(dir) = opts.path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if opts.path.exists() {
+        if UnixStream::connect(&opts.path).await.is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "another lvsdeck daemon is listening on {}",
+                    opts.path.display()
+                ),
+            ));
+        }
+        std::fs::remove_file(&opts.path)?;
+    }
+    let listener = UnixListener::bind(&opts.path)?;
+    let mode = match &opts.watch_group {
+        Some(g) => {
+            let (gid, _) = group(g).ok_or_else(|| {
+                io::Error::other(format!("control socket group `{g}` does not exist"))
+            })?;
+            let c =
+                CString::new(opts.path.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+            // SAFETY: chown(2) on the path we just bound; -1 keeps the owner.
+            if unsafe { libc::chown(c.as_ptr(), u32::MAX, gid) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            0o660
+        }
+        None => 0o600,
+    };
+    std::fs::set_permissions(&opts.path, std::fs::Permissions::from_mode(mode))?;
+    Ok(listener)
+}
+
+/// Accept connections until the listener fails; each client is served on its own task, so a
+/// slow or broken console never holds up the director.
+pub async fn serve(listener: UnixListener, opts: ServerOptions, handles: Handles) {
+    info!("control socket at {}", opts.path.display());
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let handles = handles.clone();
+                let admin_group = opts.admin_group.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client(stream, admin_group.as_deref(), handles).await {
+                        debug!("control client: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                warn!("control socket accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> io::Result<()> {
+    let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line).await
+}
+
+async fn client(stream: UnixStream, admin_group: Option<&str>, handles: Handles) -> io::Result<()> {
+    let peer = peer_of(&stream, admin_group)?;
+    let (read, mut write) = stream.into_split();
+    send(
+        &mut write,
+        &Response::Hello {
+            daemon_version: env!("CARGO_PKG_VERSION").into(),
+            user: peer.user.clone(),
+            uid: peer.uid,
+            admin: peer.admin,
+        },
+    )
+    .await?;
+    let mut reader = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Read at most one byte past the limit: a longer line is refused unparsed.
+        let n = (&mut reader)
+            .take(MAX_REQUEST_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.len() > MAX_REQUEST_BYTES && !line.ends_with(b"\n") {
+            send(
+                &mut write,
+                &Response::Error {
+                    message: format!("request longer than {MAX_REQUEST_BYTES} bytes; closing"),
+                },
+            )
+            .await?;
+            return Ok(());
+        }
+        let request: Request = match serde_json::from_slice(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                send(
+                    &mut write,
+                    &Response::Error {
+                        message: format!("unreadable request: {e}"),
+                    },
+                )
+                .await?;
+                continue;
+            }
+        };
+        match request {
+            Request::Snapshot => {
+                let snapshot = handles.snapshot.borrow().clone();
+                send(
+                    &mut write,
+                    &Response::Snapshot {
+                        snapshot: Box::new(snapshot),
+                    },
+                )
+                .await?;
+            }
+            Request::Subscribe => return subscribe(write, handles).await,
+            Request::Command { command } => {
+                let (reply, rx) = oneshot::channel();
+                let req = CommandRequest {
+                    command,
+                    user: peer.user.clone(),
+                    uid: peer.uid,
+                    admin: peer.admin,
+                    reply,
+                };
+                if handles.commands.send(req).await.is_err() {
+                    send(
+                        &mut write,
+                        &Response::Error {
+                            message: "the director is stopping".into(),
+                        },
+                    )
+                    .await?;
+                    continue;
+                }
+                let response = match rx.await {
+                    Ok(Ok(message)) => Response::Done { message },
+                    Ok(Err(message)) => Response::Refused { message },
+                    Err(_) => Response::Error {
+                        message: "the director dropped the command".into(),
+                    },
+                };
+                send(&mut write, &response).await?;
+            }
+        }
+    }
+}
+
+/// Stream snapshots (at most four a second) and events until the client goes away.
+async fn subscribe(
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    handles: Handles,
+) -> io::Result<()> {
+    let mut snapshots = handles.snapshot.clone();
+    let mut events = handles.events.subscribe();
+    let snapshot = snapshots.borrow_and_update().clone();
+    send(
+        &mut write,
+        &Response::Snapshot {
+            snapshot: Box::new(snapshot),
+        },
+    )
+    .await?;
+    loop {
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let snapshot = snapshots.borrow_and_update().clone();
+                send(&mut write, &Response::Snapshot { snapshot: Box::new(snapshot) }).await?;
+            }
+            event = events.recv() => match event {
+                Ok(event) => send(&mut write, &Response::Event { event }).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The socket path a configuration names.
+pub fn socket_path(config_socket: &Path, override_path: Option<&Path>) -> PathBuf {
+    override_path.unwrap_or(config_socket).to_path_buf()
+}

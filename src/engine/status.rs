@@ -1,0 +1,189 @@
+//! `lvsdeck status`: the Snapshot as text, the IPVS part laid out as `ipvsadm -Ln` does, with
+//! health, configured weights and overrides beside it. Pure: Snapshot in, text out.
+
+use std::fmt::Write;
+
+use super::snapshot::Snapshot;
+
+/// "3s", "4m", "2h05m", "3d".
+pub fn age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn forward_name(method: &str) -> &str {
+    match method {
+        "DR" => "Route",
+        "NAT" => "Masq",
+        "TUN" => "Tunnel",
+        other => other,
+    }
+}
+
+pub fn render(s: &Snapshot, now_ms: u64) -> String {
+    let mut out = String::new();
+    let h = &s.host;
+    let _ = writeln!(
+        out,
+        "lvsdeck on {}{} ({}), up {}, snapshot {} old",
+        h.hostname,
+        h.router_id
+            .as_ref()
+            .map_or(String::new(), |r| format!(" [{r}]")),
+        h.mode,
+        age(now_ms.saturating_sub(h.started_at_ms)),
+        age(now_ms.saturating_sub(s.taken_at_ms))
+    );
+    let _ = writeln!(out, "VRRP");
+    if s.vrrp.is_empty() {
+        let _ = writeln!(out, "  (no instances)");
+    }
+    for v in &s.vrrp {
+        let prio = match &v.priority_override {
+            Some(o) => format!(
+                "priority {} (override {} by {}, base {})",
+                v.effective_priority, o.value, o.by, v.base_priority
+            ),
+            None => format!(
+                "priority {} (base {})",
+                v.effective_priority, v.base_priority
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<7} {}  {} vrid {} v{}  VIPs {}{}",
+            v.name,
+            v.state,
+            prio,
+            v.interface,
+            v.vrid,
+            v.version,
+            v.vips.join(" "),
+            if v.handing_over {
+                "  (handing over)"
+            } else {
+                ""
+            }
+        );
+        if let Some(m) = &v.master_heard {
+            let _ = writeln!(
+                out,
+                "  {:<12} master heard: {} priority {}, {} ago",
+                "",
+                m.address,
+                m.priority,
+                age(now_ms.saturating_sub(m.at_ms))
+            );
+        }
+        if let Some(t) = &v.last_transition {
+            let _ = writeln!(
+                out,
+                "  {:<12} last transition {} ago: {} -> {} ({})",
+                "",
+                age(now_ms.saturating_sub(t.at_ms)),
+                t.from,
+                t.to,
+                t.reason
+            );
+        }
+    }
+    if !s.ipvs.available {
+        let _ = writeln!(
+            out,
+            "IPVS: {}",
+            s.ipvs.error.as_deref().unwrap_or("not available")
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "IP Virtual Server (read {} ago)",
+        age(now_ms.saturating_sub(s.ipvs.refreshed_at_ms))
+    );
+    let _ = writeln!(out, "Prot LocalAddress:Port Scheduler Flags");
+    let _ = writeln!(
+        out,
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health  Notes"
+    );
+    for svc in &s.ipvs.services {
+        let flags = match svc.persistence_s {
+            Some(t) => format!(" persistent {t}"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{} {}{}", svc.key, svc.scheduler, flags);
+        for r in &svc.reals {
+            let addr = if r.address.contains(':') {
+                format!("[{}]:{}", r.address, r.port)
+            } else {
+                format!("{}:{}", r.address, r.port)
+            };
+            let mut notes = Vec::new();
+            if !r.in_table {
+                notes.push("not in table".to_string());
+            }
+            if r.weight != r.configured_weight && r.in_table {
+                notes.push(format!("configured {}", r.configured_weight));
+            }
+            if let Some(d) = &r.drain {
+                notes.push(if r.active_conns > 0 {
+                    format!("draining ({} active left) by {}", r.active_conns, d.by)
+                } else {
+                    format!("drained by {}", d.by)
+                });
+            }
+            if let Some(w) = &r.weight_override {
+                notes.push(format!("weight {} set by {}", w.value, w.by));
+            }
+            let _ = writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<9} {:<7} {}",
+                addr,
+                forward_name(&svc.method),
+                r.weight,
+                r.active_conns,
+                r.inactive_conns,
+                r.health,
+                notes.join(", ")
+            )
+            .map(|_| ());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_table_reads_like_ipvsadm() {
+        let now = 1_800_000_000_000;
+        let text = render(&Snapshot::sample(now), now);
+        assert!(text.contains("TCP  192.168.10.100:80 rr\n"), "{text}");
+        assert!(
+            text.contains(
+                "  -> 192.168.10.72:80             Route   1      206        618       up"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("VI_1         MASTER  priority 100 (base 100)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn missing_ipvs_is_said_plainly() {
+        let now = 1_800_000_000_000;
+        let mut s = Snapshot::sample(now);
+        s.ipvs.available = false;
+        s.ipvs.error =
+            Some("IPVS is not available: no /proc/net/ip_vs; load it with `modprobe ip_vs`".into());
+        assert!(render(&s, now).contains("IPVS: IPVS is not available"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The control socket on real daemons in namespaces: `ctl priority` changes what the peer
+//! sees at once, `ctl handover` moves the VIP with no ping lost, a user who may only watch is
+//! refused with a clear message, and every command (refusals too) is in the event log.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use lvsdeck::lab::netns::{HostSpec, Topology};
+use support::{TempDir, lvsdeck_bin, ping_counts, prerequisites, wait_until};
+
+const VIP: &str = "10.79.0.100";
+
+fn conf(priority: u8) -> String {
+    format!(
+        "[global]\ncontrol_group = \"nogroup\"\n\n[vrrp_instance.VI_1]\nversion = 3\ninterface = \"eth0\"\n\
+         virtual_router_id = 51\npriority = {priority}\nadvert_int = \"100ms\"\n\
+         virtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n"
+    )
+}
+
+struct Cluster {
+    topo: Topology,
+    dir: TempDir,
+    _daemons: Vec<support::Proc>,
+}
+
+impl Cluster {
+    fn start(tag: &str) -> Cluster {
+        let topo = Topology::build(
+            &support::prefix(tag),
+            vec![
+                HostSpec::new("d1", 0x71, &["10.79.0.71/24"]),
+                HostSpec::new("d2", 0x70, &["10.79.0.70/24"]),
+                HostSpec::new("client", 0x10, &["10.79.0.10/24"]),
+            ],
+        )
+        .unwrap();
+        let dir = TempDir::new(tag);
+        let mut daemons = Vec::new();
+        for (host, prio) in [("d1", 100), ("d2", 90)] {
+            let c = dir.write(&format!("{host}.toml"), &conf(prio));
+            let sock = dir.0.join(format!("{host}.sock"));
+            daemons.push(support::Proc::spawn(
+                &topo,
+                host,
+                lvsdeck_bin(),
+                &[
+                    "--daemon",
+                    "-c",
+                    c.to_str().unwrap(),
+                    "--socket",
+                    sock.to_str().unwrap(),
+                ],
+                dir.0.join(format!("{host}.log")),
+            ));
+        }
+        // The temp dir must be reachable by the unprivileged user of the refusal test.
+        std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let c = Cluster {
+            topo,
+            dir,
+            _daemons: daemons,
+        };
+        wait_until(Duration::from_secs(5), || {
+            c.topo.holds("d1", VIP) && !c.topo.holds("d2", VIP)
+        })
+        .unwrap_or_else(|| panic!("d1 never master:\n{}", c._daemons[0].log_text()));
+        c
+    }
+
+    fn socket(&self, host: &str) -> String {
+        self.dir
+            .0
+            .join(format!("{host}.sock"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn lvsdeck(&self, host: &str, args: &[&str]) -> std::process::Output {
+        let sock = self.socket(host);
+        Command::new(lvsdeck_bin())
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn ctl_priority_is_seen_by_the_peer_at_once_and_moves_the_vip() {
+    if !prerequisites("ctl priority", &["ip", "tcpdump"]) {
+        return;
+    }
+    let c = Cluster::start("cp");
+    // Capture d1's adverts on the peer while the override is set: priority 50 is on the wire.
+    let (out, dump) = std::thread::scope(|s| {
+        let capture = s.spawn(|| {
+            c.topo
+                .command("d2", "tcpdump")
+                .args([
+                    "-i",
+                    "eth0",
+                    "-n",
+                    "-vv",
+                    "-c",
+                    "4",
+                    "src",
+                    "10.79.0.71",
+                    "and",
+                    "proto",
+                    "112",
+                ])
+                .output()
+                .unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let out = c.lvsdeck("d1", &["ctl", "priority", "VI_1", "50"]);
+        (out, capture.join().unwrap())
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("priority overridden to 50"));
+    let wire = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        wire.contains("prio 100") && wire.contains("prio 50"),
+        "tcpdump on the peer:\n{wire}"
+    );
+    // The backup (90) now outranks 50 and preempts.
+    let moved = wait_until(Duration::from_secs(3), || {
+        c.topo.holds("d2", VIP) && !c.topo.holds("d1", VIP)
+    });
+    assert!(
+        moved.is_some(),
+        "the VIP did not move after the priority drop"
+    );
+    let status = c.lvsdeck("d1", &["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("VI_1         BACKUP  priority 50 (override 50 by root, base 100)"),
+        "{text}"
+    );
+    // Clearing the override lets d1 preempt back.
+    assert!(
+        c.lvsdeck("d1", &["ctl", "priority", "VI_1", "clear"])
+            .status
+            .success()
+    );
+    wait_until(Duration::from_secs(3), || c.topo.holds("d1", VIP)).expect("d1 preempts back");
+}
+
+#[test]
+fn ctl_handover_moves_the_vip_with_no_ping_lost() {
+    if !prerequisites("ctl handover", &["ip", "ping"]) {
+        return;
+    }
+    let c = Cluster::start("ch");
+    c.topo.exec("client", &["ping", "-c1", "-W1", VIP]).unwrap();
+    let (out, ctl) = std::thread::scope(|s| {
+        let pinger = s.spawn(|| {
+            c.topo
+                .command("client", "ping")
+                .args(["-i", "0.01", "-c", "300", "-W", "1", VIP])
+                .output()
+                .unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(800));
+        let ctl = c.lvsdeck("d1", &["ctl", "handover", "VI_1"]);
+        wait_until(Duration::from_secs(3), || {
+            c.topo.holds("d2", VIP) && !c.topo.holds("d1", VIP)
+        })
+        .expect("VIP moved");
+        (pinger.join().unwrap(), ctl)
+    });
+    assert!(
+        ctl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    let (sent, received) = ping_counts(&String::from_utf8_lossy(&out.stdout));
+    eprintln!("ctl handover under ping: {sent} sent, {received} received");
+    assert_eq!((sent, received), (300, 300));
+}
+
+#[test]
+fn a_watcher_is_refused_and_the_refusal_is_logged_with_the_user() {
+    if !prerequisites("control roles", &["ip", "setpriv"]) {
+        return;
+    }
+    let c = Cluster::start("cr");
+    let sock = c.socket("d1");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                lvsdeck_bin(),
+                "--socket",
+                &sock,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Watching works.
+    let status = as_nobody(&["status"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // Acting does not.
+    let out = as_nobody(&["ctl", "handover", "VI_1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused: user nobody (uid 65534) may only watch"),
+        "{err}"
+    );
+    assert!(c.topo.holds("d1", VIP), "a refused hand-over moved the VIP");
+    // Root's command and nobody's refusal are both in the event log, with the user.
+    assert!(
+        c.lvsdeck("d1", &["ctl", "priority", "VI_1", "120"])
+            .status
+            .success()
+    );
+    let json = c.lvsdeck("d1", &["status", "--json"]);
+    let snap: lvsdeck::engine::snapshot::Snapshot = serde_json::from_slice(&json.stdout).unwrap();
+    let log: Vec<String> = snap
+        .events
+        .iter()
+        .map(|e| format!("{} {} {}", e.kind, e.subject, e.message))
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("operator nobody hand over VI_1") && l.contains("refused")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("operator root override the priority of VI_1 to 120")),
+        "{log:#?}"
+    );
+}
