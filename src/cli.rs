@@ -56,6 +56,38 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The seed's cluster in network namespaces on this machine (root), with the console.
+    Lab {
+        #[command(subcommand)]
+        action: Option<LabAction>,
+        /// Client requests per second to the VIP.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Print a status line every two seconds instead of opening the console.
+        #[arg(long)]
+        no_console: bool,
+    },
+    /// (lab) A web node answering with its name.
+    #[command(hide = true)]
+    LabNode {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+    /// (lab) The client's request stream.
+    #[command(hide = true)]
+    LabClient {
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        #[arg(long)]
+        rate: u32,
+        #[arg(long)]
+        status: PathBuf,
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 8 * 3600)]
+        seconds: u64,
+    },
     /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
     Ctl {
         #[command(subcommand)]
@@ -64,6 +96,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Remove what a crashed lab left behind (namespaces, processes, files).
+    Down,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +130,44 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Check { file }) => check(&file),
         Some(Command::Import { file }) => import(&file),
         Some(Command::Status { json }) => status(&socket, json),
+        Some(Command::Lab {
+            action: Some(LabAction::Down),
+            ..
+        }) => {
+            println!(
+                "{}",
+                lvsdeck::lab::down(std::path::Path::new(lvsdeck::lab::RUN_DIR))
+            );
+            ExitCode::SUCCESS
+        }
+        Some(Command::Lab {
+            action: None,
+            rate,
+            no_console,
+        }) => crate::lab_cmd::run(rate, no_console),
+        Some(Command::LabNode { name, listen }) => runtime().block_on(async {
+            match lvsdeck::lab::node::serve(name, listen).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lab-node: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }),
+        Some(Command::LabClient {
+            target,
+            rate,
+            status,
+            seconds,
+        }) => {
+            runtime().block_on(lvsdeck::lab::client::run(
+                target,
+                rate,
+                std::time::Duration::from_secs(seconds),
+                status,
+            ));
+            ExitCode::SUCCESS
+        }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
         None if cli.daemon => daemon(&cli.config, cli.socket.as_deref()),
         None => {
@@ -110,7 +186,7 @@ fn socket_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(|| config::model::Global::default().control_socket)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,4 +1,5 @@
 mod cli;
+mod lab_cmd;
 
 use clap::Parser;
 

@@ -1,4 +1,271 @@
-//! The lab: the seed's topology in network namespaces on this machine, for `lvsdeck lab` and
-//! for the integration tests.
+//! The lab: the seed's LVS-DR cluster in network namespaces on this machine — two directors
+//! running lvsdeck, two web nodes with the VIP on `lo`, and a client sending a steady, bounded
+//! stream of HTTP requests to the VIP. Used by `lvsdeck lab` and by the integration tests.
 
+pub mod client;
 pub mod netns;
+pub mod node;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use netns::{HostSpec, Topology};
+
+use crate::config::{self, Config};
+
+/// Namespace prefix of the lab (`lvlab-lvs-master`, ...).
+pub const PREFIX: &str = "lvlab";
+/// The lab's LAN: the seed's last octets on a lab network.
+pub const NET: &str = "10.10.10";
+pub const VIP: &str = "10.10.10.100";
+/// Where the lab keeps its pid file, sockets, configs and logs.
+pub const RUN_DIR: &str = "/run/lvsdeck/lab";
+
+/// The hosts of the seed's topology, with the seed's last octets.
+pub fn hosts() -> Vec<HostSpec> {
+    vec![
+        HostSpec::new("lvs-master", 0x71, &[&format!("{NET}.71/24")]),
+        HostSpec::new("lvs-backup", 0x70, &[&format!("{NET}.70/24")]),
+        HostSpec::new("web-node1", 0x72, &[&format!("{NET}.72/24")]),
+        HostSpec::new("web-node2", 0x73, &[&format!("{NET}.73/24")]),
+        HostSpec::new("client", 0x10, &[&format!("{NET}.10/24")]),
+    ]
+}
+
+/// The directors' configuration: `config/lvsdeck.toml` (the seed) moved to the lab's addresses
+/// and interface, with the backup's three changes from the article.
+pub fn director_config(backup: bool, run_dir: &Path) -> Result<String, String> {
+    let seed = include_str!("../../config/lvsdeck.toml");
+    let mut text = seed
+        .replace("192.168.10.", &format!("{NET}."))
+        .replace("ens33", "eth0");
+    if backup {
+        text = text
+            .replace("router_id = \"LVS_MASTER\"", "router_id = \"LVS_BACKUP\"")
+            .replace("state = \"master\"", "state = \"backup\"")
+            .replace("priority = 100 ", "priority = 90  ");
+    }
+    let host = if backup { "lvs-backup" } else { "lvs-master" };
+    let socket = run_dir.join(format!("{host}.sock"));
+    text = text.replace(
+        "control_socket = \"/run/lvsdeck/control.sock\"",
+        &format!("control_socket = \"{}\"", socket.display()),
+    );
+    // Check it here: a lab that starts from a broken configuration helps nobody.
+    config::load_text(
+        Path::new("lab.toml"),
+        text.clone(),
+        &config::validate::NoProbe,
+    )
+    .map_err(|d| format!("the lab's director configuration is invalid:\n{d}"))?;
+    Ok(text)
+}
+
+/// Whether the kernel here has IPVS (the directors balance only where it does).
+pub fn kernel_has_ipvs() -> bool {
+    Path::new("/proc/net/ip_vs").exists()
+}
+
+/// A running lab: namespaces and the processes in them. Dropping it tears everything down.
+pub struct Lab {
+    pub topo: Topology,
+    pub run_dir: PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+impl Lab {
+    pub fn socket(&self, director: &str) -> PathBuf {
+        self.run_dir.join(format!("{director}.sock"))
+    }
+
+    pub fn client_status_path(&self) -> PathBuf {
+        self.run_dir.join("client.json")
+    }
+
+    pub fn log_path(&self, host: &str) -> PathBuf {
+        self.run_dir.join(format!("{host}.log"))
+    }
+
+    /// Kill one process of the lab (by host name), as a crash would.
+    pub fn kill(&mut self, host: &str) {
+        for (name, child) in &mut self.children {
+            if name == host {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// Start (again) the lvsdeck daemon of a director.
+    pub fn start_director(&mut self, host: &str) -> io::Result<()> {
+        let conf = self.run_dir.join(format!("{host}.toml"));
+        let child = self.spawn(host, &["--daemon", "-c", conf.to_str().unwrap_or_default()])?;
+        self.children.push((host.to_string(), child));
+        Ok(())
+    }
+
+    fn spawn(&self, host: &str, args: &[&str]) -> io::Result<Child> {
+        let exe = std::env::current_exe()?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(host))?;
+        self.topo
+            .command(host, exe.to_str().unwrap_or("lvsdeck"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+    }
+
+    /// Build the topology and start every process.
+    pub fn start(run_dir: &Path, client_rate: u32) -> Result<Lab, String> {
+        std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+        let topo = Topology::build(PREFIX, hosts())
+            .map_err(|e| format!("building the namespaces: {e}"))?
+            .keep();
+        let mut lab = Lab {
+            topo,
+            run_dir: run_dir.to_path_buf(),
+            children: Vec::new(),
+        };
+        for (host, backup) in [("lvs-master", false), ("lvs-backup", true)] {
+            let text = director_config(backup, run_dir)?;
+            std::fs::write(run_dir.join(format!("{host}.toml")), text)
+                .map_err(|e| e.to_string())?;
+        }
+        for node in ["web-node1", "web-node2"] {
+            // DR: the real servers accept the VIP on lo but never answer ARP for it.
+            lab.topo
+                .exec(
+                    node,
+                    &["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"],
+                )
+                .map_err(|e| e.to_string())?;
+            for (key, value) in [
+                ("net.ipv4.conf.all.arp_ignore", "1"),
+                ("net.ipv4.conf.eth0.arp_ignore", "1"),
+                ("net.ipv4.conf.all.arp_announce", "2"),
+                ("net.ipv4.conf.eth0.arp_announce", "2"),
+            ] {
+                lab.topo
+                    .sysctl(node, key, value)
+                    .map_err(|e| e.to_string())?;
+            }
+            let child = lab
+                .spawn(
+                    node,
+                    &["lab-node", "--name", node, "--listen", "0.0.0.0:80"],
+                )
+                .map_err(|e| e.to_string())?;
+            lab.children.push((node.to_string(), child));
+        }
+        for host in ["lvs-master", "lvs-backup"] {
+            lab.start_director(host)
+                .map_err(|e| format!("starting lvsdeck on {host}: {e}"))?;
+        }
+        let status = lab.client_status_path();
+        let rate = client_rate.to_string();
+        let child = lab
+            .spawn(
+                "client",
+                &[
+                    "lab-client",
+                    "--target",
+                    &format!("{VIP}:80"),
+                    "--rate",
+                    &rate,
+                    "--status",
+                    status.to_str().unwrap_or_default(),
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+        lab.children.push(("client".to_string(), child));
+        Ok(lab)
+    }
+
+    /// Wait until a director's control socket answers.
+    pub fn wait_for_socket(&self, director: &str, timeout: Duration) -> bool {
+        let path = self.socket(director);
+        let start = std::time::Instant::now();
+        while start.elapsed() < timeout {
+            if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Directors first, with SIGTERM, so the VIP is released cleanly; then everything else.
+        for (name, child) in &mut self.children {
+            if name.starts_with("lvs-") {
+                // SAFETY: kill(2) on our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.topo.teardown();
+        let _ = std::fs::remove_file(self.run_dir.join("lab.pid"));
+    }
+}
+
+/// Claim the lab: refuse when another `lvsdeck lab` is alive, take over a stale pid file.
+pub fn claim(run_dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let pid_file = run_dir.join("lab.pid");
+    if let Ok(text) = std::fs::read_to_string(&pid_file)
+        && let Ok(pid) = text.trim().parse::<i32>()
+        && pid != std::process::id() as i32
+        // SAFETY: signal 0 only checks that the process exists.
+        && unsafe { libc::kill(pid, 0) } == 0
+    {
+        return Err(format!(
+            "a lab is already running (pid {pid}); quit it, or run `lvsdeck lab down` if it crashed"
+        ));
+    }
+    std::fs::write(&pid_file, std::process::id().to_string()).map_err(|e| e.to_string())
+}
+
+/// `lvsdeck lab down`: remove what a crashed lab left behind.
+pub fn down(run_dir: &Path) -> String {
+    let before = netns::namespaces()
+        .iter()
+        .filter(|n| n.starts_with(PREFIX))
+        .count();
+    if let Ok(text) = std::fs::read_to_string(run_dir.join("lab.pid"))
+        && let Ok(pid) = text.trim().parse::<i32>()
+    {
+        // SAFETY: kill(2) on the pid the lab recorded.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    netns::remove_all(PREFIX);
+    let _ = std::fs::remove_dir_all(run_dir);
+    format!("lab removed ({before} namespaces)")
+}
+
+/// Run a command and return its stdout, for small queries inside the lab.
+pub fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The lab configuration parsed, for callers that want the model.
+pub fn director_model(backup: bool) -> Result<Config, String> {
+    let text = director_config(backup, Path::new(RUN_DIR))?;
+    config::load_text(Path::new("lab.toml"), text, &config::validate::NoProbe)
+        .map(|l| l.config)
+        .map_err(|d| d.to_string())
+}
