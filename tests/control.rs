@@ -250,3 +250,50 @@ fn a_watcher_is_refused_and_the_refusal_is_logged_with_the_user() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn reload_keeps_unchanged_instances_and_refuses_a_broken_file() {
+    if !prerequisites("reload", &["ip"]) {
+        return;
+    }
+    let c = Cluster::start("rl");
+    let conf = c.dir.0.join("d1.toml");
+    // A broken file: refused with its error, the running configuration stays.
+    let good = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, good.replace("priority = 100", "priority = 300")).unwrap();
+    let out = c.lvsdeck("d1", &["ctl", "reload"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is invalid, the running configuration stays")
+    );
+    // An unchanged VRRP instance keeps its state: no transition, the VIP never moves.
+    std::fs::write(&conf, good.clone()).unwrap();
+    let before = c.lvsdeck("d1", &["status", "--json"]);
+    let out = c.lvsdeck("d1", &["ctl", "reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("VRRP unchanged"));
+    std::thread::sleep(Duration::from_millis(500));
+    let after = c.lvsdeck("d1", &["status", "--json"]);
+    let count = |o: &std::process::Output| {
+        let s: lvsdeck::engine::snapshot::Snapshot = serde_json::from_slice(&o.stdout).unwrap();
+        (s.vrrp[0].became_master, s.vrrp[0].state.clone())
+    };
+    assert_eq!(count(&before), count(&after));
+    assert!(c.topo.holds("d1", VIP));
+    // A changed instance restarts; SIGHUP works like ctl reload.
+    std::fs::write(&conf, good.replace("priority = 100", "priority = 80")).unwrap();
+    let out = c.lvsdeck("d1", &["ctl", "reload"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("VI_1: restarted with new settings"),
+        "{out:?}"
+    );
+    wait_until(Duration::from_secs(3), || {
+        c.topo.holds("d2", VIP) && !c.topo.holds("d1", VIP)
+    })
+    .expect("priority 80 < 90 moves the VIP");
+}

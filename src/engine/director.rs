@@ -167,7 +167,7 @@ impl Director {
     /// The health table with the operator's overrides folded in, as the IPVS table wants it.
     fn effective_health(&self) -> Health {
         let mut h = self.health.clone();
-        for (id, _) in &self.drains {
+        for id in self.drains.keys() {
             h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(0);
         }
         for (id, w) in &self.weights {
@@ -195,7 +195,16 @@ impl Director {
         let mut term = signal(SignalKind::terminate()).map_err(signal_err)?;
         let mut int = signal(SignalKind::interrupt()).map_err(signal_err)?;
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(signal_err)?;
+        let mut hup = signal(SignalKind::hangup()).map_err(signal_err)?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // The watchdog is fed from this loop, so a stuck director is restarted by systemd.
+        let mut watchdog = tokio::time::interval(
+            super::systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)),
+        );
+        super::systemd::notify(&format!(
+            "READY=1\nSTATUS=running {} VRRP instance(s)",
+            self.config.vrrp_instance.len()
+        ));
         let mut stopping = false;
         loop {
             let deadline = self
@@ -218,16 +227,30 @@ impl Director {
                 }
                 req = self.commands_rx.recv() => {
                     if let Some(req) = req {
-                        self.on_command(req);
+                        self.on_command(req).await;
                     }
                 }
                 _ = tick.tick() => self.refresh_host(),
+                _ = watchdog.tick() => {
+                    super::systemd::notify("WATCHDOG=1");
+                    changed = false;
+                }
+                _ = hup.recv() => {
+                    super::systemd::notify("RELOADING=1");
+                    let result = self.reload().await;
+                    match &result {
+                        Ok(m) => self.log("daemon", "SIGHUP", m.clone()),
+                        Err(m) => self.log("daemon", "SIGHUP", format!("reload refused: {m}")),
+                    }
+                    super::systemd::notify("READY=1");
+                }
                 _ = term.recv() => {
                     if stopping {
                         return Ok(self.vrrp.stop().await);
                     }
                     let n = self.vrrp.handover_all(Instant::now());
                     info!("SIGTERM: handing over {n} master instance(s) before stopping");
+                    super::systemd::notify("STOPPING=1");
                     stopping = true;
                 }
                 _ = int.recv() => return Ok(self.vrrp.stop().await),
@@ -274,12 +297,12 @@ impl Director {
         if let Ok(dump) = &report.dump {
             for s in dump {
                 self.stats
-                    .entry((s.entry.service.key.clone(), None))
+                    .entry((s.entry.service.key, None))
                     .or_default()
                     .update(report.at, s.entry.stats);
                 for d in &s.dests {
                     self.stats
-                        .entry((s.entry.service.key.clone(), Some(d.dest.key())))
+                        .entry((s.entry.service.key, Some(d.dest.key())))
                         .or_default()
                         .update(report.at, d.stats);
                 }
@@ -336,20 +359,22 @@ impl Director {
         ))
     }
 
-    fn on_command(&mut self, req: CommandRequest) {
-        let result = if req.admin {
-            self.apply(&req.command, &req.user)
-        } else {
+    async fn on_command(&mut self, req: CommandRequest) {
+        let result = if !req.admin {
+            let group = self
+                .config
+                .global
+                .admin_group
+                .as_ref()
+                .map_or(String::new(), |g| format!(" `{g}`"));
             Err(format!(
-                "user {} (uid {}) may only watch: commands need root or membership of the admin group{}",
-                req.user,
-                req.uid,
-                self.config
-                    .global
-                    .admin_group
-                    .as_ref()
-                    .map_or(String::new(), |g| format!(" `{g}`"))
+                "user {} (uid {}) may only watch: commands need root or membership of the admin group{group}",
+                req.user, req.uid
             ))
+        } else if req.command == Command::Reload {
+            self.reload().await
+        } else {
+            self.apply(&req.command, &req.user)
         };
         let what = req.command.describe();
         match &result {
@@ -426,12 +451,12 @@ impl Director {
                 self.vrrp.set_priority(now, instance, *priority, user)
             }
             Command::Handover { instance } => self.vrrp.handover(now, instance),
-            Command::Reload => self.reload(),
+            Command::Reload => Err("reload is handled by the director loop".into()),
         }
     }
 
-    /// Re-read the configuration; a bad file changes nothing.
-    fn reload(&mut self) -> Result<String, String> {
+    /// Re-read the configuration and apply only the difference; a bad file changes nothing.
+    async fn reload(&mut self) -> Result<String, String> {
         let loaded = crate::config::load_file(&self.config_path, &crate::config::validate::FsProbe)
             .map_err(|d| {
                 format!(
@@ -439,16 +464,20 @@ impl Director {
                     self.config_path.display()
                 )
             })?;
-        if loaded.config.vrrp_instance != self.config.vrrp_instance
-            || loaded.config.vrrp_sync_group != self.config.vrrp_sync_group
-            || loaded.config.vrrp_script != self.config.vrrp_script
-        {
-            return Err("the VRRP part changed; live VRRP reload is not supported yet, restart to apply it (nothing was changed)".into());
-        }
+        let vrrp_changes = self
+            .vrrp
+            .reconfigure(&loaded.config)
+            .await
+            .map_err(|e| format!("VRRP: {e}"))?;
         self.config = loaded.config;
         self.push_desired();
+        let vrrp = if vrrp_changes.is_empty() {
+            "VRRP unchanged".to_string()
+        } else {
+            vrrp_changes.join("; ")
+        };
         Ok(format!(
-            "reloaded {}: IPVS table updated",
+            "reloaded {}: {vrrp}; IPVS table brought in line",
             self.config_path.display()
         ))
     }
@@ -530,7 +559,7 @@ impl Director {
                 self.config.virtual_server.iter().find(|vs| {
                     table::service_keys(&self.config, vs).is_ok_and(|ks| ks.contains(key))
                 });
-            let track = self.stats.get(&(key.clone(), None));
+            let track = self.stats.get(&(*key, None));
             let mut reals: Vec<RealView> = Vec::new();
             for d in &s.dests {
                 let rs = vs.and_then(|vs| {
@@ -539,7 +568,7 @@ impl Director {
                         .find(|rs| rs.ip == d.dest.addr)
                         .map(|rs| (vs, rs))
                 });
-                let t = self.stats.get(&(key.clone(), Some(d.dest.key())));
+                let t = self.stats.get(&(*key, Some(d.dest.key())));
                 reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
             }
             // Configured real servers not in the table (down and removed).

@@ -5,3 +5,4 @@ pub mod director;
 pub mod ipvs_worker;
 pub mod snapshot;
 pub mod status;
+pub mod systemd;

@@ -219,6 +219,8 @@ pub struct Runner {
     groups: Vec<(SyncGroup, Vec<usize>)>,
     rtnl: Rtnl,
     scripts: BTreeMap<String, (VrrpScript, ScriptHealth)>,
+    script_tasks: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    global: model::Global,
     checksum: ChecksumMode,
     /// Packets dropped before any instance saw them, by reason.
     pub drops: BTreeMap<&'static str, u64>,
@@ -245,6 +247,8 @@ impl Runner {
             groups: Vec::new(),
             rtnl,
             scripts: BTreeMap::new(),
+            script_tasks: BTreeMap::new(),
+            global: config.global.clone(),
             checksum,
             drops: BTreeMap::new(),
             inputs_tx,
@@ -427,26 +431,105 @@ impl Runner {
                 .vrrp_instance
                 .values()
                 .any(|i| i.track_script.iter().any(|t| &t.name == name));
-            if !tracked {
+            if !tracked || self.scripts.get(name).is_some_and(|(s, _)| s == script) {
                 continue;
+            }
+            if let Some(task) = self.script_tasks.remove(name) {
+                task.abort();
             }
             self.scripts
                 .insert(name.clone(), (script.clone(), ScriptHealth::default()));
             let tx = self.inputs_tx.clone();
-            let (name, script) = (name.clone(), script.clone());
-            tokio::spawn(async move {
+            let (task_name, script) = (name.clone(), script.clone());
+            let task = tokio::spawn(async move {
                 let mut tick =
                     tokio::time::interval(script.interval.0.max(Duration::from_millis(10)));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
                     let ok = run_script(&script).await;
-                    if tx.send(Input::Script(name.clone(), ok)).await.is_err() {
+                    if tx.send(Input::Script(task_name.clone(), ok)).await.is_err() {
                         return;
                     }
                 }
             });
+            self.script_tasks.insert(name.clone(), task);
         }
+        // Scripts no longer tracked stop running.
+        let wanted: Vec<String> = self
+            .scripts
+            .keys()
+            .filter(|n| {
+                config.vrrp_script.contains_key(*n)
+                    && config
+                        .vrrp_instance
+                        .values()
+                        .any(|i| i.track_script.iter().any(|t| &t.name == *n))
+            })
+            .cloned()
+            .collect();
+        self.scripts.retain(|n, _| wanted.contains(n));
+        self.script_tasks.retain(|n, t| {
+            let keep = wanted.contains(n);
+            if !keep {
+                t.abort();
+            }
+            keep
+        });
+    }
+
+    /// Apply a new configuration: instances whose settings did not change keep their state and
+    /// timers (no spurious failover); changed ones are stopped (a master releases) and started
+    /// anew; removed ones stop; new ones start. Returns what changed.
+    pub async fn reconfigure(&mut self, config: &Config) -> Result<Vec<String>, RunError> {
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        let mut kept = Vec::new();
+        for mut slot in std::mem::take(&mut self.slots) {
+            let name = slot.inst.name().to_string();
+            match config.vrrp_instance.get(&name) {
+                Some(cfg) if *cfg == slot.cfg && config.global.garp == self.global.garp => {
+                    kept.push(slot)
+                }
+                other => {
+                    slot.inst.shutdown(now);
+                    while let Some(action) = slot.inst.poll_action() {
+                        self.slots.push(slot);
+                        let i = self.slots.len() - 1;
+                        self.execute(i, action).await;
+                        slot = self.slots.pop().expect("pushed above");
+                    }
+                    changes.push(if other.is_some() {
+                        format!("{name}: restarted with new settings")
+                    } else {
+                        format!("{name}: removed")
+                    });
+                }
+            }
+        }
+        self.slots = kept;
+        self.global = config.global.clone();
+        for (name, cfg) in &config.vrrp_instance {
+            if !self.slots.iter().any(|s| s.inst.name() == name) {
+                let slot = self.prepare(name, cfg, &config.global, now).await?;
+                self.slots.push(slot);
+                if !changes.iter().any(|c| c.starts_with(&format!("{name}:"))) {
+                    changes.push(format!("{name}: added"));
+                }
+            }
+        }
+        self.groups.clear();
+        for (gname, group) in &config.vrrp_sync_group {
+            let members = group
+                .group
+                .iter()
+                .filter_map(|m| self.slots.iter().position(|s| s.inst.name() == m))
+                .collect();
+            self.groups.push((SyncGroup::new(gname.clone()), members));
+        }
+        self.start_scripts(config);
+        self.step(now).await;
+        Ok(changes)
     }
 
     async fn start_link_watch(&mut self, config: &Config) -> Result<(), RunError> {
