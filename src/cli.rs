@@ -329,6 +329,7 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
     let loaded_socket = loaded.config.global.control_socket.clone();
     let admin_group = loaded.config.global.admin_group.clone();
     let control_group = loaded.config.global.control_group.clone();
+    let metrics_listen = loaded.config.global.metrics_listen.clone();
     runtime.block_on(async {
         let director = match lvsdeck::engine::director::Director::start(
             loaded.config,
@@ -360,6 +361,19 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
             opts.clone(),
             director.handles(),
         ));
+        if let Some(listen) = &metrics_listen {
+            match listen.parse() {
+                Ok(addr) => {
+                    let snapshots = director.handles().snapshot;
+                    tokio::spawn(async move {
+                        if let Err(e) = lvsdeck::engine::metrics::serve(addr, snapshots).await {
+                            tracing::error!("metrics on {addr}: {e}");
+                        }
+                    });
+                }
+                Err(_) => tracing::error!("metrics_listen `{listen}` is not an address:port; metrics are off"),
+            }
+        }
         tracing::info!("lvsdeck daemon running with {}", file.display());
         match director.run().await {
             Ok(how) => {

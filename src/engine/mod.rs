@@ -3,6 +3,7 @@
 
 pub mod director;
 pub mod ipvs_worker;
+pub mod metrics;
 pub mod snapshot;
 pub mod status;
 pub mod systemd;
