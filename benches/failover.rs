@@ -46,38 +46,7 @@ fn conf(which: Impl, version: u8, priority: u8) -> String {
 fn start(which: Impl, topo: &Topology, host: &str, text: &str, dir: &TempDir) -> Proc {
     match which {
         Impl::Lvsdeck => lvsdeck_daemon(topo, host, &dir.write(&format!("{host}.toml"), text), dir),
-        Impl::Keepalived => {
-            let file = dir.write(&format!("{host}.conf"), text);
-            let pid = |n: &str| {
-                dir.0
-                    .join(format!("{host}-{n}.pid"))
-                    .to_str()
-                    .unwrap()
-                    .to_string()
-            };
-            let args = [
-                "-n",
-                "-l",
-                "-G",
-                "-P",
-                "-f",
-                file.to_str().unwrap(),
-                "-p",
-                &pid("p"),
-                "-r",
-                &pid("r"),
-                "-c",
-                &pid("c"),
-            ];
-            let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
-            Proc::spawn(
-                topo,
-                host,
-                "keepalived",
-                &args,
-                dir.0.join(format!("{host}.log")),
-            )
-        }
+        Impl::Keepalived => support::keepalived(topo, host, text, dir),
     }
 }
 

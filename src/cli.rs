@@ -331,6 +331,19 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
     let control_group = loaded.config.global.control_group.clone();
     let metrics_listen = loaded.config.global.metrics_listen.clone();
     runtime.block_on(async {
+        // The socket first: a second daemon must stop before it touches VRRP or IPVS.
+        let opts = ServerOptions {
+            path: socket.map_or_else(|| loaded_socket.clone(), |p| p.to_path_buf()),
+            admin_group: admin_group.clone(),
+            watch_group: control_group.clone(),
+        };
+        let listener = match lvsdeck::control::server::bind(&opts).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("control socket {}: {e}", opts.path.display());
+                return ExitCode::from(2);
+            }
+        };
         let director = match lvsdeck::engine::director::Director::start(
             loaded.config,
             file.to_path_buf(),
@@ -341,18 +354,6 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let opts = ServerOptions {
-            path: socket.map_or_else(|| loaded_socket.clone(), |p| p.to_path_buf()),
-            admin_group: admin_group.clone(),
-            watch_group: control_group.clone(),
-        };
-        let listener = match lvsdeck::control::server::bind(&opts).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("control socket {}: {e}", opts.path.display());
                 return ExitCode::from(2);
             }
         };
@@ -371,7 +372,9 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
                         }
                     });
                 }
-                Err(_) => tracing::error!("metrics_listen `{listen}` is not an address:port; metrics are off"),
+                Err(_) => tracing::error!(
+                    "metrics_listen `{listen}` is not an address:port; metrics are off"
+                ),
             }
         }
         tracing::info!("lvsdeck daemon running with {}", file.display());

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use lvsdeck::lab::netns::{HostSpec, Topology};
-use support::{Proc, TempDir, lvsdeck_daemon, prerequisites, wait_until};
+use support::{Proc, TempDir, keepalived, lvsdeck_daemon, prerequisites, wait_until};
 
 const VIP: &str = "10.77.0.100";
 
@@ -48,40 +48,6 @@ fn lvsdeck_conf(version: u8, priority: u8) -> String {
         "[vrrp_instance.VI_1]\nversion = {version}\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
          priority = {priority}\nadvert_int = \"{advert}\"\n{auth}\
          virtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n"
-    )
-}
-
-fn keepalived(topo: &Topology, host: &str, conf: &str, dir: &TempDir) -> Proc {
-    let file = dir.write(&format!("{host}-keepalived.conf"), conf);
-    let pid = |n: &str| {
-        dir.0
-            .join(format!("{host}-{n}.pid"))
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
-    let args = [
-        "-n",
-        "-l",
-        "-D",
-        "-G",
-        "-P",
-        "-f",
-        file.to_str().unwrap(),
-        "-p",
-        &pid("ka"),
-        "-r",
-        &pid("vrrp"),
-        "-c",
-        &pid("chk"),
-    ];
-    let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
-    Proc::spawn(
-        topo,
-        host,
-        "keepalived",
-        &args,
-        dir.0.join(format!("{host}-keepalived.log")),
     )
 }
 

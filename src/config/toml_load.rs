@@ -72,10 +72,7 @@ pub fn load(source: &SourceFile, probe: &dyn ScriptProbe) -> (Option<Config>, Di
         if error_lines.contains(&line) {
             continue;
         }
-        let mut d = Diag::error(f.message).at(source, span);
-        d.severity = f.severity;
-        d.help = f.help;
-        diags.push(d);
+        diags.push(f.into_diag(Some((source, span))));
     }
     if diags.has_errors() {
         (None, diags)

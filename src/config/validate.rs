@@ -80,6 +80,22 @@ pub struct Finding {
     pub help: Option<String>,
 }
 
+impl Finding {
+    /// The finding as a diagnostic, placed where the caller found its path in the source.
+    pub fn into_diag(
+        self,
+        place: Option<(&super::diag::SourceFile, std::ops::Range<usize>)>,
+    ) -> super::diag::Diag {
+        let mut d = super::diag::Diag::error(self.message);
+        if let Some((source, span)) = place {
+            d = d.at(source, span);
+        }
+        d.severity = self.severity;
+        d.help = self.help;
+        d
+    }
+}
+
 /// What the validator may ask about a script's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptStatus {

@@ -11,7 +11,9 @@ use tokio::sync::watch;
 use super::snapshot::Snapshot;
 
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The exposition text for one snapshot.
@@ -20,7 +22,12 @@ pub fn render(s: &Snapshot) -> String {
     let family = |o: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
-    family(&mut o, "lvsdeck_vrrp_state", "gauge", "VRRP state: 0 init, 1 backup, 2 master, 3 fault.");
+    family(
+        &mut o,
+        "lvsdeck_vrrp_state",
+        "gauge",
+        "VRRP state: 0 init, 1 backup, 2 master, 3 fault.",
+    );
     for v in &s.vrrp {
         let state = match v.state.as_str() {
             "BACKUP" => 1,
@@ -28,42 +35,140 @@ pub fn render(s: &Snapshot) -> String {
             "FAULT" => 3,
             _ => 0,
         };
-        let _ = writeln!(o, "lvsdeck_vrrp_state{{instance=\"{}\"}} {state}", esc(&v.name));
+        let _ = writeln!(
+            o,
+            "lvsdeck_vrrp_state{{instance=\"{}\"}} {state}",
+            esc(&v.name)
+        );
     }
-    family(&mut o, "lvsdeck_vrrp_effective_priority", "gauge", "Priority advertised now.");
+    family(
+        &mut o,
+        "lvsdeck_vrrp_effective_priority",
+        "gauge",
+        "Priority advertised now.",
+    );
     for v in &s.vrrp {
-        let _ = writeln!(o, "lvsdeck_vrrp_effective_priority{{instance=\"{}\"}} {}", esc(&v.name), v.effective_priority);
+        let _ = writeln!(
+            o,
+            "lvsdeck_vrrp_effective_priority{{instance=\"{}\"}} {}",
+            esc(&v.name),
+            v.effective_priority
+        );
     }
-    family(&mut o, "lvsdeck_vrrp_became_master_total", "counter", "Transitions to MASTER.");
+    family(
+        &mut o,
+        "lvsdeck_vrrp_became_master_total",
+        "counter",
+        "Transitions to MASTER.",
+    );
     for v in &s.vrrp {
-        let _ = writeln!(o, "lvsdeck_vrrp_became_master_total{{instance=\"{}\"}} {}", esc(&v.name), v.became_master);
+        let _ = writeln!(
+            o,
+            "lvsdeck_vrrp_became_master_total{{instance=\"{}\"}} {}",
+            esc(&v.name),
+            v.became_master
+        );
     }
-    family(&mut o, "lvsdeck_vrrp_adverts_total", "counter", "Adverts by direction.");
+    family(
+        &mut o,
+        "lvsdeck_vrrp_adverts_total",
+        "counter",
+        "Adverts by direction.",
+    );
     for v in &s.vrrp {
-        let _ = writeln!(o, "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"in\"}} {}", esc(&v.name), v.adverts_in);
-        let _ = writeln!(o, "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"out\"}} {}", esc(&v.name), v.adverts_out);
+        let _ = writeln!(
+            o,
+            "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"in\"}} {}",
+            esc(&v.name),
+            v.adverts_in
+        );
+        let _ = writeln!(
+            o,
+            "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"out\"}} {}",
+            esc(&v.name),
+            v.adverts_out
+        );
     }
-    family(&mut o, "lvsdeck_ipvs_available", "gauge", "1 when the kernel has IPVS.");
+    family(
+        &mut o,
+        "lvsdeck_ipvs_available",
+        "gauge",
+        "1 when the kernel has IPVS.",
+    );
     let _ = writeln!(o, "lvsdeck_ipvs_available {}", u8::from(s.ipvs.available));
-    family(&mut o, "lvsdeck_service_connections", "gauge", "Connections of a virtual service by state.");
-    family(&mut o, "lvsdeck_service_cps", "gauge", "New connections per second of a virtual service.");
-    family(&mut o, "lvsdeck_real_connections", "gauge", "Connections of a real server by state.");
-    family(&mut o, "lvsdeck_real_weight", "gauge", "Weight of a real server in the kernel.");
-    family(&mut o, "lvsdeck_real_up", "gauge", "1 when a real server's health checks pass.");
-    family(&mut o, "lvsdeck_real_check_latency_seconds", "gauge", "Latency of the last health check.");
+    family(
+        &mut o,
+        "lvsdeck_service_connections",
+        "gauge",
+        "Connections of a virtual service by state.",
+    );
+    family(
+        &mut o,
+        "lvsdeck_service_cps",
+        "gauge",
+        "New connections per second of a virtual service.",
+    );
+    family(
+        &mut o,
+        "lvsdeck_real_connections",
+        "gauge",
+        "Connections of a real server by state.",
+    );
+    family(
+        &mut o,
+        "lvsdeck_real_weight",
+        "gauge",
+        "Weight of a real server in the kernel.",
+    );
+    family(
+        &mut o,
+        "lvsdeck_real_up",
+        "gauge",
+        "1 when a real server's health checks pass.",
+    );
+    family(
+        &mut o,
+        "lvsdeck_real_check_latency_seconds",
+        "gauge",
+        "Latency of the last health check.",
+    );
     for svc in &s.ipvs.services {
         let sv = esc(&svc.key);
-        let _ = writeln!(o, "lvsdeck_service_connections{{service=\"{sv}\",state=\"active\"}} {}", svc.active_conns);
-        let _ = writeln!(o, "lvsdeck_service_connections{{service=\"{sv}\",state=\"inactive\"}} {}", svc.inactive_conns);
+        let _ = writeln!(
+            o,
+            "lvsdeck_service_connections{{service=\"{sv}\",state=\"active\"}} {}",
+            svc.active_conns
+        );
+        let _ = writeln!(
+            o,
+            "lvsdeck_service_connections{{service=\"{sv}\",state=\"inactive\"}} {}",
+            svc.inactive_conns
+        );
         let _ = writeln!(o, "lvsdeck_service_cps{{service=\"{sv}\"}} {}", svc.cps);
         for r in &svc.reals {
             let labels = format!("service=\"{sv}\",real=\"{}:{}\"", esc(&r.address), r.port);
-            let _ = writeln!(o, "lvsdeck_real_connections{{{labels},state=\"active\"}} {}", r.active_conns);
-            let _ = writeln!(o, "lvsdeck_real_connections{{{labels},state=\"inactive\"}} {}", r.inactive_conns);
+            let _ = writeln!(
+                o,
+                "lvsdeck_real_connections{{{labels},state=\"active\"}} {}",
+                r.active_conns
+            );
+            let _ = writeln!(
+                o,
+                "lvsdeck_real_connections{{{labels},state=\"inactive\"}} {}",
+                r.inactive_conns
+            );
             let _ = writeln!(o, "lvsdeck_real_weight{{{labels}}} {}", r.weight);
-            let _ = writeln!(o, "lvsdeck_real_up{{{labels}}} {}", u8::from(r.health == "up"));
+            let _ = writeln!(
+                o,
+                "lvsdeck_real_up{{{labels}}} {}",
+                u8::from(r.health == "up")
+            );
             if let Some(c) = &r.last_check {
-                let _ = writeln!(o, "lvsdeck_real_check_latency_seconds{{{labels}}} {}", c.latency_ms / 1000.0);
+                let _ = writeln!(
+                    o,
+                    "lvsdeck_real_check_latency_seconds{{{labels}}} {}",
+                    c.latency_ms / 1000.0
+                );
             }
         }
     }
@@ -79,7 +184,8 @@ pub async fn serve(listen: SocketAddr, snapshot: watch::Receiver<Snapshot>) -> s
         let body = render(&snapshot.borrow());
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut buf)).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut buf))
+                .await;
             let head = format!(
                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
@@ -98,7 +204,9 @@ mod tests {
     fn sample_metrics() {
         let text = render(&Snapshot::sample(1_800_000_000_000));
         assert!(text.contains("lvsdeck_vrrp_state{instance=\"VI_1\"} 2\n"));
-        assert!(text.contains("lvsdeck_real_up{service=\"TCP  192.168.10.100:80\",real=\"192.168.10.72:80\"} 1\n"));
+        assert!(text.contains(
+            "lvsdeck_real_up{service=\"TCP  192.168.10.100:80\",real=\"192.168.10.72:80\"} 1\n"
+        ));
         assert!(text.contains("# TYPE lvsdeck_service_cps gauge"));
     }
 }

@@ -260,14 +260,7 @@ impl Runner {
             let slot = runner.prepare(name, cfg, &config.global, now).await?;
             runner.slots.push(slot);
         }
-        for (gname, group) in &config.vrrp_sync_group {
-            let members = group
-                .group
-                .iter()
-                .filter_map(|m| runner.slots.iter().position(|s| s.inst.name() == m))
-                .collect();
-            runner.groups.push((SyncGroup::new(gname.clone()), members));
-        }
+        runner.rebuild_groups(config);
         runner.start_scripts(config);
         runner.start_link_watch(config).await?;
         runner.step(now).await;
@@ -478,6 +471,19 @@ impl Runner {
         });
     }
 
+    /// Sync groups by member index into `slots`.
+    fn rebuild_groups(&mut self, config: &Config) {
+        self.groups.clear();
+        for (gname, group) in &config.vrrp_sync_group {
+            let members = group
+                .group
+                .iter()
+                .filter_map(|m| self.slots.iter().position(|s| s.inst.name() == m))
+                .collect();
+            self.groups.push((SyncGroup::new(gname.clone()), members));
+        }
+    }
+
     /// Apply a new configuration: instances whose settings did not change keep their state and
     /// timers (no spurious failover); changed ones are stopped (a master releases) and started
     /// anew; removed ones stop; new ones start. Returns what changed.
@@ -518,15 +524,7 @@ impl Runner {
                 }
             }
         }
-        self.groups.clear();
-        for (gname, group) in &config.vrrp_sync_group {
-            let members = group
-                .group
-                .iter()
-                .filter_map(|m| self.slots.iter().position(|s| s.inst.name() == m))
-                .collect();
-            self.groups.push((SyncGroup::new(gname.clone()), members));
-        }
+        self.rebuild_groups(config);
         self.start_scripts(config);
         self.step(now).await;
         Ok(changes)

@@ -140,13 +140,16 @@ pub fn lvsdeck_bin() -> &'static str {
 /// Start `lvsdeck --daemon -c config` in a host's namespace.
 pub fn lvsdeck_daemon(topo: &Topology, host: &str, config: &Path, dir: &TempDir) -> Proc {
     let log = dir.0.join(format!("{host}.log"));
-    Proc::spawn(
-        topo,
-        host,
-        lvsdeck_bin(),
-        &["--daemon", "-c", config.to_str().unwrap()],
-        log,
-    )
+    // Each daemon its own control socket: tests run in parallel.
+    let socket = dir.0.join(format!("{host}.sock"));
+    let args = [
+        "--daemon",
+        "-c",
+        config.to_str().unwrap(),
+        "--socket",
+        socket.to_str().unwrap(),
+    ];
+    Proc::spawn(topo, host, lvsdeck_bin(), &args, log)
 }
 
 /// Ping `target` from `host` every `interval_ms` for `count` pings; (sent, received).
@@ -162,5 +165,41 @@ pub fn ping_counts(output: &str) -> (u32, u32) {
     (
         nums.first().copied().unwrap_or(0),
         nums.get(1).copied().unwrap_or(0),
+    )
+}
+
+/// Start Debian's keepalived (VRRP only, in the foreground, logging to a file) in a host's
+/// namespace with `conf` as its configuration; its pid files stay in `dir`.
+pub fn keepalived(topo: &Topology, host: &str, conf: &str, dir: &TempDir) -> Proc {
+    let file = dir.write(&format!("{host}-keepalived.conf"), conf);
+    let pid = |n: &str| {
+        dir.0
+            .join(format!("{host}-{n}.pid"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let (p, r, c) = (pid("ka"), pid("vrrp"), pid("chk"));
+    let args = [
+        "-n",
+        "-l",
+        "-D",
+        "-G",
+        "-P",
+        "-f",
+        file.to_str().unwrap(),
+        "-p",
+        &p,
+        "-r",
+        &r,
+        "-c",
+        &c,
+    ];
+    Proc::spawn(
+        topo,
+        host,
+        "keepalived",
+        &args,
+        dir.0.join(format!("{host}-keepalived.log")),
     )
 }

@@ -5,7 +5,7 @@ pub mod parse;
 
 use std::path::Path;
 
-use super::diag::{Diag, Diags};
+use super::diag::Diags;
 use super::model::Config;
 use super::validate::{ConfPath, ScriptProbe, validate};
 use parse::FileSource;
@@ -34,13 +34,7 @@ pub fn load(
                 break None;
             }
         };
-        let mut d = Diag::error(f.message);
-        if let Some((file, span)) = place {
-            d = d.at(&parsed.files[*file], span.clone());
-        }
-        d.severity = f.severity;
-        d.help = f.help;
-        diags.push(d);
+        diags.push(f.into_diag(place.map(|(file, span)| (&parsed.files[*file], span.clone()))));
     }
     if diags.has_errors() {
         (None, diags)
