@@ -1,0 +1,237 @@
+//! The console's terminal loop: keys in, frames out, snapshots from the engines — over the
+//! control socket (attached) or from engines running in this process (embedded). The engines
+//! never depend on the console: a console that crashes restores the terminal and leaves them
+//! running (attached), or stops them gracefully (embedded, the header says so).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyEventKind};
+use tokio::sync::mpsc;
+
+use lvsdeck::control::client::Client;
+use lvsdeck::control::protocol::{Command, Request, Response};
+use lvsdeck::engine::director::{CommandRequest, Handles};
+use lvsdeck::engine::snapshot::{Snapshot, now_ms};
+use lvsdeck::lab::client::ClientStatus;
+use lvsdeck::tui::app::{App, ConnectionState, ConsoleConfig, Effect};
+use lvsdeck::tui::theme::Theme;
+
+/// Where snapshots come from.
+pub enum Source {
+    /// Daemons' control sockets, with a label each (the lab has two directors).
+    Attach(Vec<(String, PathBuf)>),
+    /// Engines in this process.
+    Embedded(Handles),
+}
+
+enum Msg {
+    Key(event::KeyEvent),
+    Resize,
+    Snapshot(usize, Box<Snapshot>),
+    Connection(usize, ConnectionState),
+    ReadOnly(usize, bool),
+    CommandResult(Result<String, String>),
+}
+
+/// Follow one daemon: subscribe, forward snapshots, reconnect after a loss.
+async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
+    let mut lost_since: Option<u64> = None;
+    loop {
+        match Client::connect(&path).await {
+            Ok(mut client) => {
+                lost_since = None;
+                let _ = tx.send(Msg::ReadOnly(index, !client.admin)).await;
+                let _ = tx.send(Msg::Connection(index, ConnectionState::Connected { since_ms: now_ms() })).await;
+                if client.send(&Request::Subscribe).await.is_ok() {
+                    loop {
+                        match client.recv().await {
+                            Ok(Response::Snapshot { snapshot }) => {
+                                if tx.send(Msg::Snapshot(index, snapshot)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                let since = *lost_since.get_or_insert_with(now_ms);
+                                let _ = tx
+                                    .send(Msg::Connection(index, ConnectionState::Lost { since_ms: since, reason: e.to_string() }))
+                                    .await;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let since = *lost_since.get_or_insert_with(now_ms);
+                if tx.send(Msg::Connection(index, ConnectionState::Lost { since_ms: since, reason: e.to_string() })).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn send_command(source: &Source, current: usize, command: Command) -> Result<String, String> {
+    match source {
+        Source::Attach(targets) => {
+            let mut client = Client::connect(&targets[current].1).await.map_err(|e| e.to_string())?;
+            match client.call(&Request::Command { command }).await.map_err(|e| e.to_string())? {
+                Response::Done { message } => Ok(message),
+                Response::Refused { message } | Response::Error { message } => Err(message),
+                other => Err(format!("unexpected answer {other:?}")),
+            }
+        }
+        Source::Embedded(handles) => {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            // SAFETY: getuid has no preconditions.
+            let uid = unsafe { libc::getuid() };
+            let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| format!("uid{uid}"));
+            let req = CommandRequest { command, user, uid, admin: uid == 0, reply };
+            handles.commands.send(req).await.map_err(|_| "the engines are stopping".to_string())?;
+            rx.await.map_err(|_| "the engines dropped the command".to_string())?
+        }
+    }
+}
+
+/// Run the console until the user quits. `lab_status` names the lab client's status file.
+pub async fn run(mut config: ConsoleConfig, theme: Theme, source: Source, lab_status: Option<PathBuf>) -> ExitCode {
+    let directors = match &source {
+        Source::Attach(t) => t.len(),
+        Source::Embedded(_) => 1,
+    };
+    config.directors = directors;
+    let mut app = App::new(config);
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let mut followers = Vec::new();
+    match &source {
+        Source::Attach(targets) => {
+            for (i, (_, path)) in targets.iter().enumerate() {
+                followers.push(tokio::spawn(follow(i, path.clone(), tx.clone())));
+            }
+        }
+        Source::Embedded(handles) => {
+            app.set_connection(ConnectionState::Embedded);
+            let mut snapshots = handles.snapshot.clone();
+            let tx = tx.clone();
+            followers.push(tokio::spawn(async move {
+                loop {
+                    let s = snapshots.borrow_and_update().clone();
+                    if tx.send(Msg::Snapshot(0, Box::new(s))).await.is_err() || snapshots.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+    }
+    // Keys on a thread of their own: crossterm's read blocks.
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            loop {
+                match event::read() {
+                    Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                        if tx.blocking_send(Msg::Key(k)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Event::Resize(..)) => {
+                        if tx.blocking_send(Msg::Resize).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let mut terminal = ratatui::init();
+    let mut current = 0usize;
+    let mut last: Vec<Option<Box<Snapshot>>> = vec![None; directors];
+    let mut connection: Vec<ConnectionState> = vec![ConnectionState::Connecting { since_ms: now_ms() }; directors];
+    let mut read_only: Vec<bool> = vec![false; directors];
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let labels: Vec<String> = match &source {
+        Source::Attach(t) => t.iter().map(|(l, _)| l.clone()).collect(),
+        Source::Embedded(_) => vec!["embedded".into()],
+    };
+    let mut quit = false;
+    while !quit {
+        let now = now_ms();
+        if let Some(path) = &lab_status {
+            app.set_lab_line(ClientStatus::read(path).map(|c| lab_line(&c, &labels[current], now)));
+        }
+        let _ = terminal.draw(|f| lvsdeck::tui::view::draw(f, &app, &theme, now));
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = tick.tick() => continue,
+        };
+        let Some(msg) = msg else { break };
+        match msg {
+            Msg::Key(k) => {
+                for effect in app.handle_key(k, now_ms()) {
+                    match effect {
+                        Effect::Quit => quit = true,
+                        Effect::SwitchDirector => {
+                            current = (current + 1) % directors;
+                            if let Some(s) = &last[current] {
+                                app.set_snapshot((**s).clone(), now_ms());
+                            }
+                            app.set_connection(connection[current].clone());
+                            app.set_read_only(read_only[current]);
+                        }
+                        Effect::Send(command) => {
+                            let result = send_command(&source, current, command).await;
+                            let _ = tx.send(Msg::CommandResult(result)).await;
+                        }
+                    }
+                }
+            }
+            Msg::Resize => {}
+            Msg::Snapshot(i, s) => {
+                if i == current {
+                    app.set_snapshot((*s).clone(), now_ms());
+                }
+                last[i] = Some(s);
+            }
+            Msg::Connection(i, state) => {
+                if i == current {
+                    app.set_connection(state.clone());
+                }
+                connection[i] = state;
+            }
+            Msg::ReadOnly(i, ro) => {
+                read_only[i] = ro;
+                if i == current && ro {
+                    app.set_read_only(true);
+                }
+            }
+            Msg::CommandResult(r) => app.command_result(r, now_ms()),
+        }
+    }
+    ratatui::restore();
+    for f in followers {
+        f.abort();
+    }
+    ExitCode::SUCCESS
+}
+
+/// The lab's line: which director is shown and what the client saw.
+fn lab_line(c: &ClientStatus, director: &str, now: u64) -> String {
+    let per: Vec<String> = c.by_server.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let recent_error = match &c.last_error {
+        Some(e) if now.saturating_sub(c.last_error_at_ms) < 5000 => format!("  last failure: {e}"),
+        _ => String::new(),
+    };
+    format!(
+        "lab: showing {director} (Ctrl-N: other director) | client {}/s: {} ok, {} failed [{}]{recent_error}",
+        c.rate,
+        c.ok,
+        c.failed,
+        per.join(", ")
+    )
+}
