@@ -1,0 +1,67 @@
+//! The status line: the prompt being typed (`/` filter, `:` command), else the outcome of the
+//! last thing asked — sent, done, or refused and why.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+
+use super::{put, put_right};
+use crate::tui::app::{App, PromptKind, StatusKind};
+use crate::tui::fmt;
+use crate::tui::theme::Theme;
+
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
+    if let Some(p) = app.prompt() {
+        let lead = match p.kind {
+            PromptKind::Filter(pane) => format!("/{} filter: ", pane.title().to_lowercase()),
+            PromptKind::Command => ":".to_string(),
+        };
+        let n = put(buf, area.x, area.y, area.width, &lead, theme.key);
+        // Keep the end of a long input in view.
+        let room = area.width.saturating_sub(n + 1) as usize;
+        let len = p.text.chars().count();
+        let shown: String = p.text.chars().skip(len.saturating_sub(room)).collect();
+        let m = put(buf, area.x + n, area.y, room as u16, &shown, theme.base);
+        if n + m < area.width {
+            put(
+                buf,
+                area.x + n + m,
+                area.y,
+                1,
+                " ",
+                theme.base.add_modifier(Modifier::REVERSED),
+            );
+        }
+        return;
+    }
+    let help = app
+        .config()
+        .keymap
+        .primary(crate::tui::keymap::Action::Help)
+        .map(|k| format!("{k} help "))
+        .unwrap_or_default();
+    let hw = help.chars().count() as u16;
+    if let Some(s) = app.status() {
+        let (mark, style) = match s.kind {
+            StatusKind::Info => ("", theme.dim),
+            StatusKind::Pending => ("… ", theme.warn),
+            StatusKind::Done => ("✓ ", theme.ok),
+            StatusKind::Refused => ("✗ ", theme.error),
+        };
+        let age = now_ms.saturating_sub(s.at_ms);
+        let text = if age >= 5000 {
+            format!(" {mark}{} ({})", s.text, fmt::ago(s.at_ms, now_ms))
+        } else {
+            format!(" {mark}{}", s.text)
+        };
+        put(
+            buf,
+            area.x,
+            area.y,
+            area.width.saturating_sub(hw + 1),
+            &text,
+            style,
+        );
+    }
+    put_right(buf, area.x, area.y, area.width, &help, theme.dim);
+}
