@@ -462,15 +462,12 @@ impl App {
     pub fn hints(&self) -> &'static [Action] {
         use Action::*;
         match self.focus {
-            Pane::Vrrp => &[
-                Up, NextPane, Priority, Handover, Filter, Command, Help, Quit,
-            ],
-            Pane::Services => &[Up, Select, NextPane, Filter, Command, Help, Quit],
+            Pane::Vrrp => &[Up, Priority, Handover, Filter, NextPane, Command, Quit],
+            Pane::Services => &[Up, Select, Filter, NextPane, Command, Quit],
             Pane::Reals => &[
-                Up, Drain, Undrain, WeightUp, WeightDown, SetWeight, Back, Filter, NextPane,
-                Command, Help, Quit,
+                Up, Drain, Undrain, WeightUp, SetWeight, Filter, Back, NextPane, Command, Quit,
             ],
-            Pane::Events => &[Up, Bottom, Filter, NextPane, Command, Help, Quit],
+            Pane::Events => &[Up, Bottom, Filter, NextPane, Command, Quit],
         }
     }
 
@@ -916,7 +913,9 @@ impl App {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
                     self.dialogs.pop();
                 }
-                KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => *scroll += 1,
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => {
+                    *scroll = (*scroll + 1).min(crate::tui::view::help_lines())
+                }
                 KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
                     *scroll = scroll.saturating_sub(1)
                 }

@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Widget};
 
-use super::{centered, put, put_spans};
+use super::{centered, put, put_spans, wrap};
 use crate::tui::app::{Confirm, Input};
 use crate::tui::theme::Theme;
 
@@ -16,6 +16,7 @@ fn frame(
     screen: Rect,
     title: &str,
     lines: &[(String, String)],
+    min_text_w: u16,
     extra_h: u16,
     theme: &Theme,
 ) -> Rect {
@@ -30,7 +31,8 @@ fn frame(
         .map(|(_, v)| v.chars().count() as u16 + label_w)
         .max()
         .unwrap_or(0)
-        .max(title.chars().count() as u16 + 4);
+        .max(title.chars().count() as u16 + 4)
+        .max(min_text_w);
     let w = (text_w + 4).clamp(44, screen.width.saturating_sub(4).max(20));
     let h = lines.len() as u16 + extra_h + 2;
     let area = centered(screen, w, h);
@@ -66,11 +68,22 @@ fn frame(
 }
 
 pub fn render_confirm(buf: &mut Buffer, screen: Rect, c: &Confirm, theme: &Theme) {
-    let note_h = u16::from(c.note.is_some());
-    let inner = frame(buf, screen, &c.title, &c.lines, 2 + note_h, theme);
+    let note = c.note.as_deref().unwrap_or("");
+    // The dialog is at most the screen less 4 columns, with 2 of border and 2 of margin.
+    let room = screen.width.saturating_sub(8).max(10) as usize;
+    let note_lines = wrap(note, room);
+    let widest = note_lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let h = 2 + note_lines.len() as u16;
+    let inner = frame(buf, screen, &c.title, &c.lines, widest as u16, h, theme);
     let mut y = inner.y + c.lines.len() as u16;
-    if let Some(note) = &c.note {
-        put(buf, inner.x, y, inner.width, note, theme.dim);
+    for l in &note_lines {
+        if y < inner.bottom() {
+            put(buf, inner.x, y, inner.width, l, theme.dim);
+        }
         y += 1;
     }
     y += 1;
@@ -107,7 +120,15 @@ pub fn render_confirm(buf: &mut Buffer, screen: Rect, c: &Confirm, theme: &Theme
 }
 
 pub fn render_input(buf: &mut Buffer, screen: Rect, i: &Input, theme: &Theme) {
-    let inner = frame(buf, screen, &i.title, &i.lines, 3, theme);
+    let inner = frame(
+        buf,
+        screen,
+        &i.title,
+        &i.lines,
+        i.hint.chars().count() as u16,
+        3,
+        theme,
+    );
     let mut y = inner.y + i.lines.len() as u16;
     put(buf, inner.x, y, inner.width, &i.hint, theme.dim);
     y += 1;

@@ -5,37 +5,17 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 
-use super::{Col, cell, fit, pane, put, put_spans, xs};
+use super::{Col, cell, col, fit, pane, put, put_spans, xs};
 use crate::engine::snapshot::EventView;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
 const COLS: [Col; 4] = [
-    Col {
-        title: "when",
-        width: 11,
-        drop: 0,
-        right: true,
-    },
-    Col {
-        title: "kind",
-        width: 8,
-        drop: 2,
-        right: false,
-    },
-    Col {
-        title: "subject",
-        width: 30,
-        drop: 1,
-        right: false,
-    },
-    Col {
-        title: "message",
-        width: 20,
-        drop: 0,
-        right: false,
-    },
+    col("when", 11, 0, true),
+    col("kind", 8, 2, false),
+    col("subject", 30, 1, false),
+    col("message", 20, 0, false),
 ];
 const FLEX: usize = 3;
 
@@ -106,7 +86,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, x0, inner.y, tw, msg, theme.dim);
         return;
     }
-    let w = fit(&COLS, tw, FLEX);
+    let w = fit(&COLS, tw, FLEX, u16::MAX);
     let x = xs(x0, &w);
     let (start, end) = app.window(Pane::Events, inner.height as usize);
     for (k, pos) in (start..end).enumerate() {

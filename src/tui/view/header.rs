@@ -42,9 +42,19 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let on = |s: Style| base.patch(s);
     let (y1, y2, w) = (area.y, area.y + 1, area.width);
 
-    // Line 1: identity, role, mode, connection, RO badge.
+    // Line 1: a lost connection first (it must never be cut off), then identity, role, mode
+    // and connection, with the uptime and the RO badge on the right.
     let mut l1: Vec<Span> = Vec::with_capacity(12);
     l1.push(Span::styled(" lvsdeck ", on(theme.title)));
+    if let ConnectionState::Lost { since_ms, reason } = app.connection() {
+        l1.push(Span::styled(
+            format!(
+                "✗ connection lost {} — values frozen ({reason})  ",
+                fmt::ago(*since_ms, now_ms)
+            ),
+            base,
+        ));
+    }
     if app.has_snapshot() {
         let name = match &host.router_id {
             Some(id) if *id != host.hostname => format!("{} ({id})", host.hostname),
@@ -53,39 +63,31 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         l1.push(Span::styled(name, base));
         l1.push(Span::styled("  ", base));
         let (role, state) = role(app);
+        let oldest = snap.vrrp.iter().map(|v| v.refreshed_at_ms).min();
+        let stale = oldest.is_some_and(|at| app.is_stale(at, now_ms));
         let role_style = if state.is_empty() {
             on(theme.dim)
-        } else if app.is_stale(
-            snap.vrrp
-                .iter()
-                .map(|v| v.refreshed_at_ms)
-                .min()
-                .unwrap_or(0),
-            now_ms,
-        ) {
+        } else if stale {
             on(theme.stale)
         } else {
             // The role on the header's background: reversed to stand out.
             on(theme.vrrp_state(state)).add_modifier(ratatui::style::Modifier::REVERSED)
         };
-        l1.push(Span::styled(format!(" {role} "), role_style));
+        let mark = if stale { "?" } else { "" };
+        l1.push(Span::styled(format!(" {role}{mark} "), role_style));
         l1.push(Span::styled("  ", base));
     }
     match app.connection() {
         ConnectionState::Embedded => {
-            l1.push(Span::styled("embedded (quitting stops the engines)", base));
+            l1.push(Span::styled("embedded (q stops the engines)", base));
         }
         ConnectionState::Connected { .. } => {
-            l1.push(Span::styled(
-                if host.mode.is_empty() {
-                    "daemon"
-                } else {
-                    host.mode.as_str()
-                }
-                .to_string(),
-                base,
-            ));
-            l1.push(Span::styled("  ● connected", base));
+            let mode = if host.mode.is_empty() {
+                "daemon"
+            } else {
+                host.mode.as_str()
+            };
+            l1.push(Span::styled(format!("{mode}  ● connected"), base));
         }
         ConnectionState::Connecting { since_ms } => {
             l1.push(Span::styled(
@@ -96,15 +98,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
                 on(theme.warn),
             ));
         }
-        ConnectionState::Lost { since_ms, reason } => {
-            l1.push(Span::styled(
-                format!(
-                    "✗ connection lost {} — values frozen ({reason})",
-                    fmt::ago(*since_ms, now_ms)
-                ),
-                base,
-            ));
-        }
+        ConnectionState::Lost { .. } => {}
     }
     let badge_w = if app.read_only() { 5 } else { 0 };
     let uptime = if app.has_snapshot() && host.started_at_ms > 0 {
@@ -150,7 +144,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     l2.push(Span::styled(
         format!(
             "{}/{}",
-            fmt::si(host.mem_used_bytes as f64),
+            fmt::bytes(host.mem_used_bytes as f64),
             fmt::bytes(host.mem_total_bytes as f64)
         ),
         val,

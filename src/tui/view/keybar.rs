@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Span;
 
 use super::put_spans;
-use crate::tui::app::{App, Dialog, PromptKind};
+use crate::tui::app::{App, Dialog, Pane, PromptKind};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 
@@ -43,28 +43,21 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme) {
         }
         for a in actions {
             let enabled = app.action_enabled(a);
-            let (keys, label) = if a == Action::Up {
-                let up = km
-                    .primary(Action::Up)
-                    .map(|k| k.to_string())
-                    .unwrap_or_default();
-                let down = km
-                    .primary(Action::Down)
-                    .map(|k| k.to_string())
-                    .unwrap_or_default();
-                (
-                    format!("{up}{down}"),
-                    if app.focus() == crate::tui::app::Pane::Events {
+            let key = |a: Action| km.primary(a).map(|k| k.to_string()).unwrap_or_default();
+            let (keys, label) = match a {
+                Action::Up => (
+                    format!("{}{}", key(Action::Up), key(Action::Down)),
+                    if app.focus() == Pane::Events {
                         "scroll"
                     } else {
                         "move"
                     },
-                )
-            } else {
-                (
-                    km.primary(a).map(|k| k.to_string()).unwrap_or_default(),
-                    a.label(),
-                )
+                ),
+                Action::WeightUp => (
+                    format!("{}{}", key(Action::WeightUp), key(Action::WeightDown)),
+                    "weight",
+                ),
+                _ => (key(a), a.label()),
             };
             let kstyle = if enabled {
                 theme.key

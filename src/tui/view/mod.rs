@@ -22,6 +22,8 @@ use crate::tui::app::{App, Dialog, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
+pub use help::lines as help_lines;
+
 /// Smallest screen the layout supports; below it a single line says so.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
@@ -79,7 +81,10 @@ fn render_body(buf: &mut Buffer, body: Rect, app: &App, theme: &Theme, now_ms: u
     let snap = app.snapshot();
     let vrrp_rows = (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 });
     let svc_rows = if !snap.ipvs.available && app.has_snapshot() {
-        if short { 2 } else { 3 }
+        // The reason, wrapped, under one line that says what is wrong.
+        let len = snap.ipvs.error.as_deref().map_or(60, str::len) as u16;
+        let per_line = body.width.saturating_sub(4).max(20);
+        (1 + len.div_ceil(per_line)).min(if short { 4 } else { 6 })
     } else {
         (snap.ipvs.services.len().max(1) as u16).min(if short { 3 } else { 8 })
     };
@@ -169,9 +174,23 @@ pub(crate) struct Col {
     pub right: bool,
 }
 
+pub(crate) const fn col(title: &'static str, width: u16, drop: u8, right: bool) -> Col {
+    Col {
+        title,
+        width,
+        drop,
+        right,
+    }
+}
+
 /// Column widths for `avail` columns: drops the least important columns until the rest fit
-/// (one space between columns), then gives what is left to column `flex`.
-pub(crate) fn fit<const N: usize>(cols: &[Col; N], avail: u16, flex: usize) -> [u16; N] {
+/// (one space between columns), then gives what is left to column `flex`, up to `flex_max`.
+pub(crate) fn fit<const N: usize>(
+    cols: &[Col; N],
+    avail: u16,
+    flex: usize,
+    flex_max: u16,
+) -> [u16; N] {
     let mut w: [u16; N] = std::array::from_fn(|i| cols[i].width);
     let total = |w: &[u16; N]| -> u16 {
         let n = w.iter().filter(|&&x| x > 0).count() as u16;
@@ -192,7 +211,7 @@ pub(crate) fn fit<const N: usize>(cols: &[Col; N], avail: u16, flex: usize) -> [
     }
     let t = total(&w);
     if t < avail && w[flex] > 0 {
-        w[flex] += avail - t;
+        w[flex] = (w[flex] + avail - t).min(flex_max.max(w[flex]));
     }
     w
 }
@@ -316,4 +335,28 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
         width: w,
         height: h,
     }
+}
+
+/// Where to break `text` to fit `width` columns: at the last space that fits, else hard.
+pub(crate) fn wrap_at(text: &str, width: usize) -> usize {
+    if text.chars().count() <= width {
+        return text.len();
+    }
+    let hard = text
+        .char_indices()
+        .nth(width)
+        .map_or(text.len(), |(i, _)| i);
+    text[..hard].rfind(' ').filter(|&i| i > 0).unwrap_or(hard)
+}
+
+/// `text` broken into lines of at most `width` columns.
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let take = wrap_at(rest, width.max(1));
+        out.push(rest[..take].trim_end());
+        rest = rest[take..].trim_start();
+    }
+    out
 }

@@ -8,78 +8,23 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, fit, headings, pane, put, put_spans, select_row, xs};
+use super::{Col, age_span, cell, col, fit, headings, pane, put, put_spans, select_row, xs};
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
 const COLS: [Col; 11] = [
-    Col {
-        title: "real server",
-        width: 16,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "weight",
-        width: 6,
-        drop: 0,
-        right: true,
-    },
-    Col {
-        title: "cfg",
-        width: 4,
-        drop: 7,
-        right: true,
-    },
-    Col {
-        title: "health",
-        width: 6,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "last check",
-        width: 14,
-        drop: 2,
-        right: false,
-    },
-    Col {
-        title: "active",
-        width: 7,
-        drop: 0,
-        right: true,
-    },
-    Col {
-        title: "inact",
-        width: 7,
-        drop: 6,
-        right: true,
-    },
-    Col {
-        title: "cps",
-        width: 6,
-        drop: 3,
-        right: true,
-    },
-    Col {
-        title: "cps trend",
-        width: 10,
-        drop: 4,
-        right: false,
-    },
-    Col {
-        title: "in",
-        width: 10,
-        drop: 8,
-        right: true,
-    },
-    Col {
-        title: "operator",
-        width: 16,
-        drop: 0,
-        right: false,
-    },
+    col("real server", 16, 0, false),
+    col("weight", 6, 0, true),
+    col("cfg", 4, 7, true),
+    col("health", 6, 0, false),
+    col("last check", 14, 2, false),
+    col("active", 7, 0, true),
+    col("inact", 7, 6, true),
+    col("cps", 6, 3, true),
+    col("cps trend", 10, 4, false),
+    col("in", 10, 8, true),
+    col("operator", 16, 0, false),
 ];
 const FLEX: usize = 4;
 const TREND: usize = 8;
@@ -172,9 +117,11 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let mut operator = c.draining + c.drained > 0;
     for pos in start..end {
         let r = &svc.reals[app.row(Pane::Reals, pos)];
-        let n = r.address.len()
-            + if r.port == 0 { 0 } else { 6 }
-            + usize::from(r.address.contains(':')) * 2;
+        let port = match r.port {
+            0 => 0,
+            p => 2 + p.ilog10() as usize,
+        };
+        let n = r.address.len() + port + usize::from(r.address.contains(':')) * 2;
         addr_w = addr_w.max(n);
         operator |= r.weight_override.is_some() || r.drain.is_some();
     }
@@ -182,7 +129,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     if !operator {
         cols[OPERATOR].width = 0;
     }
-    let mut w = fit(&cols, tw, FLEX);
+    let mut w = fit(&cols, tw, FLEX, 32);
     if !operator {
         w[OPERATOR] = 0;
     }

@@ -8,72 +8,22 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, fit, headings, pane, put, select_row, xs};
+use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, wrap_at, xs};
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
 const COLS: [Col; 10] = [
-    Col {
-        title: "service",
-        width: 24,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "sched",
-        width: 5,
-        drop: 3,
-        right: false,
-    },
-    Col {
-        title: "fwd",
-        width: 4,
-        drop: 4,
-        right: false,
-    },
-    Col {
-        title: "reals",
-        width: 14,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "active",
-        width: 7,
-        drop: 0,
-        right: true,
-    },
-    Col {
-        title: "inact",
-        width: 7,
-        drop: 6,
-        right: true,
-    },
-    Col {
-        title: "cps",
-        width: 7,
-        drop: 0,
-        right: true,
-    },
-    Col {
-        title: "in",
-        width: 10,
-        drop: 2,
-        right: true,
-    },
-    Col {
-        title: "out",
-        width: 10,
-        drop: 5,
-        right: true,
-    },
-    Col {
-        title: "notes",
-        width: 10,
-        drop: 1,
-        right: false,
-    },
+    col("service", 24, 0, false),
+    col("sched", 5, 3, false),
+    col("fwd", 4, 4, false),
+    col("reals", 14, 0, false),
+    col("active", 7, 0, true),
+    col("inact", 7, 6, true),
+    col("cps", 7, 0, true),
+    col("in", 10, 2, true),
+    col("out", 10, 5, true),
+    col("notes", 10, 1, false),
 ];
 const FLEX: usize = 9;
 
@@ -126,7 +76,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         }
         return;
     }
-    let w = fit(&COLS, tw, FLEX);
+    let w = fit(&COLS, tw, FLEX, u16::MAX);
     let x = xs(x0, &w);
     headings(buf, inner.y, &COLS, &w, &x, theme);
     let rows = inner.height as usize - 1;
@@ -208,16 +158,4 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             select_row(buf, inner, y, focused, theme);
         }
     }
-}
-
-/// Where to break `text` to fit `width` columns: at the last space that fits, else hard.
-fn wrap_at(text: &str, width: usize) -> usize {
-    if text.chars().count() <= width {
-        return text.len();
-    }
-    let hard = text
-        .char_indices()
-        .nth(width)
-        .map_or(text.len(), |(i, _)| i);
-    text[..hard].rfind(' ').filter(|&i| i > 0).unwrap_or(hard)
 }

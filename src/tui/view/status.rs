@@ -54,14 +54,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             format!(" {mark}{}", s.text)
         };
-        put(
-            buf,
-            area.x,
-            area.y,
-            area.width.saturating_sub(hw + 1),
-            &text,
-            style,
-        );
+        // The message has the whole line if it needs it; the help hint only where it fits.
+        let n = put(buf, area.x, area.y, area.width, &text, style);
+        if n + hw < area.width {
+            put_right(buf, area.x, area.y, area.width, &help, theme.dim);
+        }
+        return;
     }
     put_right(buf, area.x, area.y, area.width, &help, theme.dim);
 }

@@ -8,68 +8,24 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, fit, headings, pane, put, select_row, xs};
+use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, xs};
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
 const COLS: [Col; 9] = [
-    Col {
-        title: "instance",
-        width: 10,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "state",
-        width: 8,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "if/vrid",
-        width: 11,
-        drop: 5,
-        right: false,
-    },
-    Col {
-        title: "VIPs",
-        width: 20,
-        drop: 2,
-        right: false,
-    },
-    Col {
-        title: "prio",
-        width: 11,
-        drop: 0,
-        right: false,
-    },
-    Col {
-        title: "master heard",
-        width: 26,
-        drop: 3,
-        right: false,
-    },
-    Col {
-        title: "adverts in/out",
-        width: 14,
-        drop: 4,
-        right: true,
-    },
-    Col {
-        title: "last transition",
-        width: 20,
-        drop: 1,
-        right: false,
-    },
-    Col {
-        title: "age",
-        width: 9,
-        drop: 0,
-        right: true,
-    },
+    col("instance", 10, 0, false),
+    col("state", 8, 0, false),
+    col("if/vrid", 11, 5, false),
+    col("VIPs", 19, 2, false),
+    col("prio/base", 9, 0, false),
+    col("master heard", 24, 3, false),
+    col("adverts in/out", 14, 4, true),
+    col("last transition", 20, 1, false),
+    col("age", 9, 0, true),
 ];
 const FLEX: usize = 7;
+const AGE: usize = 8;
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
     let snap = app.snapshot();
@@ -83,12 +39,25 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         return;
     }
     let (x0, tw) = (inner.x + 1, inner.width - 1);
-    let w = fit(&COLS, tw, FLEX);
+    let any_stale = snap
+        .vrrp
+        .iter()
+        .any(|v| app.is_stale(v.refreshed_at_ms, now_ms));
+    let mut cols = COLS;
+    if !any_stale {
+        cols[AGE].width = 0;
+    }
+    let mut w = fit(&cols, tw, FLEX, u16::MAX);
+    if !any_stale {
+        w[AGE] = 0;
+    }
     let x = xs(x0, &w);
-    headings(buf, inner.y, &COLS, &w, &x, theme);
+    headings(buf, inner.y, &cols, &w, &x, theme);
     let rows = inner.height as usize - 1;
     if app.visible_len(Pane::Vrrp) == 0 {
-        let msg = if snap.vrrp.is_empty() {
+        let msg = if !app.has_snapshot() {
+            "waiting for the first snapshot…"
+        } else if snap.vrrp.is_empty() {
             "no VRRP instances configured"
         } else {
             "no instance matches the filter (Esc clears it)"
@@ -131,12 +100,11 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         cell(buf, x[3], y, w[3], false, &s, vip_style);
         s.clear();
         match &v.priority_override {
-            Some(o) => {
-                let _ = write!(s, "{}* (base {})", v.effective_priority, v.base_priority);
-                let _ = o;
+            Some(_) => {
+                let _ = write!(s, "{}*/{}", v.effective_priority, v.base_priority);
             }
             None if v.effective_priority != v.base_priority => {
-                let _ = write!(s, "{} (base {})", v.effective_priority, v.base_priority);
+                let _ = write!(s, "{}/{}", v.effective_priority, v.base_priority);
             }
             None => {
                 let _ = write!(s, "{}", v.effective_priority);
@@ -207,7 +175,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         if stale {
             s.clear();
             s.push_str(&fmt::ago(v.refreshed_at_ms, now_ms));
-            cell(buf, x[8], y, w[8], true, &s, theme.stale);
+            cell(buf, x[AGE], y, w[AGE], true, &s, theme.stale);
         }
         if pos == app.selected(Pane::Vrrp) {
             select_row(buf, inner, y, focused, theme);
