@@ -498,8 +498,7 @@ impl App {
         if action.dangerous() && self.read_only {
             self.refuse(
                 format!(
-                    "read-only: {} refused — this console is read-only (--read-only, or your \
-                     user is not in the daemon's admin group)",
+                    "read-only: {} refused (--read-only, or not in the daemon's admin group)",
                     action.label()
                 ),
                 now_ms,

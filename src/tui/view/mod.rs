@@ -64,8 +64,16 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     };
     header::render(buf, header, app, theme, now_ms);
     render_body(buf, body, app, theme, now_ms);
-    keybar::render(buf, keybar, app, theme);
-    status::render(buf, status, app, theme, now_ms);
+    if status::needs_two_lines(app, area.width) {
+        let both = Rect {
+            height: 2,
+            ..keybar
+        };
+        status::render(buf, both, app, theme, now_ms);
+    } else {
+        keybar::render(buf, keybar, app, theme);
+        status::render(buf, status, app, theme, now_ms);
+    }
 
     for d in &app.dialogs {
         match d {

@@ -5,10 +5,19 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 
-use super::{put, put_right};
+use super::{put, put_right, wrap};
 use crate::tui::app::{App, PromptKind, StatusKind};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
+
+/// Whether the status message needs two lines at this width (the key bar then gives way).
+pub fn needs_two_lines(app: &App, width: u16) -> bool {
+    app.prompt().is_none()
+        && app.dialog().is_none()
+        && app.status().is_some_and(|s| {
+            s.kind == StatusKind::Refused && s.text.chars().count() + 4 > width as usize
+        })
+}
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
     if let Some(p) = app.prompt() {
@@ -54,10 +63,24 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             format!(" {mark}{}", s.text)
         };
-        // The message has the whole line if it needs it; the help hint only where it fits.
-        let n = put(buf, area.x, area.y, area.width, &text, style);
+        // The message has the whole area if it needs it (a long refusal takes the key bar's
+        // line too); the help hint only where it fits.
+        let lines = wrap(&text, area.width.saturating_sub(3) as usize);
+        let mut n = 0;
+        for (i, l) in lines.iter().take(area.height as usize).enumerate() {
+            let lead = if i == 0 { " " } else { "   " };
+            n = put(
+                buf,
+                area.x,
+                area.y + i as u16,
+                area.width,
+                &format!("{lead}{l}"),
+                style,
+            );
+        }
+        let last = area.y + (lines.len().clamp(1, area.height as usize) - 1) as u16;
         if n + hw < area.width {
-            put_right(buf, area.x, area.y, area.width, &help, theme.dim);
+            put_right(buf, area.x, last, area.width, &help, theme.dim);
         }
         return;
     }
