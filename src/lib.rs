@@ -8,4 +8,5 @@ pub mod control;
 pub mod engine;
 pub mod ipvs;
 pub mod lab;
+pub mod tui;
 pub mod vrrp;

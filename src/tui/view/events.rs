@@ -1,0 +1,108 @@
+//! The event log, newest at the bottom; scrolls back with the arrows, filters with `/`.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Span;
+
+use super::{Col, cell, col, fit, pane, put, put_spans, xs};
+use crate::engine::snapshot::EventView;
+use crate::tui::app::{App, Pane};
+use crate::tui::fmt;
+use crate::tui::theme::Theme;
+
+const COLS: [Col; 4] = [
+    col("when", 11, 0, true),
+    col("kind", 8, 2, false),
+    col("subject", 30, 1, false),
+    col("message", 20, 0, false),
+];
+const FLEX: usize = 3;
+
+fn kind_style(e: &EventView, theme: &Theme) -> Style {
+    match e.kind.as_str() {
+        "vrrp" => theme.title,
+        "health" if e.message.starts_with("down") => theme.down,
+        "health" => theme.up,
+        "operator" => theme.warn,
+        "daemon" => theme.dim,
+        "ipvs" => theme.backup,
+        _ => theme.base,
+    }
+}
+
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
+    let snap = app.snapshot();
+    let len = app.visible_len(Pane::Events);
+    let back = app.selected(Pane::Events);
+    let mut extra: Vec<Span> = Vec::new();
+    if back > 0 {
+        extra.push(Span::styled(
+            format!(" scrolled back {back} (End follows) "),
+            theme.warn,
+        ));
+    }
+    extra.push(Span::styled(format!(" {len} "), theme.dim));
+
+    if area.height < 3 {
+        // One line: the newest event.
+        put(buf, area.x, area.y, 2, "▸ ", theme.dim);
+        let mut spans: Vec<Span> = vec![Span::styled("Events ", theme.title)];
+        if len > 0 {
+            let e = &snap.events[app.row(Pane::Events, len - 1)];
+            spans.push(Span::styled(
+                format!("{} ", fmt::ago(e.at_ms, now_ms)),
+                theme.dim,
+            ));
+            spans.push(Span::styled(format!("{} ", e.kind), kind_style(e, theme)));
+            spans.push(Span::styled(
+                format!("{}: {}", e.subject, e.message),
+                theme.base,
+            ));
+        } else {
+            spans.push(Span::styled("none yet", theme.dim));
+        }
+        put_spans(
+            buf,
+            area.x + 2,
+            area.y,
+            area.width.saturating_sub(2),
+            &spans,
+        );
+        return;
+    }
+
+    let inner = pane(buf, area, app, Pane::Events, &extra, theme);
+    if inner.height == 0 || inner.width < 2 {
+        return;
+    }
+    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    if len == 0 {
+        let msg = if snap.events.is_empty() {
+            "no events yet"
+        } else {
+            "no event matches the filter (Esc clears it)"
+        };
+        put(buf, x0, inner.y, tw, msg, theme.dim);
+        return;
+    }
+    let w = fit(&COLS, tw, FLEX, u16::MAX);
+    let x = xs(x0, &w);
+    let (start, end) = app.window(Pane::Events, inner.height as usize);
+    for (k, pos) in (start..end).enumerate() {
+        let e = &snap.events[app.row(Pane::Events, pos)];
+        let y = inner.y + k as u16;
+        cell(
+            buf,
+            x[0],
+            y,
+            w[0],
+            true,
+            &fmt::ago(e.at_ms, now_ms),
+            theme.dim,
+        );
+        cell(buf, x[1], y, w[1], false, &e.kind, kind_style(e, theme));
+        cell(buf, x[2], y, w[2], false, &e.subject, theme.base);
+        cell(buf, x[3], y, w[3], false, &e.message, theme.base);
+    }
+}

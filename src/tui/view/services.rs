@@ -1,0 +1,161 @@
+//! The virtual services: address, scheduler, forwarding method, real servers up, connections,
+//! new connections per second and byte rates. Without IPVS in the kernel, the reason and what
+//! to do take the pane's place.
+
+use std::fmt::Write;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+
+use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, wrap_at, xs};
+use crate::tui::app::{App, Pane};
+use crate::tui::fmt;
+use crate::tui::theme::Theme;
+
+const COLS: [Col; 10] = [
+    col("service", 24, 0, false),
+    col("sched", 5, 3, false),
+    col("fwd", 4, 4, false),
+    col("reals", 14, 0, false),
+    col("active", 7, 0, true),
+    col("inact", 7, 6, true),
+    col("cps", 7, 0, true),
+    col("in", 10, 2, true),
+    col("out", 10, 5, true),
+    col("notes", 10, 1, false),
+];
+const FLEX: usize = 9;
+
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
+    let snap = app.snapshot();
+    let ipvs = &snap.ipvs;
+    let mut extra: Vec<Span> = Vec::new();
+    if app.has_snapshot()
+        && let Some(s) = age_span(app, ipvs.refreshed_at_ms, now_ms, theme)
+    {
+        extra.push(s);
+    }
+    let inner = pane(buf, area, app, Pane::Services, &extra, theme);
+    if inner.height == 0 || inner.width < 2 {
+        return;
+    }
+    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    if !app.has_snapshot() {
+        put(
+            buf,
+            x0,
+            inner.y,
+            tw,
+            "waiting for the first snapshot…",
+            theme.dim,
+        );
+        return;
+    }
+    if !ipvs.available {
+        put(
+            buf,
+            x0,
+            inner.y,
+            tw,
+            "IPVS is not available on this director",
+            theme.fault,
+        );
+        let why = ipvs
+            .error
+            .as_deref()
+            .unwrap_or("the kernel reported no IPVS; load it with `modprobe ip_vs`");
+        // Wrap the reason over the remaining lines.
+        let mut y = inner.y + 1;
+        let mut rest = why;
+        while y < inner.bottom() && !rest.is_empty() {
+            let take = wrap_at(rest, tw as usize);
+            put(buf, x0, y, tw, rest[..take].trim_end(), theme.error);
+            rest = rest[take..].trim_start();
+            y += 1;
+        }
+        return;
+    }
+    let w = fit(&COLS, tw, FLEX, u16::MAX);
+    let x = xs(x0, &w);
+    headings(buf, inner.y, &COLS, &w, &x, theme);
+    let rows = inner.height as usize - 1;
+    if app.visible_len(Pane::Services) == 0 {
+        let msg = if ipvs.services.is_empty() {
+            "no virtual services in the table"
+        } else {
+            "no service matches the filter (Esc clears it)"
+        };
+        put(buf, x0, inner.y + 1, tw, msg, theme.dim);
+        return;
+    }
+    let stale = app.is_stale(ipvs.refreshed_at_ms, now_ms);
+    let val = if stale { theme.stale } else { theme.base };
+    let (start, end) = app.window(Pane::Services, rows);
+    let focused = app.focus() == Pane::Services && app.dialog().is_none();
+    let mut s = String::with_capacity(64);
+    for (k, pos) in (start..end).enumerate() {
+        let i = app.row(Pane::Services, pos);
+        let v = &ipvs.services[i];
+        let c = app.counts.get(i).copied().unwrap_or_default();
+        let y = inner.y + 1 + k as u16;
+        cell(buf, x[0], y, w[0], false, &v.key, theme.base);
+        cell(buf, x[1], y, w[1], false, &v.scheduler, theme.dim);
+        cell(buf, x[2], y, w[2], false, &v.method, theme.dim);
+        s.clear();
+        let _ = write!(s, "{}/{} up", c.up, c.total);
+        if c.draining + c.drained > 0 {
+            let _ = write!(s, " {}⊘", c.draining + c.drained);
+        }
+        let reals_style = if c.total > 0 && c.up == 0 {
+            theme.fault
+        } else if c.down > 0 || c.unknown > 0 {
+            theme.warn
+        } else if stale {
+            theme.stale
+        } else {
+            theme.up
+        };
+        cell(buf, x[3], y, w[3], false, &s, reals_style);
+        cell(
+            buf,
+            x[4],
+            y,
+            w[4],
+            true,
+            &fmt::si(v.active_conns as f64),
+            val,
+        );
+        cell(
+            buf,
+            x[5],
+            y,
+            w[5],
+            true,
+            &fmt::si(v.inactive_conns as f64),
+            val,
+        );
+        cell(buf, x[6], y, w[6], true, &fmt::si(v.cps), val);
+        cell(buf, x[7], y, w[7], true, &fmt::rate(v.in_bps), val);
+        cell(buf, x[8], y, w[8], true, &fmt::rate(v.out_bps), val);
+        s.clear();
+        if !v.quorum_up {
+            s.push_str("QUORUM DOWN ");
+        }
+        if v.sorry_active {
+            s.push_str("sorry server ");
+        }
+        if let Some(p) = v.persistence_s {
+            let _ = write!(s, "persist {p}s");
+        }
+        let note_style = if !v.quorum_up || v.sorry_active {
+            theme.fault
+        } else {
+            theme.dim
+        };
+        cell(buf, x[9], y, w[9], false, s.trim_end(), note_style);
+        if pos == app.selected(Pane::Services) {
+            select_row(buf, inner, y, focused, theme);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The VRRP instances: state, who holds the VIPs, priorities (with the operator's override),
+//! the master heard, advert counters and the last transition with its reason. An instance whose
+//! values are stale shows their age in its own column.
+
+use std::fmt::Write;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+
+use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, xs};
+use crate::tui::app::{App, Pane};
+use crate::tui::fmt;
+use crate::tui::theme::Theme;
+
+const COLS: [Col; 9] = [
+    col("instance", 10, 0, false),
+    col("state", 8, 0, false),
+    col("if/vrid", 11, 5, false),
+    col("VIPs", 19, 2, false),
+    col("prio/base", 9, 0, false),
+    col("master heard", 24, 3, false),
+    col("adverts in/out", 14, 4, true),
+    col("last transition", 20, 1, false),
+    col("age", 9, 0, true),
+];
+const FLEX: usize = 7;
+const AGE: usize = 8;
+
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
+    let snap = app.snapshot();
+    let stale_at = snap.vrrp.iter().map(|v| v.refreshed_at_ms).min();
+    let mut extra: Vec<Span> = Vec::new();
+    if let Some(s) = stale_at.and_then(|at| age_span(app, at, now_ms, theme)) {
+        extra.push(s);
+    }
+    let inner = pane(buf, area, app, Pane::Vrrp, &extra, theme);
+    if inner.height == 0 || inner.width < 2 {
+        return;
+    }
+    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    let any_stale = snap
+        .vrrp
+        .iter()
+        .any(|v| app.is_stale(v.refreshed_at_ms, now_ms));
+    let mut cols = COLS;
+    if !any_stale {
+        cols[AGE].width = 0;
+    }
+    let mut w = fit(&cols, tw, FLEX, u16::MAX);
+    if !any_stale {
+        w[AGE] = 0;
+    }
+    let x = xs(x0, &w);
+    headings(buf, inner.y, &cols, &w, &x, theme);
+    let rows = inner.height as usize - 1;
+    if app.visible_len(Pane::Vrrp) == 0 {
+        let msg = if !app.has_snapshot() {
+            "waiting for the first snapshot…"
+        } else if snap.vrrp.is_empty() {
+            "no VRRP instances configured"
+        } else {
+            "no instance matches the filter (Esc clears it)"
+        };
+        put(buf, x0, inner.y + 1, tw, msg, theme.dim);
+        return;
+    }
+    let (start, end) = app.window(Pane::Vrrp, rows);
+    let focused = app.focus() == Pane::Vrrp && app.dialog().is_none();
+    let mut s = String::with_capacity(64);
+    for (k, pos) in (start..end).enumerate() {
+        let v = &snap.vrrp[app.row(Pane::Vrrp, pos)];
+        let y = inner.y + 1 + k as u16;
+        let stale = app.is_stale(v.refreshed_at_ms, now_ms);
+        let val = if stale { theme.stale } else { theme.base };
+        cell(buf, x[0], y, w[0], false, &v.name, theme.base);
+        let state_style = if stale {
+            theme.stale
+        } else {
+            theme.vrrp_state(&v.state)
+        };
+        s.clear();
+        s.push_str(&v.state);
+        if stale {
+            s.push('?');
+        }
+        cell(buf, x[1], y, w[1], false, &s, state_style);
+        s.clear();
+        let _ = write!(s, "{}/{}", v.interface, v.vrid);
+        cell(buf, x[2], y, w[2], false, &s, theme.dim);
+        s.clear();
+        s.push_str(if v.holds_vips { "● " } else { "○ " });
+        if let Some(first) = v.vips.first() {
+            s.push_str(first);
+        }
+        if v.vips.len() > 1 {
+            let _ = write!(s, " +{}", v.vips.len() - 1);
+        }
+        let vip_style = if v.holds_vips { val } else { theme.dim };
+        cell(buf, x[3], y, w[3], false, &s, vip_style);
+        s.clear();
+        match &v.priority_override {
+            Some(_) => {
+                let _ = write!(s, "{}*/{}", v.effective_priority, v.base_priority);
+            }
+            None if v.effective_priority != v.base_priority => {
+                let _ = write!(s, "{}/{}", v.effective_priority, v.base_priority);
+            }
+            None => {
+                let _ = write!(s, "{}", v.effective_priority);
+            }
+        }
+        let prio_style = if v.priority_override.is_some() {
+            theme.warn
+        } else {
+            val
+        };
+        cell(buf, x[4], y, w[4], false, &s, prio_style);
+        s.clear();
+        match &v.master_heard {
+            _ if v.state == "MASTER" => s.push_str("(this director)"),
+            Some(m) => {
+                let _ = write!(
+                    s,
+                    "{} p{} {}",
+                    m.address,
+                    m.priority,
+                    fmt::ago(m.at_ms, now_ms)
+                );
+            }
+            None => s.push('—'),
+        }
+        let heard_style = match &v.master_heard {
+            Some(m) if v.state != "MASTER" && app.is_stale(m.at_ms, now_ms) => theme.stale,
+            _ => {
+                if v.state == "MASTER" {
+                    theme.dim
+                } else {
+                    val
+                }
+            }
+        };
+        cell(buf, x[5], y, w[5], false, &s, heard_style);
+        s.clear();
+        let _ = write!(
+            s,
+            "{}/{}",
+            fmt::si(v.adverts_in as f64),
+            fmt::si(v.adverts_out as f64)
+        );
+        cell(buf, x[6], y, w[6], true, &s, val);
+        s.clear();
+        if v.handing_over {
+            s.push_str("handing over… ");
+        }
+        if let Some(t) = &v.last_transition {
+            let _ = write!(
+                s,
+                "{}→{} {}: {}",
+                t.from,
+                t.to,
+                fmt::ago(t.at_ms, now_ms),
+                t.reason
+            );
+        }
+        if v.split_brain > 0 {
+            let _ = write!(s, " · split brain ×{}", v.split_brain);
+        }
+        let tr_style = if v.handing_over || v.split_brain > 0 {
+            theme.warn
+        } else {
+            theme.base
+        };
+        cell(buf, x[7], y, w[7], false, &s, tr_style);
+        if stale {
+            s.clear();
+            s.push_str(&fmt::ago(v.refreshed_at_ms, now_ms));
+            cell(buf, x[AGE], y, w[AGE], true, &s, theme.stale);
+        }
+        if pos == app.selected(Pane::Vrrp) {
+            select_row(buf, inner, y, focused, theme);
+        }
+    }
+}
