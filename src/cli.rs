@@ -27,6 +27,12 @@ pub struct Cli {
     /// Run the engines headless (for systemd), instead of the console.
     #[arg(long)]
     pub daemon: bool,
+    /// Console: watch only; every action key is refused.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Console theme: dark, light, high-contrast, solarized, or a path to a theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
     /// Configuration file: lvsdeck TOML or keepalived.conf.
     #[arg(short, long, default_value = "/etc/lvsdeck/lvsdeck.toml")]
     pub config: PathBuf,
@@ -170,13 +176,104 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
         None if cli.daemon => daemon(&cli.config, cli.socket.as_deref()),
-        None => {
-            eprintln!(
-                "lvsdeck: the console is not built yet; run the engines with `lvsdeck --daemon -c FILE`"
-            );
-            ExitCode::from(2)
-        }
+        None => console(&cli.config, &socket, cli.read_only, cli.theme.as_deref()),
     }
+}
+
+/// The console: attached to the daemon behind `socket` if one answers, else running the
+/// engines for `file` itself (and saying so in its header).
+fn console(
+    file: &std::path::Path,
+    socket: &std::path::Path,
+    read_only: bool,
+    theme: Option<&str>,
+) -> ExitCode {
+    use lvsdeck::tui::app::ConsoleConfig;
+    let attach = std::os::unix::net::UnixStream::connect(socket).is_ok();
+    let loaded = if attach {
+        None
+    } else {
+        match config::load_file(file, &FsProbe) {
+            Ok(l) => Some(l),
+            Err(diags) => {
+                eprint!("{}", diags.render());
+                eprintln!(
+                    "lvsdeck: no daemon at {} and {} is not usable; nothing to show",
+                    socket.display(),
+                    file.display()
+                );
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let console_cfg = loaded
+        .as_ref()
+        .map(|l| l.config.console.clone())
+        .unwrap_or_default();
+    let mut cc = match ConsoleConfig::from_console(&console_cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lvsdeck: [console.keys]: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    cc.read_only = read_only;
+    let theme = match lvsdeck::tui::theme::Theme::load(theme.or(console_cfg.theme.as_deref())) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("lvsdeck: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        match loaded {
+            None => {
+                let label = socket.display().to_string();
+                crate::console_cmd::run(
+                    cc,
+                    theme,
+                    crate::console_cmd::Source::Attach(vec![(label, socket.to_path_buf())]),
+                    None,
+                )
+                .await
+            }
+            Some(loaded) => {
+                // Engines in this process: logs go to a file, not over the console.
+                let director = match lvsdeck::engine::director::Director::start(
+                    loaded.config,
+                    file.to_path_buf(),
+                    "embedded",
+                )
+                .await
+                {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("lvsdeck: cannot start the engines: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                let handles = director.handles();
+                let engines = tokio::spawn(director.run());
+                let code = crate::console_cmd::run(
+                    cc,
+                    theme,
+                    crate::console_cmd::Source::Embedded(handles),
+                    None,
+                )
+                .await;
+                // Quitting the console stops its engines gracefully: masters hand over first.
+                // SAFETY: raise(2) delivers SIGTERM to this process, which the director handles.
+                unsafe { libc::raise(libc::SIGTERM) };
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), engines).await;
+                code
+            }
+        }
+    })
 }
 
 /// The socket to talk to: --socket, else the default path.

@@ -43,7 +43,12 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
             Ok(mut client) => {
                 lost_since = None;
                 let _ = tx.send(Msg::ReadOnly(index, !client.admin)).await;
-                let _ = tx.send(Msg::Connection(index, ConnectionState::Connected { since_ms: now_ms() })).await;
+                let _ = tx
+                    .send(Msg::Connection(
+                        index,
+                        ConnectionState::Connected { since_ms: now_ms() },
+                    ))
+                    .await;
                 if client.send(&Request::Subscribe).await.is_ok() {
                     loop {
                         match client.recv().await {
@@ -56,7 +61,13 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
                             Err(e) => {
                                 let since = *lost_since.get_or_insert_with(now_ms);
                                 let _ = tx
-                                    .send(Msg::Connection(index, ConnectionState::Lost { since_ms: since, reason: e.to_string() }))
+                                    .send(Msg::Connection(
+                                        index,
+                                        ConnectionState::Lost {
+                                            since_ms: since,
+                                            reason: e.to_string(),
+                                        },
+                                    ))
                                     .await;
                                 break;
                             }
@@ -66,7 +77,17 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
             }
             Err(e) => {
                 let since = *lost_since.get_or_insert_with(now_ms);
-                if tx.send(Msg::Connection(index, ConnectionState::Lost { since_ms: since, reason: e.to_string() })).await.is_err() {
+                if tx
+                    .send(Msg::Connection(
+                        index,
+                        ConnectionState::Lost {
+                            since_ms: since,
+                            reason: e.to_string(),
+                        },
+                    ))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -78,8 +99,14 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
 async fn send_command(source: &Source, current: usize, command: Command) -> Result<String, String> {
     match source {
         Source::Attach(targets) => {
-            let mut client = Client::connect(&targets[current].1).await.map_err(|e| e.to_string())?;
-            match client.call(&Request::Command { command }).await.map_err(|e| e.to_string())? {
+            let mut client = Client::connect(&targets[current].1)
+                .await
+                .map_err(|e| e.to_string())?;
+            match client
+                .call(&Request::Command { command })
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Response::Done { message } => Ok(message),
                 Response::Refused { message } | Response::Error { message } => Err(message),
                 other => Err(format!("unexpected answer {other:?}")),
@@ -89,16 +116,34 @@ async fn send_command(source: &Source, current: usize, command: Command) -> Resu
             let (reply, rx) = tokio::sync::oneshot::channel();
             // SAFETY: getuid has no preconditions.
             let uid = unsafe { libc::getuid() };
-            let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| format!("uid{uid}"));
-            let req = CommandRequest { command, user, uid, admin: uid == 0, reply };
-            handles.commands.send(req).await.map_err(|_| "the engines are stopping".to_string())?;
-            rx.await.map_err(|_| "the engines dropped the command".to_string())?
+            let user = std::env::var("SUDO_USER")
+                .or_else(|_| std::env::var("USER"))
+                .unwrap_or_else(|_| format!("uid{uid}"));
+            let req = CommandRequest {
+                command,
+                user,
+                uid,
+                admin: uid == 0,
+                reply,
+            };
+            handles
+                .commands
+                .send(req)
+                .await
+                .map_err(|_| "the engines are stopping".to_string())?;
+            rx.await
+                .map_err(|_| "the engines dropped the command".to_string())?
         }
     }
 }
 
 /// Run the console until the user quits. `lab_status` names the lab client's status file.
-pub async fn run(mut config: ConsoleConfig, theme: Theme, source: Source, lab_status: Option<PathBuf>) -> ExitCode {
+pub async fn run(
+    mut config: ConsoleConfig,
+    theme: Theme,
+    source: Source,
+    lab_status: Option<PathBuf>,
+) -> ExitCode {
     let directors = match &source {
         Source::Attach(t) => t.len(),
         Source::Embedded(_) => 1,
@@ -120,7 +165,9 @@ pub async fn run(mut config: ConsoleConfig, theme: Theme, source: Source, lab_st
             followers.push(tokio::spawn(async move {
                 loop {
                     let s = snapshots.borrow_and_update().clone();
-                    if tx.send(Msg::Snapshot(0, Box::new(s))).await.is_err() || snapshots.changed().await.is_err() {
+                    if tx.send(Msg::Snapshot(0, Box::new(s))).await.is_err()
+                        || snapshots.changed().await.is_err()
+                    {
                         return;
                     }
                 }
@@ -152,7 +199,8 @@ pub async fn run(mut config: ConsoleConfig, theme: Theme, source: Source, lab_st
     let mut terminal = ratatui::init();
     let mut current = 0usize;
     let mut last: Vec<Option<Box<Snapshot>>> = vec![None; directors];
-    let mut connection: Vec<ConnectionState> = vec![ConnectionState::Connecting { since_ms: now_ms() }; directors];
+    let mut connection: Vec<ConnectionState> =
+        vec![ConnectionState::Connecting { since_ms: now_ms() }; directors];
     let mut read_only: Vec<bool> = vec![false; directors];
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let labels: Vec<String> = match &source {
@@ -222,13 +270,17 @@ pub async fn run(mut config: ConsoleConfig, theme: Theme, source: Source, lab_st
 
 /// The lab's line: which director is shown and what the client saw.
 fn lab_line(c: &ClientStatus, director: &str, now: u64) -> String {
-    let per: Vec<String> = c.by_server.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let per: Vec<String> = c
+        .by_server
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     let recent_error = match &c.last_error {
         Some(e) if now.saturating_sub(c.last_error_at_ms) < 5000 => format!("  last failure: {e}"),
         _ => String::new(),
     };
     format!(
-        "lab: showing {director} (Ctrl-N: other director) | client {}/s: {} ok, {} failed [{}]{recent_error}",
+        "lab: showing {director} (> : other director) | client {}/s: {} ok, {} failed [{}]{recent_error}",
         c.rate,
         c.ok,
         c.failed,

@@ -44,11 +44,41 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let _ = no_console;
-    plain(&mut lab);
+    if no_console {
+        plain(&mut lab);
+    } else {
+        with_console(&lab);
+    }
     drop(lab);
     println!("lab torn down");
     ExitCode::SUCCESS
+}
+
+/// The console attached to both directors (`>` switches), with the client's counts.
+fn with_console(lab: &Lab) {
+    let theme = match lvsdeck::tui::theme::Theme::load(None) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("lvsdeck lab: {e}");
+            return;
+        }
+    };
+    let targets = vec![
+        ("lvs-master".to_string(), lab.socket("lvs-master")),
+        ("lvs-backup".to_string(), lab.socket("lvs-backup")),
+    ];
+    let status = lab.client_status_path();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(crate::console_cmd::run(
+        lvsdeck::tui::app::ConsoleConfig::default(),
+        theme,
+        crate::console_cmd::Source::Attach(targets),
+        Some(status),
+    ));
 }
 
 /// A status line every two seconds until Ctrl-C.

@@ -1,4 +1,5 @@
 mod cli;
+mod console_cmd;
 mod lab_cmd;
 
 use clap::Parser;

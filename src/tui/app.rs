@@ -210,6 +210,8 @@ pub struct App {
     pub(crate) prompt: Option<Prompt>,
     pub(crate) status: Option<Status>,
     pub(crate) counts: Vec<RealCounts>,
+    /// The lab's line (which director is shown, the client's counts), under the header.
+    pub(crate) lab_line: Option<String>,
     /// First visible row per pane, kept by the renderer so the selection stays in view.
     offsets: [Cell<usize>; 4],
     /// Rows per page per pane, as last drawn.
@@ -235,6 +237,7 @@ impl App {
             prompt: None,
             status: None,
             counts: Vec::new(),
+            lab_line: None,
             offsets: Default::default(),
             pages: std::array::from_fn(|_| Cell::new(10)),
         }
@@ -286,6 +289,11 @@ impl App {
         self.clamp(Pane::Reals);
         self.clamp(Pane::Events);
         self.remember();
+    }
+
+    /// Show (or with `None` hide) the lab's line under the header.
+    pub fn set_lab_line(&mut self, line: Option<String>) {
+        self.lab_line = line;
     }
 
     pub fn set_connection(&mut self, state: ConnectionState) {

@@ -16,15 +16,30 @@ pub struct Tmux {
 
 impl Tmux {
     pub fn start(session: &str, cols: u16, rows: u16, command: &str) -> Tmux {
-        let _ = Command::new("tmux").args(["kill-session", "-t", session]).output();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", session])
+            .output();
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", session, "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
             .arg(command)
             .env("TERM", "xterm-256color")
             .status()
             .expect("tmux");
         assert!(status.success(), "tmux new-session failed");
-        Tmux { session: session.to_string(), cols, rows }
+        Tmux {
+            session: session.to_string(),
+            cols,
+            rows,
+        }
     }
 
     /// Send keys as tmux names them ("d", "Enter", "Tab", "C-n", "Right").
@@ -36,34 +51,57 @@ impl Tmux {
 
     /// The pane's text, without colours.
     pub fn text(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("capture");
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("capture");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The pane with its escape sequences (colours, bold), for rendering.
     pub fn ansi(&self) -> Vec<u8> {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-e", "-t", &self.session]).output().expect("capture");
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-e", "-t", &self.session])
+            .output()
+            .expect("capture");
         out.stdout
     }
 
     pub fn alive(&self) -> bool {
-        Command::new("tmux").args(["has-session", "-t", &self.session]).status().is_ok_and(|s| s.success())
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).output();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .output();
     }
 }
 
 /// The xterm palette for the 16 ANSI colours, then the 256-colour cube and greys.
 fn palette(i: u8) -> (u8, u8, u8) {
     const BASE: [(u8, u8, u8); 16] = [
-        (0x1d, 0x1f, 0x21), (0xcc, 0x33, 0x33), (0x5f, 0xaf, 0x3f), (0xd7, 0xaf, 0x3f),
-        (0x4f, 0x7f, 0xcf), (0xaf, 0x5f, 0xaf), (0x3f, 0xaf, 0xaf), (0xc5, 0xc8, 0xc6),
-        (0x66, 0x66, 0x66), (0xff, 0x55, 0x55), (0x87, 0xdf, 0x5f), (0xff, 0xdf, 0x5f),
-        (0x7f, 0xaf, 0xff), (0xdf, 0x87, 0xdf), (0x5f, 0xdf, 0xdf), (0xff, 0xff, 0xff),
+        (0x1d, 0x1f, 0x21),
+        (0xcc, 0x33, 0x33),
+        (0x5f, 0xaf, 0x3f),
+        (0xd7, 0xaf, 0x3f),
+        (0x4f, 0x7f, 0xcf),
+        (0xaf, 0x5f, 0xaf),
+        (0x3f, 0xaf, 0xaf),
+        (0xc5, 0xc8, 0xc6),
+        (0x66, 0x66, 0x66),
+        (0xff, 0x55, 0x55),
+        (0x87, 0xdf, 0x5f),
+        (0xff, 0xdf, 0x5f),
+        (0x7f, 0xaf, 0xff),
+        (0xdf, 0x87, 0xdf),
+        (0x5f, 0xdf, 0xdf),
+        (0xff, 0xff, 0xff),
     ];
     match i {
         0..16 => BASE[i as usize],
@@ -91,14 +129,25 @@ fn rgb(c: vt100::Color, default: (u8, u8, u8)) -> (u8, u8, u8) {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The screen as SVG: a rectangle per run of background, a text span per run of style.
 pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
     let mut parser = vt100::Parser::new(rows, cols, 0);
     // capture-pane ends lines with \n only; the terminal model wants \r\n.
-    let fixed: Vec<u8> = ansi.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+    let fixed: Vec<u8> = ansi
+        .iter()
+        .flat_map(|&b| {
+            if b == b'\n' {
+                vec![b'\r', b'\n']
+            } else {
+                vec![b]
+            }
+        })
+        .collect();
     parser.process(&fixed);
     let screen = parser.screen();
     let (cw, ch) = (8.4f32, 17.0f32);
@@ -113,7 +162,10 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
         let mut c = 0;
         while c < cols {
             let Some(cell) = screen.cell(r, c) else { break };
-            let (mut fg, mut bg) = (rgb(cell.fgcolor(), DEFAULT_FG), rgb(cell.bgcolor(), DEFAULT_BG));
+            let (mut fg, mut bg) = (
+                rgb(cell.fgcolor(), DEFAULT_FG),
+                rgb(cell.bgcolor(), DEFAULT_BG),
+            );
             if cell.inverse() {
                 std::mem::swap(&mut fg, &mut bg);
             }
@@ -123,7 +175,10 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
             let mut text = String::new();
             while c < cols {
                 let Some(cell) = screen.cell(r, c) else { break };
-                let (mut f2, mut b2) = (rgb(cell.fgcolor(), DEFAULT_FG), rgb(cell.bgcolor(), DEFAULT_BG));
+                let (mut f2, mut b2) = (
+                    rgb(cell.fgcolor(), DEFAULT_FG),
+                    rgb(cell.bgcolor(), DEFAULT_BG),
+                );
                 if cell.inverse() {
                     std::mem::swap(&mut f2, &mut b2);
                 }
@@ -137,7 +192,10 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
             let x = 8.0 + start as f32 * cw;
             let width = (c - start) as f32 * cw;
             if bg != DEFAULT_BG {
-                let _ = write!(out, "<rect x='{x}' y='{y}' width='{width}' height='{ch}' fill='rgb{bg:?}'/>");
+                let _ = write!(
+                    out,
+                    "<rect x='{x}' y='{y}' width='{width}' height='{ch}' fill='rgb{bg:?}'/>"
+                );
             }
             if !text.trim().is_empty() {
                 let weight = if bold { "bold" } else { "normal" };
@@ -158,11 +216,16 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
 pub fn png(ansi: &[u8], cols: u16, rows: u16, path: &Path) {
     let svg = svg(ansi, cols, rows);
     let mut opt = resvg::usvg::Options::default();
-    opt.fontdb_mut().load_fonts_dir("/usr/share/fonts/truetype/dejavu");
+    opt.fontdb_mut()
+        .load_fonts_dir("/usr/share/fonts/truetype/dejavu");
     opt.font_family = "DejaVu Sans Mono".into();
     let tree = resvg::usvg::Tree::from_str(&svg, &opt).expect("valid SVG");
     let size = tree.size().to_int_size();
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("pixmap");
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
     pixmap.save_png(path).expect("write PNG");
 }

@@ -46,6 +46,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, area.x, area.y, area.width, &msg, theme.warn);
         return;
     }
+    // The lab adds a line under the header: which director, and what the client sees.
+    let lab_h = u16::from(app.lab_line.is_some());
     let header = Rect { height: 2, ..area };
     let keybar = Rect {
         y: area.bottom() - 2,
@@ -58,11 +60,14 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         ..area
     };
     let body = Rect {
-        y: area.y + 2,
-        height: area.height - 4,
+        y: area.y + 2 + lab_h,
+        height: area.height - 4 - lab_h,
         ..area
     };
     header::render(buf, header, app, theme, now_ms);
+    if let Some(line) = &app.lab_line {
+        put(buf, area.x, area.y + 2, area.width, line, theme.title);
+    }
     render_body(buf, body, app, theme, now_ms);
     if status::needs_two_lines(app, area.width) {
         let both = Rect {
