@@ -1,0 +1,1 @@
+//! Checks against real servers on 127.0.0.1.
