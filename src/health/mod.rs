@@ -12,6 +12,21 @@
 //!   [`http_parse`], TLS in [`tls`]) and [`misc`] (scripts); [`spec`] turns a configured
 //!   [`Check`](crate::config::model::Check) into a ready-to-run probe.
 //! - [`target`]: [`CheckTarget`] — what the engine hands in for each real server.
+//!
+//! Use (inside a tokio runtime):
+//!
+//! ```text
+//! let (health, mut events) = health::spawn(RunnerConfig::default());
+//! for rs in &vs.real_server {
+//!     health.upsert(&CheckTarget::for_real_server(service_key.to_string(), vs, rs))?;
+//! }
+//! health.upsert(&CheckTarget::for_vrrp_script("chk_web", &script))?;
+//! // on reload: health.sync(&all_targets) — unchanged checks keep their state
+//! while let Some(ev) = events.recv().await {
+//!     for change in &ev.changes { /* Up / Down / Weight: apply to IPVS or the VRRP tracker */ }
+//!     // ev.result: the latest check result (message, latency) for the console
+//! }
+//! ```
 
 pub mod core;
 pub mod http;

@@ -896,3 +896,36 @@ fn compile_refuses_bad_settings_with_a_clear_message() {
     c.user = Some("no-such-user-lvsdeck".into());
     assert_eq!(err(c), "unknown user no-such-user-lvsdeck");
 }
+
+#[test]
+fn the_seed_config_compiles_into_targets() {
+    let cfg = crate::config::load_text(
+        std::path::Path::new("seed.toml"),
+        include_str!("../../config/lvsdeck.toml").to_string(),
+        &crate::config::validate::NoProbe,
+    )
+    .unwrap()
+    .config;
+    let vs = &cfg.virtual_server[0];
+    let targets: Vec<CheckTarget> = vs
+        .real_server
+        .iter()
+        .map(|rs| CheckTarget::for_real_server("TCP 192.168.10.100:80", vs, rs))
+        .collect();
+    assert_eq!(targets.len(), 2);
+    let c = targets[0].compile().unwrap();
+    let spec = &c.specs[0];
+    assert_eq!(spec.timing.delay_loop, Duration::from_secs(6));
+    assert_eq!(spec.timing.delay_before_retry, Duration::from_secs(3));
+    assert_eq!(spec.timing.warmup, Duration::from_secs(6));
+    assert_eq!(spec.policy, Policy::Retry { retry: 3 });
+    assert!(spec.label.starts_with("TCP ") && spec.label.ends_with(":80"));
+    for (name, s) in &cfg.vrrp_script {
+        let t = CheckTarget::for_vrrp_script(name, s).compile().unwrap();
+        assert!(matches!(t.specs[0].policy, Policy::RiseFall { .. }));
+        match &t.specs[0].probe {
+            spec::Probe::Misc(m) => assert!(misc::needs_shell(&m.line)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
