@@ -929,3 +929,44 @@ fn the_seed_config_compiles_into_targets() {
         }
     }
 }
+
+#[tokio::test]
+async fn runner_limits_checks_in_flight() {
+    let web = Web::default();
+    web.set(
+        "/slow",
+        Route {
+            status: 200,
+            body: b"ok".to_vec(),
+            chunked: false,
+            delay: 200 * MS,
+        },
+    );
+    let addr = http_server(&web).await;
+    let (h, mut rx) = spawn(RunnerConfig {
+        bootstrap_delay: Duration::ZERO,
+        max_in_flight: 2,
+        seed: Some(1),
+        ..RunnerConfig::default()
+    });
+    let started = Instant::now();
+    for n in 0..4 {
+        let mut c = http(CheckKind::Http, vec![url("/slow")]);
+        c.warmup = Some(Dur::ZERO);
+        let mut t = target(addr, vec![c]);
+        t.id = TargetId::new(format!("svc{n}"), addr);
+        h.upsert(&t).unwrap();
+    }
+    for _ in 0..4 {
+        let ev = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.result.map(|r| r.ok), Some(true));
+    }
+    // Two at a time: two rounds of 200 ms.
+    assert!(started.elapsed() >= 400 * MS, "{:?}", started.elapsed());
+    let stats = h.stats().await.unwrap();
+    assert!(stats.max_lateness >= 150 * MS, "{stats:?}");
+    assert_eq!(stats.checks_run, 4);
+}
