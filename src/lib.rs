@@ -6,6 +6,7 @@
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod health;
 pub mod ipvs;
 pub mod lab;
 pub mod tui;

@@ -523,7 +523,9 @@ pub struct Check {
     pub bind_port: Option<u16>,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: Dur,
-    /// Failed attempts in a row before the server is marked down.
+    /// Retries after a failed attempt before the server is marked down (keepalived's `retry`:
+    /// down after retry + 1 failures in a row, spaced by delay_before_retry; at startup one
+    /// failure is enough).
     #[serde(default = "one")]
     pub retry: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -209,7 +209,7 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
         }
     }
     out.push_str("</svg>");
-    out.replace("rgb(", "rgb(").replace(", ", ",")
+    out.replace(", ", ",")
 }
 
 /// Render the screen to a PNG file.
