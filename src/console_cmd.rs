@@ -207,6 +207,11 @@ pub async fn run(
         Source::Attach(t) => t.iter().map(|(l, _)| l.clone()).collect(),
         Source::Embedded(_) => vec!["embedded".into()],
     };
+    // A closed terminal (SIGHUP) or a SIGTERM ends the console like `q`, so the caller still
+    // cleans up (the lab tears down its namespaces).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
     let mut quit = false;
     while !quit {
         let now = now_ms();
@@ -217,6 +222,8 @@ pub async fn run(
         let msg = tokio::select! {
             m = rx.recv() => m,
             _ = tick.tick() => continue,
+            _ = async { if let Some(h) = hup.as_mut() { h.recv().await } else { std::future::pending().await } } => break,
+            _ = async { if let Some(t) = term.as_mut() { t.recv().await } else { std::future::pending().await } } => break,
         };
         let Some(msg) = msg else { break };
         match msg {

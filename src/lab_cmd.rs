@@ -50,7 +50,8 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
         with_console(&lab);
     }
     drop(lab);
-    println!("lab torn down");
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "lab torn down");
     ExitCode::SUCCESS
 }
 

@@ -14,6 +14,9 @@ use super::ipvs_worker::{IpvsReport, IpvsWorker};
 use super::snapshot::*;
 use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer};
 use crate::control::protocol::{Command, RealTarget};
+use crate::health::runner::{HealthHandle, RunnerConfig};
+use crate::health::target::CheckTarget;
+use crate::health::{Change, HealthEvent, TargetId};
 use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
 use crate::ipvs::{DestKey, ServiceKey, Stats, rates};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
@@ -80,6 +83,11 @@ pub struct Director {
     ipvs: IpvsWorker,
     ipvs_rx: mpsc::Receiver<IpvsReport>,
     health: Health,
+    checks: HealthHandle,
+    checks_rx: mpsc::Receiver<HealthEvent>,
+    /// Which real server each health target is.
+    targets: HashMap<TargetId, RealId>,
+    last_check: HashMap<RealId, CheckResult>,
     drains: HashMap<RealId, Override<()>>,
     weights: HashMap<RealId, Override<u32>>,
     last_ipvs: Option<IpvsReport>,
@@ -109,6 +117,7 @@ impl Director {
         let (snapshot_tx, _) = watch::channel(Snapshot::default());
         let (events_tx, _) = broadcast::channel(256);
         let (commands_tx, commands_rx) = mpsc::channel(64);
+        let (checks, checks_rx) = crate::health::runner::spawn(RunnerConfig::default());
         let mut d = Director {
             config,
             config_path,
@@ -116,6 +125,10 @@ impl Director {
             ipvs,
             ipvs_rx,
             health: Health::default(),
+            checks,
+            checks_rx,
+            targets: HashMap::new(),
+            last_check: HashMap::new(),
             drains: HashMap::new(),
             weights: HashMap::new(),
             last_ipvs: None,
@@ -136,6 +149,7 @@ impl Director {
             "lvsdeck",
             format!("started with {}", d.config_path.display()),
         );
+        d.sync_checks();
         d.push_desired();
         d.refresh_host();
         d.publish();
@@ -178,13 +192,132 @@ impl Director {
         h
     }
 
+    /// Hand the health runner one target per checked real server (reload-safe: unchanged
+    /// checks keep their state).
+    fn sync_checks(&mut self) {
+        let mut targets = Vec::new();
+        self.targets.clear();
+        for vs in &self.config.virtual_server {
+            let service = VsId::of(vs).0;
+            for rs in vs.real_server.iter().filter(|rs| !rs.check.is_empty()) {
+                let t = CheckTarget::for_real_server(service.clone(), vs, rs);
+                self.targets.insert(t.id.clone(), RealId::of(vs, rs));
+                targets.push(t);
+            }
+        }
+        if let Err(errors) = self.checks.sync(&targets) {
+            for e in errors {
+                self.log("health", "config", format!("check not started: {e}"));
+            }
+        }
+        // Real servers that are no longer checked count as up again.
+        let checked: Vec<RealId> = self.targets.values().cloned().collect();
+        self.health.reals.retain(|id, _| checked.contains(id));
+    }
+
+    fn on_health(&mut self, ev: HealthEvent) {
+        let Some(id) = self.targets.get(&ev.id).cloned() else {
+            tracing::debug!("health event for an unknown target {:?}", ev.id);
+            return;
+        };
+        if let Some(r) = &ev.result {
+            self.last_check.insert(
+                id.clone(),
+                CheckResult {
+                    ok: r.ok,
+                    at_ms: r
+                        .at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                    latency_ms: r.latency.as_secs_f64() * 1000.0,
+                    message: r.message.clone(),
+                },
+            );
+        }
+        if ev.changes.is_empty() {
+            return;
+        }
+        let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
+        let entry = self.health.reals.entry(id.clone()).or_insert(RealState::UP);
+        let mut went = None;
+        for change in &ev.changes {
+            match change {
+                Change::Up { .. } => {
+                    entry.up = true;
+                    went = Some(true);
+                }
+                Change::Down { .. } => {
+                    entry.up = false;
+                    went = Some(false);
+                }
+                Change::Weight { to, .. } => entry.weight = Some((*to).max(0) as u32),
+            }
+        }
+        for change in &ev.changes {
+            let text = match change {
+                Change::Up { reason } => format!("up: {reason}"),
+                Change::Down { reason } => format!("down: {reason}"),
+                Change::Weight { from, to } => format!("weight {from} -> {to} (misc_dynamic)"),
+            };
+            self.log("health", &subject, text);
+        }
+        if let Some(up) = went {
+            self.notify_real(&id, up);
+        }
+        self.push_desired();
+    }
+
+    /// keepalived's notify_up / notify_down of a real server.
+    fn notify_real(&self, id: &RealId, up: bool) {
+        for vs in &self.config.virtual_server {
+            for rs in &vs.real_server {
+                if RealId::of(vs, rs) != *id {
+                    continue;
+                }
+                let script = if up { &rs.notify_up } else { &rs.notify_down };
+                if let Some(line) = script {
+                    run_script(line, &[]);
+                }
+            }
+        }
+    }
+
     fn push_desired(&mut self) {
         let desired = table::desired(&self.config, &self.effective_health());
         for p in &desired.problems {
             warn!("ipvs: {p}");
         }
+        let mut flips = Vec::new();
         for (vs, q) in &desired.quorum {
-            self.health.quorum.insert(vs.clone(), q.up);
+            if self
+                .health
+                .quorum
+                .insert(vs.clone(), q.up)
+                .is_some_and(|before| before != q.up)
+            {
+                flips.push((vs.clone(), q.up, q.live_weight));
+            }
+        }
+        for (vs, up, weight) in flips {
+            self.log(
+                "health",
+                &vs.0,
+                format!(
+                    "quorum {} (live weight {weight})",
+                    if up { "up" } else { "lost" }
+                ),
+            );
+            if let Some(cfg) = self
+                .config
+                .virtual_server
+                .iter()
+                .find(|v| VsId::of(v) == vs)
+            {
+                let script = if up { &cfg.quorum_up } else { &cfg.quorum_down };
+                if let Some(line) = script {
+                    run_script(line, &[]);
+                }
+            }
         }
         self.ipvs.set_desired(desired.table);
     }
@@ -223,6 +356,11 @@ impl Director {
                 report = self.ipvs_rx.recv() => {
                     if let Some(report) = report {
                         self.on_ipvs(report);
+                    }
+                }
+                ev = self.checks_rx.recv() => {
+                    if let Some(ev) = ev {
+                        self.on_health(ev);
                     }
                 }
                 req = self.commands_rx.recv() => {
@@ -470,6 +608,7 @@ impl Director {
             .await
             .map_err(|e| format!("VRRP: {e}"))?;
         self.config = loaded.config;
+        self.sync_checks();
         self.push_desired();
         let vrrp = if vrrp_changes.is_empty() {
             "VRRP unchanged".to_string()
@@ -533,114 +672,116 @@ impl Director {
     }
 
     fn ipvs_view(&self) -> IpvsView {
-        let Some(report) = &self.last_ipvs else {
-            return IpvsView {
-                available: false,
-                error: Some("waiting for the first IPVS dump".into()),
-                ..Default::default()
-            };
-        };
-        let refreshed_at_ms = now_ms().saturating_sub(report.at.elapsed().as_millis() as u64);
-        let dump = match &report.dump {
-            Ok(d) => d,
-            Err(e) => {
-                return IpvsView {
-                    available: false,
-                    error: Some(e.clone()),
-                    services: Vec::new(),
-                    refreshed_at_ms,
-                };
+        let (dump, error, refreshed_at_ms) = match &self.last_ipvs {
+            None => (None, Some("waiting for the first IPVS dump".to_string()), 0),
+            Some(report) => {
+                let at = now_ms().saturating_sub(report.at.elapsed().as_millis() as u64);
+                match &report.dump {
+                    Ok(d) => (Some(d), None, at),
+                    Err(e) => (None, Some(e.clone()), at),
+                }
             }
         };
         let mut services = Vec::new();
-        for s in dump {
-            let key = &s.entry.service.key;
-            let vs =
-                self.config.virtual_server.iter().find(|vs| {
-                    table::service_keys(&self.config, vs).is_ok_and(|ks| ks.contains(key))
-                });
-            let track = self.stats.get(&(*key, None));
-            let mut reals: Vec<RealView> = Vec::new();
-            for d in &s.dests {
-                let rs = vs.and_then(|vs| {
-                    vs.real_server
-                        .iter()
-                        .find(|rs| rs.ip == d.dest.addr)
-                        .map(|rs| (vs, rs))
-                });
-                let t = self.stats.get(&(*key, Some(d.dest.key())));
-                reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
+        // The configured services first, in configuration order, with or without a kernel.
+        let mut shown = Vec::new();
+        for vs in &self.config.virtual_server {
+            for key in table::service_keys(&self.config, vs).unwrap_or_default() {
+                let entry = dump.and_then(|d| d.iter().find(|s| s.entry.service.key == key));
+                services.push(self.service_view(Some(vs), &key, entry));
+                shown.push(key);
             }
-            // Configured real servers not in the table (down and removed).
-            if let Some(vs) = vs {
-                for rs in &vs.real_server {
-                    if !s.dests.iter().any(|d| d.dest.addr == rs.ip) {
-                        reals.push(self.real_view(
-                            Some((vs, rs)),
-                            None,
-                            None,
-                            rs.ip,
-                            rs.port.or(vs.port).unwrap_or(0),
-                        ));
-                    }
+        }
+        // Then what the kernel has beyond them (services lvsdeck does not own).
+        for s in dump.into_iter().flatten() {
+            if !shown.contains(&s.entry.service.key) {
+                services.push(self.service_view(None, &s.entry.service.key, Some(s)));
+            }
+        }
+        IpvsView {
+            available: dump.is_some(),
+            error,
+            services,
+            refreshed_at_ms,
+        }
+    }
+
+    fn service_view(
+        &self,
+        vs: Option<&VirtualServer>,
+        key: &ServiceKey,
+        entry: Option<&crate::ipvs::ServiceDump>,
+    ) -> ServiceView {
+        let track = self.stats.get(&(*key, None));
+        let dests: &[crate::ipvs::DestEntry] = entry.map_or(&[], |e| &e.dests);
+        let mut reals: Vec<RealView> = Vec::new();
+        for d in dests {
+            let rs = vs.and_then(|vs| {
+                vs.real_server
+                    .iter()
+                    .find(|rs| rs.ip == d.dest.addr)
+                    .map(|rs| (vs, rs))
+            });
+            let t = self.stats.get(&(*key, Some(d.dest.key())));
+            reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
+        }
+        // Configured real servers not in the table (down and removed, or no IPVS).
+        if let Some(vs) = vs {
+            for rs in &vs.real_server {
+                if !dests.iter().any(|d| d.dest.addr == rs.ip) {
+                    reals.push(self.real_view(
+                        Some((vs, rs)),
+                        None,
+                        None,
+                        rs.ip,
+                        rs.port.or(vs.port).unwrap_or(0),
+                    ));
                 }
             }
-            let quorum_up = vs.is_none_or(|vs| {
+        }
+        let text = key.to_string();
+        let service = entry.map(|e| &e.entry.service);
+        ServiceView {
+            key: text.clone(),
+            protocol: text.split_whitespace().next().unwrap_or("").to_string(),
+            address: text.split_whitespace().nth(1).unwrap_or("").to_string(),
+            scheduler: service.map_or_else(
+                || vs.map_or(String::new(), |v| v.lvs_sched.clone()),
+                |s| s.sched.clone(),
+            ),
+            method: vs.map_or_else(
+                || {
+                    dests
+                        .first()
+                        .map_or("-".into(), |d| d.dest.fwd.ipvsadm_name().to_string())
+                },
+                |vs| method_name(vs.lvs_method).to_string(),
+            ),
+            persistence_s: service
+                .filter(|s| s.flags.0 & crate::ipvs::SvcFlags::PERSISTENT.0 != 0)
+                .map(|s| s.timeout),
+            active_conns: dests.iter().map(|d| u64::from(d.active_conns)).sum(),
+            inactive_conns: dests.iter().map(|d| u64::from(d.inact_conns)).sum(),
+            cps: track.map_or(0.0, |t| t.cps),
+            in_pps: track.map_or(0.0, |t| t.in_pps),
+            out_pps: track.map_or(0.0, |t| t.out_pps),
+            in_bps: track.map_or(0.0, |t| t.in_bps),
+            out_bps: track.map_or(0.0, |t| t.out_bps),
+            quorum_up: vs.is_none_or(|vs| {
                 self.health
                     .quorum
                     .get(&VsId::of(vs))
                     .copied()
                     .unwrap_or(true)
-            });
-            let sorry_active = vs
+            }),
+            sorry_active: vs
                 .and_then(|vs| vs.sorry_server.as_ref())
                 .is_some_and(|sorry| {
-                    s.dests
+                    dests
                         .iter()
                         .any(|d| d.dest.addr == sorry.ip && d.dest.weight > 0)
-                });
-            services.push(ServiceView {
-                key: key.to_string(),
-                protocol: key
-                    .to_string()
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-                address: key
-                    .to_string()
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("")
-                    .to_string(),
-                scheduler: s.entry.service.sched.clone(),
-                method: vs.map_or_else(
-                    || {
-                        s.dests
-                            .first()
-                            .map_or("-".into(), |d| d.dest.fwd.ipvsadm_name().to_string())
-                    },
-                    |vs| method_name(vs.lvs_method).to_string(),
-                ),
-                persistence_s: (s.entry.service.flags.0 & crate::ipvs::SvcFlags::PERSISTENT.0 != 0)
-                    .then_some(s.entry.service.timeout),
-                active_conns: s.dests.iter().map(|d| u64::from(d.active_conns)).sum(),
-                inactive_conns: s.dests.iter().map(|d| u64::from(d.inact_conns)).sum(),
-                cps: track.map_or(0.0, |t| t.cps),
-                in_pps: track.map_or(0.0, |t| t.in_pps),
-                out_pps: track.map_or(0.0, |t| t.out_pps),
-                in_bps: track.map_or(0.0, |t| t.in_bps),
-                out_bps: track.map_or(0.0, |t| t.out_bps),
-                quorum_up,
-                sorry_active,
-                reals,
-            });
-        }
-        IpvsView {
-            available: true,
-            error: None,
-            services,
-            refreshed_at_ms,
+                }),
+            reals,
         }
     }
 
@@ -663,9 +804,10 @@ impl Director {
             health: match (cfg, state) {
                 (None, _) => "unknown".into(),
                 (Some(_), Some(s)) if !s.up => "down".into(),
+                (Some((vs, rs)), None) if vs.alpha && !rs.check.is_empty() => "unknown".into(),
                 (Some(_), _) => "up".into(),
             },
-            last_check: None,
+            last_check: id.as_ref().and_then(|id| self.last_check.get(id).cloned()),
             active_conns: dest.map_or(0, |d| u64::from(d.active_conns)),
             inactive_conns: dest.map_or(0, |d| u64::from(d.inact_conns)),
             cps: track.map_or(0.0, |t| t.cps),
@@ -675,6 +817,20 @@ impl Director {
             drain: id.as_ref().and_then(|id| self.drains.get(id).cloned()),
             weight_override: id.as_ref().and_then(|id| self.weights.get(id).cloned()),
         }
+    }
+}
+
+/// Run a configured script line without waiting for it.
+fn run_script(line: &str, args: &[String]) {
+    let mut cmd = crate::vrrp::runner::script_command(line, args);
+    cmd.stdin(std::process::Stdio::null());
+    match cmd.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => warn!("script `{line}`: {e}"),
     }
 }
 

@@ -53,7 +53,7 @@ fn worker(
     interval: Duration,
 ) {
     let mut backend: Option<Netlink> = None;
-    let mut unavailable_since: Option<Instant> = None;
+    let mut unavailable: Option<(Instant, String)> = None;
     let mut desired: Option<Table> = None;
     let mut last_applied: Option<Table> = None;
     loop {
@@ -70,33 +70,38 @@ fn worker(
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         }
         if backend.is_none() {
-            // Retry opening now and then: ip_vs may be loaded after we started.
-            if unavailable_since.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
-                continue;
+            // Retry opening now and then (ip_vs may be loaded after we started); in between,
+            // report the same error each interval so the Snapshot shows it is current.
+            let retry = unavailable
+                .as_ref()
+                .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs(10));
+            if retry {
+                match Netlink::open() {
+                    Ok(nl) => {
+                        info!("IPVS available");
+                        backend = Some(nl);
+                        unavailable = None;
+                    }
+                    Err(e) => {
+                        if unavailable.is_none() {
+                            warn!("{e}");
+                        }
+                        unavailable = Some((Instant::now(), e.to_string()));
+                    }
+                }
             }
-            match Netlink::open() {
-                Ok(nl) => {
-                    info!("IPVS available");
-                    backend = Some(nl);
-                    unavailable_since = None;
+            if let Some((_, error)) = &unavailable {
+                let report = IpvsReport {
+                    at: Instant::now(),
+                    dump: Err(error.clone()),
+                    applied: Vec::new(),
+                    failed: Vec::new(),
+                    drift: Vec::new(),
+                };
+                if report_tx.blocking_send(report).is_err() {
+                    return;
                 }
-                Err(e) => {
-                    if unavailable_since.is_none() {
-                        warn!("{e}");
-                    }
-                    unavailable_since = Some(Instant::now());
-                    let report = IpvsReport {
-                        at: Instant::now(),
-                        dump: Err(e.to_string()),
-                        applied: Vec::new(),
-                        failed: Vec::new(),
-                        drift: Vec::new(),
-                    };
-                    if report_tx.blocking_send(report).is_err() {
-                        return;
-                    }
-                    continue;
-                }
+                continue;
             }
         }
         let nl = backend.as_mut().expect("opened above");

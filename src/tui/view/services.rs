@@ -52,30 +52,46 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         );
         return;
     }
+    let mut top = inner.y;
     if !ipvs.available {
-        put(
-            buf,
-            x0,
-            inner.y,
-            tw,
-            "IPVS is not available on this director",
-            theme.fault,
-        );
         let why = ipvs
             .error
             .as_deref()
             .unwrap_or("the kernel reported no IPVS; load it with `modprobe ip_vs`");
-        // Wrap the reason over the remaining lines.
-        let mut y = inner.y + 1;
-        let mut rest = why;
-        while y < inner.bottom() && !rest.is_empty() {
-            let take = wrap_at(rest, tw as usize);
-            put(buf, x0, y, tw, rest[..take].trim_end(), theme.error);
-            rest = rest[take..].trim_start();
-            y += 1;
+        if !ipvs.services.is_empty() {
+            // The configured services still show, with their health: one line says why
+            // nothing is in the kernel.
+            put(buf, x0, top, tw, why, theme.fault);
+            top += 1;
+        } else {
+            put(
+                buf,
+                x0,
+                top,
+                tw,
+                "IPVS is not available on this director",
+                theme.fault,
+            );
+            // Wrap the reason over the remaining lines.
+            let mut y = top + 1;
+            let mut rest = why;
+            while y < inner.bottom() && !rest.is_empty() {
+                let take = wrap_at(rest, tw as usize);
+                put(buf, x0, y, tw, rest[..take].trim_end(), theme.error);
+                rest = rest[take..].trim_start();
+                y += 1;
+            }
+            return;
         }
+    }
+    if top >= inner.bottom() {
         return;
     }
+    let inner = Rect {
+        y: top,
+        height: inner.bottom() - top,
+        ..inner
+    };
     let w = fit(&COLS, tw, FLEX, u16::MAX);
     let x = xs(x0, &w);
     headings(buf, inner.y, &COLS, &w, &x, theme);
