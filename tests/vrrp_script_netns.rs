@@ -26,7 +26,10 @@ fn a_failing_script_moves_the_vip_and_its_recovery_brings_it_back() {
     }
     let topo = Topology::build(
         &support::prefix("vs"),
-        vec![HostSpec::new("d1", 0x71, &["10.82.0.71/24"]), HostSpec::new("d2", 0x70, &["10.82.0.70/24"])],
+        vec![
+            HostSpec::new("d1", 0x71, &["10.82.0.71/24"]),
+            HostSpec::new("d2", 0x70, &["10.82.0.70/24"]),
+        ],
     )
     .unwrap();
     let dir = TempDir::new("vs");
@@ -35,18 +38,30 @@ fn a_failing_script_moves_the_vip_and_its_recovery_brings_it_back() {
     std::fs::write(&flag2, "").unwrap();
     let d1 = lvsdeck_daemon(&topo, "d1", &dir.write("d1.toml", &conf(100, &flag1)), &dir);
     let _d2 = lvsdeck_daemon(&topo, "d2", &dir.write("d2.toml", &conf(90, &flag2)), &dir);
-    wait_until(Duration::from_secs(5), || topo.holds("d1", VIP) && !topo.holds("d2", VIP)).expect("d1 master");
+    wait_until(Duration::from_secs(5), || {
+        topo.holds("d1", VIP) && !topo.holds("d2", VIP)
+    })
+    .expect("d1 master");
     // d1's check fails: 100 - 20 = 80 < 90, so d2 preempts.
     std::fs::remove_file(&flag1).unwrap();
-    wait_until(Duration::from_secs(4), || topo.holds("d2", VIP) && !topo.holds("d1", VIP))
-        .unwrap_or_else(|| panic!("no failover after the script failed:\n{}", d1.log_text()));
+    wait_until(Duration::from_secs(4), || {
+        topo.holds("d2", VIP) && !topo.holds("d1", VIP)
+    })
+    .unwrap_or_else(|| panic!("no failover after the script failed:\n{}", d1.log_text()));
     let status = std::process::Command::new(support::lvsdeck_bin())
-        .args(["--socket", dir.0.join("d1.sock").to_str().unwrap(), "status"])
+        .args([
+            "--socket",
+            dir.0.join("d1.sock").to_str().unwrap(),
+            "status",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("BACKUP  priority 80 (base 100)"), "{text}");
     // The script recovers: back to 100, and d1 preempts.
     std::fs::write(&flag1, "").unwrap();
-    wait_until(Duration::from_secs(4), || topo.holds("d1", VIP) && !topo.holds("d2", VIP)).expect("d1 back as master");
+    wait_until(Duration::from_secs(4), || {
+        topo.holds("d1", VIP) && !topo.holds("d2", VIP)
+    })
+    .expect("d1 back as master");
 }

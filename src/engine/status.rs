@@ -98,13 +98,20 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
             "IPVS: {}",
             s.ipvs.error.as_deref().unwrap_or("not available")
         );
-        return out;
+        if s.ipvs.services.is_empty() {
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "Configured services, not in any kernel table, with their health:"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "IP Virtual Server (read {} ago)",
+            age(now_ms.saturating_sub(s.ipvs.refreshed_at_ms))
+        );
     }
-    let _ = writeln!(
-        out,
-        "IP Virtual Server (read {} ago)",
-        age(now_ms.saturating_sub(s.ipvs.refreshed_at_ms))
-    );
     let _ = writeln!(out, "Prot LocalAddress:Port Scheduler Flags");
     let _ = writeln!(
         out,

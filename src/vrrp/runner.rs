@@ -657,16 +657,24 @@ impl Runner {
                 self.execute(i, action).await;
             }
             while let Some(event) = self.slots[i].inst.poll_event() {
-                let slot = &self.slots[i];
+                let slot = &mut self.slots[i];
                 info!(instance = slot.inst.name(), "{}", event.kind);
-                if let EventKind::Transition { to, .. } = &event.kind {
+                if let EventKind::Transition { from, to, reason } = &event.kind {
                     notify(
                         &slot.cfg,
                         slot.inst.name(),
                         *to,
                         slot.inst.effective_priority(),
                     );
+                    slot.last_transition = Some(Transition {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        reason: reason.to_string(),
+                        at_ms: now_ms(),
+                    });
                 }
+                self.events
+                    .push((slot.inst.name().to_string(), event.kind.to_string()));
             }
         }
     }

@@ -138,6 +138,8 @@ fn esc(s: &str) -> String {
 pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
     let mut parser = vt100::Parser::new(rows, cols, 0);
     // capture-pane ends lines with \n only; the terminal model wants \r\n.
+    // The last line's newline would scroll the first line away.
+    let ansi = ansi.strip_suffix(b"\n").unwrap_or(ansi);
     let fixed: Vec<u8> = ansi
         .iter()
         .flat_map(|&b| {

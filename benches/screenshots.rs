@@ -1,0 +1,87 @@
+//! Regenerates `screenshots/`: runs `lvsdeck lab` under tmux, drives the console with keys,
+//! captures the panes with their colours and renders them to PNG.
+//! Run as root: `cargo bench --bench screenshots`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::screen::{Tmux, png};
+
+fn shot(tmux: &Tmux, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    png(&tmux.ansi(), tmux.cols, tmux.rows, &path);
+    println!("wrote {}", path.display());
+}
+
+fn wait_for(tmux: &Tmux, text: &str, secs: u64) {
+    if support::wait_until(Duration::from_secs(secs), || tmux.text().contains(text)).is_none() {
+        panic!("the console never showed {text:?}:\n{}", tmux.text());
+    }
+}
+
+fn pause(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if !support::prerequisites("screenshots", &["ip", "tmux"]) {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_lvsdeck");
+    let _ = std::process::Command::new(bin)
+        .args(["lab", "down"])
+        .output();
+
+    // The wide console: overview, a drain dialog, help, a hand-over seen from both directors.
+    let tmux = Tmux::start("lvsdeck-shots", 160, 48, &format!("{bin} lab"));
+    wait_for(&tmux, "MASTER", 20);
+    // Let the health checks report and the client count.
+    pause(9000);
+    shot(&tmux, "lab-160x48");
+    tmux.keys(&["Enter"]);
+    pause(400);
+    tmux.keys(&["d"]);
+    wait_for(&tmux, "Cancel", 5);
+    shot(&tmux, "drain-dialog-160x48");
+    tmux.keys(&["Escape"]);
+    pause(300);
+    tmux.keys(&["Escape"]);
+    pause(300);
+    tmux.keys(&["?"]);
+    pause(600);
+    shot(&tmux, "help-160x48");
+    tmux.keys(&["Escape"]);
+    pause(300);
+    tmux.keys(&["BTab"]);
+    pause(300);
+    tmux.keys(&["h"]);
+    wait_for(&tmux, "Cancel", 5);
+    tmux.keys(&["Right"]);
+    pause(200);
+    tmux.keys(&["Enter"]);
+    wait_for(&tmux, "BACKUP", 8);
+    pause(2500);
+    shot(&tmux, "after-handover-master-160x48");
+    tmux.keys(&[">"]);
+    pause(1500);
+    shot(&tmux, "after-handover-backup-160x48");
+    tmux.keys(&["q"]);
+    support::wait_until(Duration::from_secs(10), || !tmux.alive());
+    drop(tmux);
+
+    // The small terminal.
+    let tmux = Tmux::start("lvsdeck-shots", 80, 24, &format!("{bin} lab"));
+    wait_for(&tmux, "MASTER", 20);
+    pause(8000);
+    shot(&tmux, "lab-80x24");
+    tmux.keys(&["q"]);
+    support::wait_until(Duration::from_secs(10), || !tmux.alive());
+}
