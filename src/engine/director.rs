@@ -167,7 +167,7 @@ impl Director {
     /// The health table with the operator's overrides folded in, as the IPVS table wants it.
     fn effective_health(&self) -> Health {
         let mut h = self.health.clone();
-        for (id, _) in &self.drains {
+        for id in self.drains.keys() {
             h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(0);
         }
         for (id, w) in &self.weights {
@@ -274,12 +274,12 @@ impl Director {
         if let Ok(dump) = &report.dump {
             for s in dump {
                 self.stats
-                    .entry((s.entry.service.key.clone(), None))
+                    .entry((s.entry.service.key, None))
                     .or_default()
                     .update(report.at, s.entry.stats);
                 for d in &s.dests {
                     self.stats
-                        .entry((s.entry.service.key.clone(), Some(d.dest.key())))
+                        .entry((s.entry.service.key, Some(d.dest.key())))
                         .or_default()
                         .update(report.at, d.stats);
                 }
@@ -530,7 +530,7 @@ impl Director {
                 self.config.virtual_server.iter().find(|vs| {
                     table::service_keys(&self.config, vs).is_ok_and(|ks| ks.contains(key))
                 });
-            let track = self.stats.get(&(key.clone(), None));
+            let track = self.stats.get(&(*key, None));
             let mut reals: Vec<RealView> = Vec::new();
             for d in &s.dests {
                 let rs = vs.and_then(|vs| {
@@ -539,7 +539,7 @@ impl Director {
                         .find(|rs| rs.ip == d.dest.addr)
                         .map(|rs| (vs, rs))
                 });
-                let t = self.stats.get(&(key.clone(), Some(d.dest.key())));
+                let t = self.stats.get(&(*key, Some(d.dest.key())));
                 reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
             }
             // Configured real servers not in the table (down and removed).
@@ -571,7 +571,7 @@ impl Director {
                         .any(|d| d.dest.addr == sorry.ip && d.dest.weight > 0)
                 });
             services.push(ServiceView {
-                key: key.to_string(),
+                key: ipvsadm_key(key),
                 protocol: key
                     .to_string()
                     .split_whitespace()
