@@ -90,7 +90,8 @@ pub struct Director {
     last_check: HashMap<RealId, CheckResult>,
     drains: HashMap<RealId, Override<()>>,
     weights: HashMap<RealId, Override<u32>>,
-    last_ipvs: Option<IpvsReport>,
+    /// The last full dump of the kernel's table (or why there is none), and when.
+    last_dump: Option<(Instant, Result<Vec<crate::ipvs::ServiceDump>, String>)>,
     stats: HashMap<(ServiceKey, Option<DestKey>), StatsTrack>,
     events: VecDeque<EventView>,
     snapshot_tx: watch::Sender<Snapshot>,
@@ -131,7 +132,7 @@ impl Director {
             last_check: HashMap::new(),
             drains: HashMap::new(),
             weights: HashMap::new(),
-            last_ipvs: None,
+            last_dump: None,
             stats: HashMap::new(),
             events: VecDeque::new(),
             snapshot_tx,
@@ -432,7 +433,9 @@ impl Director {
                 format!("changed outside lvsdeck, repaired: {d:?}"),
             );
         }
-        if let Ok(dump) = &report.dump {
+        // A pass that only applied changes carries no dump: the previous one stands.
+        let Some(dump) = report.dump else { return };
+        if let Ok(dump) = &dump {
             for s in dump {
                 self.stats
                     .entry((s.entry.service.key, None))
@@ -446,12 +449,10 @@ impl Director {
                 }
             }
         }
-        if let (Err(e), Some(Ok(_)) | None) =
-            (&report.dump, self.last_ipvs.as_ref().map(|r| &r.dump))
-        {
+        if let (Err(e), Some(Ok(_)) | None) = (&dump, self.last_dump.as_ref().map(|(_, d)| d)) {
             self.log("ipvs", "kernel", e.clone());
         }
-        self.last_ipvs = Some(report);
+        self.last_dump = Some((report.at, dump));
     }
 
     /// Find the configured virtual server and real server a target names.
@@ -672,11 +673,11 @@ impl Director {
     }
 
     fn ipvs_view(&self) -> IpvsView {
-        let (dump, error, refreshed_at_ms) = match &self.last_ipvs {
+        let (dump, error, refreshed_at_ms) = match &self.last_dump {
             None => (None, Some("waiting for the first IPVS dump".to_string()), 0),
-            Some(report) => {
-                let at = now_ms().saturating_sub(report.at.elapsed().as_millis() as u64);
-                match &report.dump {
+            Some((at, dump)) => {
+                let at = now_ms().saturating_sub(at.elapsed().as_millis() as u64);
+                match dump {
                     Ok(d) => (Some(d), None, at),
                     Err(e) => (None, Some(e.clone()), at),
                 }

@@ -16,13 +16,26 @@ use crate::ipvs::{IpvsBackend, IpvsError, Op, ServiceDump};
 #[derive(Debug)]
 pub struct IpvsReport {
     pub at: Instant,
-    /// The kernel's table, or why there is none.
-    pub dump: Result<Vec<ServiceDump>, String>,
+    /// The kernel's table, or why there is none; `None` when this pass only applied changes
+    /// (the previous dump still stands).
+    pub dump: Option<Result<Vec<ServiceDump>, String>>,
     /// Operations applied in this pass (empty when the table already matched).
     pub applied: Vec<Op>,
     pub failed: Vec<(Op, String)>,
     /// Changes made behind our back (ipvsadm) that this pass repaired.
     pub drift: Vec<Drift>,
+}
+
+impl IpvsReport {
+    fn failed(error: String) -> IpvsReport {
+        IpvsReport {
+            at: Instant::now(),
+            dump: Some(Err(error)),
+            applied: Vec::new(),
+            failed: Vec::new(),
+            drift: Vec::new(),
+        }
+    }
 }
 
 /// Handle to the worker: send the desired table; reports arrive on the receiver.
@@ -56,8 +69,15 @@ fn worker(
     let mut unavailable: Option<(Instant, String)> = None;
     let mut desired: Option<Table> = None;
     let mut last_applied: Option<Table> = None;
+    // The kernel's table as last dumped, with our own changes since folded in: a new desired
+    // table is applied against it at once, without waiting for a full dump (which takes
+    // seconds on a table of tens of thousands of entries).
+    let mut cached: Option<Table> = None;
+    let mut next_full = Instant::now();
     loop {
-        match desired_rx.recv_timeout(interval) {
+        let wait = next_full.saturating_duration_since(Instant::now());
+        let mut changed = false;
+        match desired_rx.recv_timeout(wait) {
             Ok(t) => {
                 // Coalesce a burst of updates: only the newest matters.
                 let mut t = t;
@@ -65,6 +85,7 @@ fn worker(
                     t = newer;
                 }
                 desired = Some(t);
+                changed = true;
             }
             Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
@@ -72,6 +93,7 @@ fn worker(
         if backend.is_none() {
             // Retry opening now and then (ip_vs may be loaded after we started); in between,
             // report the same error each interval so the Snapshot shows it is current.
+            next_full = Instant::now() + interval;
             let retry = unavailable
                 .as_ref()
                 .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs(10));
@@ -81,6 +103,7 @@ fn worker(
                         info!("IPVS available");
                         backend = Some(nl);
                         unavailable = None;
+                        next_full = Instant::now();
                     }
                     Err(e) => {
                         if unavailable.is_none() {
@@ -91,29 +114,83 @@ fn worker(
                 }
             }
             if let Some((_, error)) = &unavailable {
-                let report = IpvsReport {
-                    at: Instant::now(),
-                    dump: Err(error.clone()),
-                    applied: Vec::new(),
-                    failed: Vec::new(),
-                    drift: Vec::new(),
-                };
-                if report_tx.blocking_send(report).is_err() {
+                if report_tx
+                    .blocking_send(IpvsReport::failed(error.clone()))
+                    .is_err()
+                {
                     return;
                 }
                 continue;
             }
         }
         let nl = backend.as_mut().expect("opened above");
-        let report = pass(nl, desired.as_ref(), &mut last_applied);
-        if let Err(e) = &report.dump
+        let report = match (&desired, cached.as_mut()) {
+            (Some(want), Some(table)) if changed && Instant::now() < next_full => {
+                fast_apply(nl, want, last_applied.as_ref(), table)
+            }
+            _ => {
+                let started = Instant::now();
+                let report = pass(nl, desired.as_ref(), &mut last_applied);
+                cached = report
+                    .dump
+                    .as_ref()
+                    .and_then(|d| d.as_ref().ok())
+                    .map(|d| Table::from_dump(d));
+                // Space full dumps by their cost, so a large table does not keep the thread busy.
+                next_full = Instant::now() + interval.max(started.elapsed() * 4);
+                report
+            }
+        };
+        if report.applied.is_empty() && report.dump.is_none() && report.failed.is_empty() {
+            continue;
+        }
+        if changed {
+            last_applied = desired.clone();
+        }
+        if let Some(Err(e)) = &report.dump
             && e.contains("not available")
         {
             backend = None;
+            cached = None;
         }
         if report_tx.blocking_send(report).is_err() {
             return;
         }
+    }
+}
+
+/// Apply a new desired table against the cached view of the kernel, without a dump.
+fn fast_apply(
+    nl: &mut Netlink,
+    desired: &Table,
+    last_applied: Option<&Table>,
+    cached: &mut Table,
+) -> IpvsReport {
+    let at = Instant::now();
+    let plan = reconcile(desired, last_applied, cached);
+    let result = nl.apply_all(&plan.ops);
+    let mut applied = Vec::new();
+    for op in plan.ops {
+        if result.failed.iter().any(|(f, _)| *f == op) {
+            continue;
+        }
+        info!("ipvs: {op}");
+        let _ = cached.apply(&op);
+        applied.push(op);
+    }
+    for (op, e) in &result.failed {
+        error!("ipvs: {op}: {e}");
+    }
+    IpvsReport {
+        at,
+        dump: None,
+        applied,
+        failed: result
+            .failed
+            .iter()
+            .map(|(op, e)| (op.clone(), e.to_string()))
+            .collect(),
+        drift: Vec::new(),
     }
 }
 
@@ -127,7 +204,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
     let Some(desired) = desired else {
         return IpvsReport {
             at,
-            dump: Ok(dump),
+            dump: Some(Ok(dump)),
             applied: Vec::new(),
             failed: Vec::new(),
             drift: Vec::new(),
@@ -139,7 +216,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         *last_applied = Some(desired.clone());
         return IpvsReport {
             at,
-            dump: Ok(dump),
+            dump: Some(Ok(dump)),
             applied: Vec::new(),
             failed: Vec::new(),
             drift: plan.drift,
@@ -173,7 +250,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
     let dump = nl.dump().map_err(|e| e.to_string());
     IpvsReport {
         at,
-        dump,
+        dump: Some(dump),
         applied,
         failed,
         drift: plan.drift,
@@ -183,7 +260,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
 fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
     IpvsReport {
         at,
-        dump: Err(e.to_string()),
+        dump: Some(Err(e.to_string())),
         applied: Vec::new(),
         failed: Vec::new(),
         drift: Vec::new(),
