@@ -632,10 +632,26 @@ fn seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap() {
                 &support::prefix("seed"),
                 vec![
                     HostSpec::new("master", 0x71, &["192.168.10.71/24"]),
+                    HostSpec::new("web1", 0x72, &["192.168.10.72/24"]),
+                    HostSpec::new("web2", 0x73, &["192.168.10.73/24"]),
                     HostSpec::new("client", 0x10, &["192.168.10.10/24"]),
                 ],
             )
             .expect("topology");
+            // The article's web nodes answer on port 80, so its TCP_CHECKs keep them in.
+            let dir_nodes = TempDir::new("seednodes");
+            let _nodes: Vec<Proc> = ["web1", "web2"]
+                .iter()
+                .map(|h| {
+                    Proc::spawn(
+                        &topo,
+                        h,
+                        lvsdeck_exe(),
+                        &["lab-node", "--name", h, "--listen", "0.0.0.0:80"],
+                        dir_nodes.0.join(format!("{h}.log")),
+                    )
+                })
+                .collect();
             let ns = topo.ns("master");
             // The article's director has its LAN on ens33.
             vm::sh(&format!(
