@@ -212,6 +212,7 @@ pub async fn run(
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup()).ok();
     let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
     let mut quit = false;
     while !quit {
         let now = now_ms();
@@ -224,6 +225,7 @@ pub async fn run(
             _ = tick.tick() => continue,
             _ = async { if let Some(h) = hup.as_mut() { h.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(t) = term.as_mut() { t.recv().await } else { std::future::pending().await } } => break,
+            _ = async { if let Some(i) = int.as_mut() { i.recv().await } else { std::future::pending().await } } => break,
         };
         let Some(msg) = msg else { break };
         match msg {

@@ -15,6 +15,11 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
         eprintln!("lvsdeck lab: needs root (network namespaces, raw sockets, IPVS)");
         return ExitCode::from(2);
     }
+    // Take SIGINT / SIGTERM / SIGHUP now: from here on they end the lab through its teardown,
+    // even while it is still starting.
+    let rt = crate::cli::runtime();
+    let _enter = rt.enter();
+    let signals = Signals::new();
     let run_dir = Path::new(RUN_DIR);
     if let Err(e) = lab::claim(run_dir) {
         eprintln!("lvsdeck lab: {e}");
@@ -45,9 +50,9 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
         }
     }
     if no_console {
-        plain(&mut lab);
+        plain(&rt, &mut lab, signals);
     } else {
-        with_console(&lab);
+        with_console(&rt, &lab);
     }
     drop(lab);
     use std::io::Write;
@@ -56,7 +61,32 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
 }
 
 /// The console attached to both directors (`>` switches), with the client's counts.
-fn with_console(lab: &Lab) {
+/// The stop signals, registered early.
+struct Signals(Vec<tokio::signal::unix::Signal>);
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals(
+            [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ]
+            .into_iter()
+            .filter_map(|k| signal(k).ok())
+            .collect(),
+        )
+    }
+
+    /// Resolves at the first of them.
+    async fn recv(&mut self) {
+        let waits = self.0.iter_mut().map(|s| Box::pin(s.recv()));
+        futures::future::select_all(waits).await;
+    }
+}
+
+fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab) {
     let theme = match lvsdeck::tui::theme::Theme::load(None) {
         Ok(t) => t,
         Err(e) => {
@@ -69,11 +99,6 @@ fn with_console(lab: &Lab) {
         ("lvs-backup".to_string(), lab.socket("lvs-backup")),
     ];
     let status = lab.client_status_path();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     rt.block_on(crate::console_cmd::run(
         lvsdeck::tui::app::ConsoleConfig::default(),
         theme,
@@ -83,14 +108,13 @@ fn with_console(lab: &Lab) {
 }
 
 /// A status line every two seconds until Ctrl-C.
-fn plain(lab: &mut Lab) {
-    let rt = crate::cli::runtime();
+fn plain(rt: &tokio::runtime::Runtime, lab: &mut Lab, mut signals: Signals) {
     rt.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = tokio::signal::ctrl_c() => return,
+                _ = signals.recv() => return,
             }
             let mut line = String::new();
             for d in ["lvs-master", "lvs-backup"] {

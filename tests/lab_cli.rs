@@ -32,16 +32,38 @@ fn the_lab_runs_refuses_a_second_one_and_tears_down() {
             .unwrap_or_default()
     };
     // VRRP elects the master, and the health checks find both web nodes up.
-    wait_until(Duration::from_secs(20), || {
-        let s = status();
-        s.contains("MASTER") && s.matches(" up ").count() + s.matches(" up\n").count() >= 2
+    let snapshot = || {
+        Command::new(lvsdeck_bin())
+            .args(["--socket", master.to_str().unwrap(), "status", "--json"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                serde_json::from_slice::<lvsdeck::engine::snapshot::Snapshot>(&o.stdout).ok()
+            })
+    };
+    let took = wait_until(Duration::from_secs(30), || {
+        snapshot().is_some_and(|s| {
+            let master = s.vrrp.iter().any(|v| v.state == "MASTER");
+            let checked_up = s
+                .ipvs
+                .services
+                .iter()
+                .flat_map(|v| &v.reals)
+                .filter(|r| r.health == "up" && r.last_check.as_ref().is_some_and(|c| c.ok))
+                .count();
+            master && checked_up == 2
+        })
     })
     .unwrap_or_else(|| {
         panic!(
-            "the lab never showed a master with two healthy web nodes:\n{}",
+            "the lab never showed a master with two checked, healthy web nodes:\n{}",
             status()
         )
     });
+    eprintln!(
+        "lab up with a master and two healthy web nodes after {took:?}:\n{}",
+        status()
+    );
     if !std::path::Path::new("/proc/net/ip_vs").exists() {
         let err = std::fs::read_to_string(log.with_extension("err")).unwrap();
         assert!(
