@@ -21,6 +21,7 @@ use super::packet::{
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
+pub use crate::health::misc::needs_shell;
 use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
 
 /// Why the runner stopped, and the process exit code that goes with it.
@@ -167,12 +168,6 @@ pub fn instance_params(
     p
 }
 
-/// Whether a command line needs a shell (pipes, redirections, quotes, variables...).
-pub fn needs_shell(cmd: &str) -> bool {
-    cmd.contains([
-        '|', '&', ';', '<', '>', '(', ')', '$', '`', '\'', '"', '*', '?', '[', '~', '{',
-    ])
-}
 
 /// A command for a configured script line, with extra arguments appended.
 pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
