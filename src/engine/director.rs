@@ -742,7 +742,7 @@ impl Director {
         let text = key.to_string();
         let service = entry.map(|e| &e.entry.service);
         ServiceView {
-            key: text.clone(),
+            key: ipvsadm_key(key),
             protocol: text.split_whitespace().next().unwrap_or("").to_string(),
             address: text.split_whitespace().nth(1).unwrap_or("").to_string(),
             scheduler: service.map_or_else(
@@ -820,6 +820,16 @@ impl Director {
     }
 }
 
+/// A service as `ipvsadm -Ln` heads it: the protocol padded to four characters, then a space
+/// (`TCP  192.0.2.1:80`, `SCTP 192.0.2.1:80`, `FWM  7`); `ServiceKey`'s Display uses one space.
+fn ipvsadm_key(key: &ServiceKey) -> String {
+    let text = key.to_string();
+    match text.split_once(' ') {
+        Some((proto, rest)) => format!("{proto:<4} {rest}"),
+        None => text,
+    }
+}
+
 /// Run a configured script line without waiting for it.
 fn run_script(line: &str, args: &[String]) {
     let mut cmd = crate::vrrp::runner::script_command(line, args);
@@ -852,4 +862,31 @@ fn real_text(vs: &VirtualServer, rs: &RealServer) -> String {
 /// `10.0.0.11:80`, `[fd00::1]:80` or a bare address name the real server.
 fn real_matches(vs: &VirtualServer, rs: &RealServer, text: &str) -> bool {
     real_text(vs, rs) == text || rs.ip.to_string() == text.trim_matches(['[', ']'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::{Af, Protocol};
+
+    #[test]
+    fn service_keys_read_as_ipvsadm_heads_them() {
+        let tcp = ServiceKey::Addr {
+            proto: Protocol::Tcp,
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        assert_eq!(ipvsadm_key(&tcp), "TCP  192.0.2.1:80");
+        let sctp = ServiceKey::Addr {
+            proto: Protocol::Sctp,
+            addr: "2001:db8::1".parse().unwrap(),
+            port: 80,
+        };
+        assert_eq!(ipvsadm_key(&sctp), "SCTP [2001:db8::1]:80");
+        let fwm = ServiceKey::Fwmark {
+            af: Af::Inet6,
+            mark: 7,
+        };
+        assert_eq!(ipvsadm_key(&fwm), "FWM  7 IPv6");
+    }
 }

@@ -3,7 +3,33 @@
 
 use std::fmt::Write;
 
-use super::snapshot::Snapshot;
+use std::net::{IpAddr, SocketAddr};
+
+use super::snapshot::{RealView, ServiceView, Snapshot};
+
+/// ipvsadm's order of services (its `ipvs_cmp_services`): addresses before firewall marks, then
+/// by family, protocol number, address and port. Real servers go by address, then port (the
+/// kernel lists them newest first).
+fn service_order(svc: &ServiceView) -> (u32, bool, u8, Option<IpAddr>, u16) {
+    if svc.protocol == "FWM" {
+        let mark = svc.address.parse().unwrap_or(u32::MAX);
+        return (mark, svc.key.ends_with("IPv6"), 0, None, 0);
+    }
+    let proto = match svc.protocol.as_str() {
+        "TCP" => 6,
+        "UDP" => 17,
+        "SCTP" => 132,
+        _ => u8::MAX,
+    };
+    let addr = svc.address.parse::<SocketAddr>().ok();
+    (
+        0,
+        addr.is_some_and(|a| a.is_ipv6()),
+        proto,
+        addr.map(|a| a.ip()),
+        addr.map_or(0, |a| a.port()),
+    )
+}
 
 /// "3s", "4m", "2h05m", "3d".
 pub fn age(ms: u64) -> String {
@@ -117,13 +143,17 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
         out,
         "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health  Notes"
     );
-    for svc in &s.ipvs.services {
+    let mut services: Vec<&ServiceView> = s.ipvs.services.iter().collect();
+    services.sort_by_key(|svc| service_order(svc));
+    for svc in services {
         let flags = match svc.persistence_s {
             Some(t) => format!(" persistent {t}"),
             None => String::new(),
         };
         let _ = writeln!(out, "{} {}{}", svc.key, svc.scheduler, flags);
-        for r in &svc.reals {
+        let mut reals: Vec<&RealView> = svc.reals.iter().collect();
+        reals.sort_by_key(|r| (r.address.parse::<IpAddr>().ok(), r.port));
+        for r in reals {
             let addr = if r.address.contains(':') {
                 format!("[{}]:{}", r.address, r.port)
             } else {
@@ -180,6 +210,44 @@ mod tests {
         );
         assert!(
             text.contains("VI_1         MASTER  priority 100 (base 100)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn services_and_real_servers_go_in_ipvsadm_order() {
+        let now = 1_800_000_000_000;
+        let mut s = Snapshot::sample(now);
+        // The kernel lists real servers newest first, services in hash order.
+        s.ipvs.services[0].reals.reverse();
+        let mut other = s.ipvs.services[0].clone();
+        other.key = "TCP  192.168.10.99:443".into();
+        other.address = "192.168.10.99:443".into();
+        let mut fwm = other.clone();
+        fwm.key = "FWM  3".into();
+        fwm.protocol = "FWM".into();
+        fwm.address = "3".into();
+        s.ipvs.services.insert(0, fwm);
+        s.ipvs.services.push(other);
+        let text = render(&s, now);
+        let heads: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("TCP") || l.starts_with("FWM") || l.contains("-> 192"))
+            .map(|l| l.get(..27).unwrap_or(l).trim_end())
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                "TCP  192.168.10.99:443 rr",
+                "  -> 192.168.10.72:80",
+                "  -> 192.168.10.73:80",
+                "TCP  192.168.10.100:80 rr",
+                "  -> 192.168.10.72:80",
+                "  -> 192.168.10.73:80",
+                "FWM  3 rr",
+                "  -> 192.168.10.72:80",
+                "  -> 192.168.10.73:80",
+            ],
             "{text}"
         );
     }

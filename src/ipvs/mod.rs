@@ -117,7 +117,9 @@ impl ServiceKey {
 }
 
 impl fmt::Display for ServiceKey {
-    /// As `ipvsadm -Ln` writes it: `TCP  192.0.2.1:80`, `TCP  [2001:db8::1]:80`, `FWM  1`.
+    /// The words `ipvsadm -Ln` heads a service with, single-spaced: `TCP 192.0.2.1:80`,
+    /// `TCP [2001:db8::1]:80`, `FWM 1`, `FWM 1 IPv6` (ipvsadm pads the protocol to four
+    /// characters: `TCP  192.0.2.1:80`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ServiceKey::Addr { proto, addr, port } => {
