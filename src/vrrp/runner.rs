@@ -21,8 +21,8 @@ use super::packet::{
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
-pub use crate::health::misc::needs_shell;
 use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
+pub use crate::health::misc::needs_shell;
 
 /// Why the runner stopped, and the process exit code that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +167,6 @@ pub fn instance_params(
     p.unicast = !cfg.unicast_peer.is_empty();
     p
 }
-
 
 /// A command for a configured script line, with extra arguments appended.
 pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
