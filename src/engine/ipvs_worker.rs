@@ -74,6 +74,7 @@ fn worker(
     // seconds on a table of tens of thousands of entries).
     let mut cached: Option<Table> = None;
     let mut next_full = Instant::now();
+    let mut dump_cost = Duration::ZERO;
     loop {
         let wait = next_full.saturating_duration_since(Instant::now());
         let mut changed = false;
@@ -126,7 +127,11 @@ fn worker(
         let nl = backend.as_mut().expect("opened above");
         let report = match (&desired, cached.as_mut()) {
             (Some(want), Some(table)) if changed && Instant::now() < next_full => {
-                fast_apply(nl, want, last_applied.as_ref(), table)
+                let report = fast_apply(nl, want, last_applied.as_ref(), table);
+                // Dump again soon, so the Snapshot shows the change (and its cost stays bounded).
+                next_full =
+                    next_full.min(Instant::now() + (dump_cost * 4).max(Duration::from_millis(100)));
+                report
             }
             _ => {
                 let started = Instant::now();
@@ -137,7 +142,8 @@ fn worker(
                     .and_then(|d| d.as_ref().ok())
                     .map(|d| Table::from_dump(d));
                 // Space full dumps by their cost, so a large table does not keep the thread busy.
-                next_full = Instant::now() + interval.max(started.elapsed() * 4);
+                dump_cost = started.elapsed();
+                next_full = Instant::now() + interval.max(dump_cost * 4);
                 report
             }
         };
