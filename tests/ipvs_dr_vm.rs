@@ -632,10 +632,16 @@ fn seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap() {
                 &support::prefix("seed"),
                 vec![
                     HostSpec::new("master", 0x71, &["192.168.10.71/24"]),
+                    HostSpec::new("web-node1", 0x72, &["192.168.10.72/24"]),
+                    HostSpec::new("web-node2", 0x73, &["192.168.10.73/24"]),
                     HostSpec::new("client", 0x10, &["192.168.10.10/24"]),
                 ],
             )
             .expect("topology");
+            // The article's real servers answer its TCP_CHECKs (port 80): with nothing there
+            // the checks would take them out of the table, during the restart too.
+            serve_http(&topo.ns("web-node1"), "web-node1");
+            serve_http(&topo.ns("web-node2"), "web-node2");
             let ns = topo.ns("master");
             // The article's director has its LAN on ens33.
             vm::sh(&format!(
