@@ -235,8 +235,10 @@ fn lab_drain_handover_and_master_kill() {
         let before = client();
         let answer = ctl("lvs-master", &["drain", SERVICE, WEB1]);
         println!("ctl drain: {answer}");
-        // Requests already under way may still finish on web-node1.
-        std::thread::sleep(Duration::from_millis(500));
+        // Requests already under way may still finish on web-node1: under TCG an answer can
+        // take up to the client's 2 s timeout, after which every request sent before the
+        // drain has answered or failed.
+        std::thread::sleep(Duration::from_millis(2500));
         let (a, b) = over(Duration::from_secs(4));
         print_client("4 s drained", &b);
         assert_eq!(

@@ -684,13 +684,20 @@ impl Director {
             }
         };
         let mut services = Vec::new();
+        // Indexed by key: a linear search per service made every snapshot O(services²), which
+        // at 2,000 services kept a director busy with nothing else to do.
+        let by_key: HashMap<ServiceKey, &crate::ipvs::ServiceDump> = dump
+            .into_iter()
+            .flatten()
+            .map(|s| (s.entry.service.key, s))
+            .collect();
         // The configured services first, in configuration order, with or without a kernel.
-        let mut shown = Vec::new();
+        let mut shown = std::collections::HashSet::new();
         for vs in &self.config.virtual_server {
             for key in table::service_keys(&self.config, vs).unwrap_or_default() {
-                let entry = dump.and_then(|d| d.iter().find(|s| s.entry.service.key == key));
+                let entry = by_key.get(&key).copied();
                 services.push(self.service_view(Some(vs), &key, entry));
-                shown.push(key);
+                shown.insert(key);
             }
         }
         // Then what the kernel has beyond them (services lvsdeck does not own).

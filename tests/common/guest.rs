@@ -375,11 +375,16 @@ pub fn snapshot_at(socket: &Path) -> io::Result<Snapshot> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut client = Client::connect(socket).await?;
-        match client.call(&Request::Snapshot).await? {
-            Response::Snapshot { snapshot } => Ok(*snapshot),
-            other => Err(io::Error::other(format!("unexpected answer {other:?}"))),
-        }
+        let ask = async {
+            let mut client = Client::connect(socket).await?;
+            match client.call(&Request::Snapshot).await? {
+                Response::Snapshot { snapshot } => Ok(*snapshot),
+                other => Err(io::Error::other(format!("unexpected answer {other:?}"))),
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), ask)
+            .await
+            .map_err(|_| io::Error::other("no snapshot within 60 s"))?
     })
 }
 
