@@ -357,7 +357,7 @@ fn raw_dump(
 
 /// Where lvsdeck's time over the floor goes: decoding the same replies (kept by `raw_dump`)
 /// with lvsdeck's decoder, first the netlink and generic-netlink framing (`parse_messages`,
-/// neli), then the IPVS attributes (`parse_service_msg` / `parse_dest_msg`).
+/// in place), then the IPVS attributes (`parse_service_msg` / `parse_dest_msg`).
 fn decode_cost(replies: &[(usize, Vec<u8>)]) -> (Duration, Duration, usize) {
     let t = Instant::now();
     let mut messages = Vec::new();
@@ -601,7 +601,7 @@ fn in_guest() {
         floor_bytes as f64 / 1e6
     );
     println!(
-        "{:<44} {:>10}   (neli framing of {} messages {}, IPVS attributes {})",
+        "{:<44} {:>10}   (framing of {} messages {}, IPVS attributes {})",
         "  decoding those replies (lvsdeck's decoder)",
         secs(decode.0 + decode.1),
         decode.2,

@@ -383,7 +383,7 @@ fn parses_a_hand_built_service_dump() {
     let Incoming::Payload { seq: 42, genl } = &incoming[0] else {
         panic!("{incoming:?}")
     };
-    assert_eq!(*genl.cmd(), IPVS_CMD_NEW_SERVICE);
+    assert_eq!(genl.cmd, IPVS_CMD_NEW_SERVICE);
     let e = parse_service_msg(genl).unwrap();
     assert_eq!(
         e.service,
@@ -545,7 +545,8 @@ fn parses_acks_errors_and_daemons() {
     ack.extend_from_slice(&99u32.to_ne_bytes());
     ack.extend_from_slice(&0i32.to_ne_bytes());
     ack.extend_from_slice(&req[..16]);
-    let inc = parse_messages(&[err, ack].concat()).unwrap();
+    let both = [err, ack].concat();
+    let inc = parse_messages(&both).unwrap();
     assert!(matches!(
         inc[0],
         Incoming::Error {
@@ -652,7 +653,7 @@ fn encode_then_decode_round_trips() {
     svc.timeout = 1800;
     svc.netmask = 48;
     let a = service_attr(&svc).unwrap();
-    let inner = nested(a.nla_payload().as_ref()).unwrap();
+    let inner = Attrs::parse(a.nla_payload().as_ref(), "service").unwrap();
     assert_eq!(parse_service(&inner).unwrap().service, svc);
 }
 
@@ -666,4 +667,119 @@ fn not_available_names_proc_family_and_modprobe() {
     ] {
         assert!(text.contains(needle), "{needle} not in: {text}");
     }
+}
+
+#[test]
+fn attrs_index_in_place_mask_flags_and_skip_what_they_do_not_know() {
+    let bytes = [
+        nla(IPVS_DEST_ATTR_WEIGHT, &3u32.to_ne_bytes()),
+        nla(IPVS_DEST_ATTR_WEIGHT, &9u32.to_ne_bytes()), // a repeat: the first wins
+        nla(IPVS_DEST_ATTR_STATS64 | NESTED, &stats64(0)),
+        nla(40, b"from a newer kernel"),
+        nla(IPVS_DEST_ATTR_PORT | (1 << 14), &80u16.to_be_bytes()), // NLA_F_NET_BYTEORDER
+        vec![0, 0],                                                 // trailing padding
+    ]
+    .concat();
+    let a = Attrs::parse(&bytes, "real server").unwrap();
+    assert_eq!(a.get(IPVS_DEST_ATTR_WEIGHT), Some(&3u32.to_ne_bytes()[..]));
+    assert_eq!(a.get(IPVS_DEST_ATTR_PORT), Some(&80u16.to_be_bytes()[..]));
+    assert_eq!(
+        parse_stats(a.get(IPVS_DEST_ATTR_STATS64).unwrap())
+            .unwrap()
+            .conns,
+        1
+    );
+    assert_eq!(a.get(40), None);
+    assert_eq!(a.get(IPVS_DEST_ATTR_ADDR), None);
+    // the payload is the received bytes themselves, not a copy
+    let w = a.get(IPVS_DEST_ATTR_WEIGHT).unwrap();
+    assert_eq!(w.as_ptr(), bytes[4..].as_ptr());
+}
+
+#[test]
+fn malformed_attributes_and_messages_are_errors_that_say_where() {
+    let mut bytes = nla(IPVS_DEST_ATTR_WEIGHT, &3u32.to_ne_bytes());
+    bytes[0] = 200; // claims 200 bytes, 8 are there
+    let e = Attrs::parse(&bytes, "real server").unwrap_err().to_string();
+    assert!(
+        e.contains("real server") && e.contains("type 4 says 200 bytes, 8 are left"),
+        "{e}"
+    );
+    bytes[0] = 2; // shorter than its own header
+    assert!(Attrs::parse(&bytes, "real server").is_err());
+
+    let good = msg(FAMILY, NLM_F_MULTI, 5, IPVS_CMD_NEW_DEST, &[]);
+    // a message cut short: the first decodes, the second is an error, then the iterator stops
+    let cut = [good.clone(), good[..10].to_vec()].concat();
+    let got: Vec<_> = messages(&cut).collect();
+    assert_eq!(got.len(), 2);
+    assert!(matches!(got[0], Ok(Incoming::Payload { seq: 5, .. })));
+    let e = got[1].as_ref().unwrap_err().to_string();
+    assert!(e.contains("10 bytes left, a header needs 16"), "{e}");
+    // a length past the end
+    let mut long = good.clone();
+    long[0] = 99;
+    let e = parse_messages(&long).unwrap_err().to_string();
+    assert!(e.contains("says 99 bytes, 20 are left"), "{e}");
+    // a generic-netlink payload without its header
+    let mut bare = good[..16].to_vec();
+    bare[0] = 16;
+    let e = parse_messages(&bare).unwrap_err().to_string();
+    assert!(e.contains("too few for a generic netlink header"), "{e}");
+    // a nest inside a good message that runs past its end
+    let mut inner = nla(IPVS_DEST_ATTR_ADDR, &addr16("10.0.0.1"));
+    inner[0] = 60;
+    let bad = msg(
+        FAMILY,
+        NLM_F_MULTI,
+        5,
+        IPVS_CMD_NEW_DEST,
+        &[nest_bytes(IPVS_CMD_ATTR_DEST, &[inner])],
+    );
+    let inc = parse_messages(&bad).unwrap();
+    let Incoming::Payload { genl, .. } = &inc[0] else {
+        panic!()
+    };
+    let e = parse_dest_msg(genl, Af::Inet).unwrap_err().to_string();
+    assert!(
+        e.contains("real server: attribute type 1 says 60 bytes"),
+        "{e}"
+    );
+    // a required attribute missing
+    let bare_dest = msg(
+        FAMILY,
+        NLM_F_MULTI,
+        5,
+        IPVS_CMD_NEW_DEST,
+        &[nest_bytes(
+            IPVS_CMD_ATTR_DEST,
+            &[nla(IPVS_DEST_ATTR_PORT, &80u16.to_be_bytes())],
+        )],
+    );
+    let inc = parse_messages(&bare_dest).unwrap();
+    let Incoming::Payload { genl, .. } = &inc[0] else {
+        panic!()
+    };
+    let e = parse_dest_msg(genl, Af::Inet).unwrap_err().to_string();
+    assert!(e.contains("real server address is missing"), "{e}");
+}
+
+#[test]
+fn noop_is_skipped_and_a_short_done_means_success() {
+    let mut noop = vec![0u8; 16];
+    noop[0] = 16;
+    noop[4] = 1; // NLMSG_NOOP
+    let mut done_short = vec![0u8; 16];
+    done_short[0] = 16;
+    done_short[4] = NLMSG_DONE as u8;
+    done_short[8] = 7;
+    let mut overrun = vec![0u8; 16];
+    overrun[0] = 16;
+    overrun[4] = 4; // NLMSG_OVERRUN
+    let ok = [noop, done_short].concat();
+    let inc = parse_messages(&ok).unwrap();
+    assert_eq!(inc.len(), 1);
+    assert!(matches!(inc[0], Incoming::Done { seq: 7, errno: 0 }));
+    let e = parse_messages(&overrun).unwrap_err().to_string();
+    assert!(e.contains("overrun"), "{e}");
 }
