@@ -17,8 +17,9 @@ use crate::control::protocol::{Command, RealTarget};
 use crate::health::runner::{HealthHandle, RunnerConfig};
 use crate::health::target::CheckTarget;
 use crate::health::{Change, HealthEvent, TargetId};
+use crate::ipvs::settings::{self, Settings};
 use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
-use crate::ipvs::{DestKey, ServiceKey, Stats, rates};
+use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
 /// Events kept for the Snapshot and new subscribers.
@@ -44,10 +45,11 @@ pub struct Handles {
     pub commands: mpsc::Sender<CommandRequest>,
 }
 
-/// Counters and rates of one service or real server between two dumps.
+/// Rates of one service or real server from successive dumps, and their recent history.
 #[derive(Default)]
 struct StatsTrack {
-    prev: Option<(Instant, Stats)>,
+    tracker: RateTracker,
+    sampled: bool,
     cps: f64,
     in_bps: f64,
     out_bps: f64,
@@ -58,21 +60,22 @@ struct StatsTrack {
 
 impl StatsTrack {
     fn update(&mut self, at: Instant, stats: Stats) {
-        if let Some((t, prev)) = self.prev {
-            let r = rates(&prev, &stats, at.saturating_duration_since(t));
-            (
-                self.cps,
-                self.in_bps,
-                self.out_bps,
-                self.in_pps,
-                self.out_pps,
-            ) = (r.cps, r.inbps * 8.0, r.outbps * 8.0, r.inpps, r.outpps);
-            self.history.push_back(r.cps);
-            if self.history.len() > CPS_HISTORY {
-                self.history.pop_front();
-            }
+        let first = !std::mem::replace(&mut self.sampled, true);
+        let r = self.tracker.update(at, stats);
+        (
+            self.cps,
+            self.in_bps,
+            self.out_bps,
+            self.in_pps,
+            self.out_pps,
+        ) = (r.cps, r.inbps * 8.0, r.outbps * 8.0, r.inpps, r.outpps);
+        if first {
+            return; // nothing to compare the first sample with
         }
-        self.prev = Some((at, stats));
+        self.history.push_back(r.cps);
+        if self.history.len() > CPS_HISTORY {
+            self.history.pop_front();
+        }
     }
 }
 
@@ -93,6 +96,8 @@ pub struct Director {
     /// The last full dump of the kernel's table (or why there is none), and when.
     last_dump: Option<(Instant, Result<Vec<crate::ipvs::ServiceDump>, String>)>,
     stats: HashMap<(ServiceKey, Option<DestKey>), StatsTrack>,
+    /// The kernel-wide settings last sent to the IPVS worker.
+    pushed_settings: Option<Settings>,
     events: VecDeque<EventView>,
     snapshot_tx: watch::Sender<Snapshot>,
     events_tx: broadcast::Sender<EventView>,
@@ -134,6 +139,7 @@ impl Director {
             weights: HashMap::new(),
             last_dump: None,
             stats: HashMap::new(),
+            pushed_settings: None,
             events: VecDeque::new(),
             snapshot_tx,
             events_tx,
@@ -283,6 +289,16 @@ impl Director {
         }
     }
 
+    /// Send the worker the kernel-wide settings (timeouts, sync daemon role) when they
+    /// change: at start, on reload and when the sync daemon's VRRP instance changes state.
+    fn push_settings(&mut self) {
+        let want = settings::wanted(&self.config, |name| self.vrrp.state_of(name));
+        if self.pushed_settings.as_ref() != Some(&want) {
+            self.ipvs.set_settings(want.clone());
+            self.pushed_settings = Some(want);
+        }
+    }
+
     fn push_desired(&mut self) {
         let desired = table::desired(&self.config, &self.effective_health());
         for p in &desired.problems {
@@ -405,6 +421,7 @@ impl Director {
             for (instance, what) in self.vrrp.take_events() {
                 self.log("vrrp", &instance, what);
             }
+            self.push_settings();
             if changed {
                 self.publish();
             }
@@ -425,6 +442,12 @@ impl Director {
                 &op.service_key().to_string(),
                 format!("FAILED {op}: {e}"),
             );
+        }
+        for op in &report.settings_applied {
+            self.log("ipvs", "kernel", op.to_string());
+        }
+        for (op, e) in &report.settings_failed {
+            self.log("ipvs", "kernel", format!("FAILED {op}: {e}"));
         }
         for d in &report.drift {
             self.log(
@@ -723,7 +746,37 @@ impl Director {
         let track = self.stats.get(&(*key, None));
         let dests: &[crate::ipvs::DestEntry] = entry.map_or(&[], |e| &e.dests);
         let mut reals: Vec<RealView> = Vec::new();
-        for d in dests {
+        // The configured real servers in configuration order (the kernel lists the newest
+        // first, and a re-added one would jump around), whether in the table or not (down and
+        // removed, or no IPVS); then what else the table has (a sorry server, a foreign entry).
+        let mut listed = vec![false; dests.len()];
+        if let Some(vs) = vs {
+            for rs in &vs.real_server {
+                let found = (0..dests.len()).find(|&i| !listed[i] && dests[i].dest.addr == rs.ip);
+                match found {
+                    Some(i) => {
+                        listed[i] = true;
+                        let d = &dests[i];
+                        let t = self.stats.get(&(*key, Some(d.dest.key())));
+                        reals.push(self.real_view(
+                            Some((vs, rs)),
+                            Some(d),
+                            t,
+                            d.dest.addr,
+                            d.dest.port,
+                        ));
+                    }
+                    None => reals.push(self.real_view(
+                        Some((vs, rs)),
+                        None,
+                        None,
+                        rs.ip,
+                        rs.port.or(vs.port).unwrap_or(0),
+                    )),
+                }
+            }
+        }
+        for (d, _) in dests.iter().zip(&listed).filter(|(_, listed)| !**listed) {
             let rs = vs.and_then(|vs| {
                 vs.real_server
                     .iter()
@@ -732,20 +785,6 @@ impl Director {
             });
             let t = self.stats.get(&(*key, Some(d.dest.key())));
             reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
-        }
-        // Configured real servers not in the table (down and removed, or no IPVS).
-        if let Some(vs) = vs {
-            for rs in &vs.real_server {
-                if !dests.iter().any(|d| d.dest.addr == rs.ip) {
-                    reals.push(self.real_view(
-                        Some((vs, rs)),
-                        None,
-                        None,
-                        rs.ip,
-                        rs.port.or(vs.port).unwrap_or(0),
-                    ));
-                }
-            }
         }
         let text = key.to_string();
         let service = entry.map(|e| &e.entry.service);

@@ -1,7 +1,9 @@
 //! The IPVS side of the director, on a thread of its own: netlink calls block, and a large
 //! table must never delay a VRRP advert. It keeps the kernel's table in step with the desired
-//! table (minimal changes, never a flush), and reports each dump with its stats.
+//! table (minimal changes, never a flush), and reports each dump with its stats. It also keeps
+//! the kernel-wide settings (timeouts, sync daemons) as the configuration and VRRP ask.
 
+use std::collections::BTreeSet;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -9,8 +11,9 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::ipvs::netlink::Netlink;
+use crate::ipvs::settings::{self, SettingOp, Settings};
 use crate::ipvs::table::{Drift, Table, reconcile};
-use crate::ipvs::{IpvsBackend, IpvsError, Op, ServiceDump};
+use crate::ipvs::{IpvsBackend, IpvsError, Op, ServiceDump, SyncState};
 
 /// What the worker tells the engine after each pass.
 #[derive(Debug)]
@@ -24,6 +27,10 @@ pub struct IpvsReport {
     pub failed: Vec<(Op, String)>,
     /// Changes made behind our back (ipvsadm) that this pass repaired.
     pub drift: Vec<Drift>,
+    /// Settings changed in this pass, and those that failed (each failure reported once
+    /// while it lasts).
+    pub settings_applied: Vec<SettingOp>,
+    pub settings_failed: Vec<(SettingOp, String)>,
 }
 
 impl IpvsReport {
@@ -34,19 +41,35 @@ impl IpvsReport {
             applied: Vec::new(),
             failed: Vec::new(),
             drift: Vec::new(),
+            settings_applied: Vec::new(),
+            settings_failed: Vec::new(),
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.applied.is_empty()
+            && self.dump.is_none()
+            && self.failed.is_empty()
+            && self.settings_applied.is_empty()
+            && self.settings_failed.is_empty()
+    }
+}
+
+/// What the engine sends the worker.
+enum ToWorker {
+    Desired(Table),
+    Settings(Settings),
 }
 
 /// Handle to the worker: send the desired table; reports arrive on the receiver.
 pub struct IpvsWorker {
-    desired_tx: std_mpsc::Sender<Table>,
+    desired_tx: std_mpsc::Sender<ToWorker>,
 }
 
 impl IpvsWorker {
     /// Start the worker; it polls every `interval` and at once when the desired table changes.
     pub fn start(interval: Duration) -> (IpvsWorker, mpsc::Receiver<IpvsReport>) {
-        let (desired_tx, desired_rx) = std_mpsc::channel::<Table>();
+        let (desired_tx, desired_rx) = std_mpsc::channel::<ToWorker>();
         let (report_tx, report_rx) = mpsc::channel(16);
         std::thread::Builder::new()
             .name("ipvs".into())
@@ -56,12 +79,17 @@ impl IpvsWorker {
     }
 
     pub fn set_desired(&self, table: Table) {
-        let _ = self.desired_tx.send(table);
+        let _ = self.desired_tx.send(ToWorker::Desired(table));
+    }
+
+    /// The kernel-wide settings wanted now; applied at once, then kept on every full pass.
+    pub fn set_settings(&self, settings: Settings) {
+        let _ = self.desired_tx.send(ToWorker::Settings(settings));
     }
 }
 
 fn worker(
-    desired_rx: std_mpsc::Receiver<Table>,
+    desired_rx: std_mpsc::Receiver<ToWorker>,
     report_tx: mpsc::Sender<IpvsReport>,
     interval: Duration,
 ) {
@@ -75,18 +103,30 @@ fn worker(
     let mut cached: Option<Table> = None;
     let mut next_full = Instant::now();
     let mut dump_cost = Duration::ZERO;
+    let mut wanted_settings: Option<Settings> = None;
+    let mut settings_changed = false;
+    let mut sync_started: BTreeSet<SyncState> = BTreeSet::new();
+    let mut settings_failing: Vec<(SettingOp, String)> = Vec::new();
     loop {
         let wait = next_full.saturating_duration_since(Instant::now());
         let mut changed = false;
         match desired_rx.recv_timeout(wait) {
-            Ok(t) => {
-                // Coalesce a burst of updates: only the newest matters.
-                let mut t = t;
+            Ok(first) => {
+                // Coalesce a burst of updates: only the newest of each kind matters.
+                let mut take = |m: ToWorker| match m {
+                    ToWorker::Desired(t) => {
+                        desired = Some(t);
+                        changed = true;
+                    }
+                    ToWorker::Settings(s) => {
+                        settings_changed |= wanted_settings.as_ref() != Some(&s);
+                        wanted_settings = Some(s);
+                    }
+                };
+                take(first);
                 while let Ok(newer) = desired_rx.try_recv() {
-                    t = newer;
+                    take(newer);
                 }
-                desired = Some(t);
-                changed = true;
             }
             Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
@@ -125,7 +165,8 @@ fn worker(
             }
         }
         let nl = backend.as_mut().expect("opened above");
-        let report = match (&desired, cached.as_mut()) {
+        let full_due = Instant::now() >= next_full;
+        let mut report = match (&desired, cached.as_mut()) {
             (Some(want), Some(table)) if changed && Instant::now() < next_full => {
                 let report = fast_apply(nl, want, last_applied.as_ref(), table);
                 // Dump again soon, so the Snapshot shows the change (and its cost stays bounded).
@@ -147,7 +188,23 @@ fn worker(
                 report
             }
         };
-        if report.applied.is_empty() && report.dump.is_none() && report.failed.is_empty() {
+        // Settings: at once when they change, and on every full pass (a sync daemon stopped
+        // by hand is restarted, as drift in the table is repaired).
+        if let Some(want) = &wanted_settings
+            && (settings_changed || full_due || report.dump.is_some())
+        {
+            settings_changed = false;
+            let (applied, failed) = apply_settings(nl, want, &mut sync_started);
+            report.settings_applied = applied;
+            // A failure that persists is reported when it starts, not on every pass.
+            report.settings_failed = failed
+                .iter()
+                .filter(|f| !settings_failing.contains(f))
+                .cloned()
+                .collect();
+            settings_failing = failed;
+        }
+        if report.is_empty() {
             continue;
         }
         if changed {
@@ -163,6 +220,64 @@ fn worker(
             return;
         }
     }
+}
+
+/// Reads the kernel's timeouts and sync daemons (only what the settings concern) and makes the
+/// changes; what was done and what failed.
+fn apply_settings(
+    nl: &mut Netlink,
+    want: &Settings,
+    started: &mut BTreeSet<SyncState>,
+) -> (Vec<SettingOp>, Vec<(SettingOp, String)>) {
+    let mut failed = Vec::new();
+    let timeouts = match want.timeouts {
+        Some(t) => match nl.timeouts() {
+            Ok(have) => Some(have),
+            Err(e) => {
+                failed.push((SettingOp::SetTimeouts(t), format!("reading them: {e}")));
+                return (Vec::new(), failed);
+            }
+        },
+        None => None,
+    };
+    let daemons = if want.manage_sync || !started.is_empty() {
+        match nl.daemons() {
+            Ok(d) => d,
+            Err(e) => {
+                let op = match want.sync.first() {
+                    Some(d) => SettingOp::StartDaemon(d.clone()),
+                    None => SettingOp::StopDaemon(SyncState::Master),
+                };
+                failed.push((op, format!("listing the sync daemons: {e}")));
+                return (Vec::new(), failed);
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let mut applied = Vec::new();
+    for op in settings::changes(want, timeouts, &daemons, started) {
+        let result = match &op {
+            SettingOp::SetTimeouts(t) => nl.set_timeouts(t),
+            SettingOp::StartDaemon(d) => nl.new_daemon(d).map(|()| {
+                started.insert(d.state);
+            }),
+            SettingOp::StopDaemon(state) => nl.del_daemon(*state).map(|()| {
+                started.remove(state);
+            }),
+        };
+        match result {
+            Ok(()) => {
+                info!("ipvs: {op}");
+                applied.push(op);
+            }
+            Err(e) => {
+                error!("ipvs: FAILED {op}: {e}");
+                failed.push((op, e.to_string()));
+            }
+        }
+    }
+    (applied, failed)
 }
 
 /// Apply a new desired table against the cached view of the kernel, without a dump.
@@ -197,6 +312,8 @@ fn fast_apply(
             .map(|(op, e)| (op.clone(), e.to_string()))
             .collect(),
         drift: Vec::new(),
+        settings_applied: Vec::new(),
+        settings_failed: Vec::new(),
     }
 }
 
@@ -214,6 +331,8 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
             applied: Vec::new(),
             failed: Vec::new(),
             drift: Vec::new(),
+            settings_applied: Vec::new(),
+            settings_failed: Vec::new(),
         };
     };
     let actual = Table::from_dump(&dump);
@@ -226,6 +345,8 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
             applied: Vec::new(),
             failed: Vec::new(),
             drift: plan.drift,
+            settings_applied: Vec::new(),
+            settings_failed: Vec::new(),
         };
     }
     for d in &plan.drift {
@@ -260,6 +381,8 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         applied,
         failed,
         drift: plan.drift,
+        settings_applied: Vec::new(),
+        settings_failed: Vec::new(),
     }
 }
 
@@ -270,5 +393,7 @@ fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
         applied: Vec::new(),
         failed: Vec::new(),
         drift: Vec::new(),
+        settings_applied: Vec::new(),
+        settings_failed: Vec::new(),
     }
 }

@@ -7,6 +7,7 @@
 //! - [`netlink`]: the real backend, the kernel's generic-netlink family `"IPVS"` over neli;
 //! - [`table`]: the pure core: the desired table built from the configuration and the health of
 //!   the real servers, the actual table from one dump, and the minimal diff between them;
+//! - [`settings`]: the kernel-wide settings beside the table (timeouts, sync daemons);
 //! - [`mem`]: an in-memory backend with the kernel's semantics, for tests of the engine.
 //!
 //! Addresses and ports are plain [`IpAddr`] / `u16` here; the byte orders the kernel wants are
@@ -14,11 +15,12 @@
 
 pub mod mem;
 pub mod netlink;
+pub mod settings;
 pub mod table;
 
 use std::fmt;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use crate::config::model::Protocol;
 use crate::config::model::{Family, ForwardMethod};
@@ -749,9 +751,73 @@ pub fn rates(prev: &Stats, cur: &Stats, elapsed: Duration) -> Rates {
     }
 }
 
+/// How often the kernel folds its per-CPU counters into the ones a dump returns (its rate
+/// estimator's timer, `ip_vs_est.c`). Between two folds every dump repeats the same values.
+pub const KERNEL_STATS_PERIOD: Duration = Duration::from_secs(2);
+
+/// Rates of one service or real server from successive dumps (pure: the caller passes the
+/// time of each sample).
+///
+/// Rates are measured between the dumps at which the counters changed, not between
+/// consecutive dumps: dumped every second, counters folded every 2 s read as 0, 2x, 0, 2x.
+/// Counters unchanged for longer than a fold period (with a margin for the timer's jitter)
+/// mean no traffic: the rates drop to 0.
+#[derive(Debug, Clone, Default)]
+pub struct RateTracker {
+    last_change: Option<(Instant, Stats)>,
+    current: Rates,
+}
+
+impl RateTracker {
+    /// Takes a sample; the rates as they now stand.
+    pub fn update(&mut self, at: Instant, stats: Stats) -> Rates {
+        let counters = |s: &Stats| (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes);
+        match self.last_change {
+            None => self.last_change = Some((at, stats)),
+            Some((since, prev)) => {
+                let elapsed = at.saturating_duration_since(since);
+                if counters(&stats) != counters(&prev) {
+                    self.current = rates(&prev, &stats, elapsed);
+                    self.last_change = Some((at, stats));
+                } else if elapsed > KERNEL_STATS_PERIOD + KERNEL_STATS_PERIOD / 2 {
+                    self.current = Rates::default();
+                }
+            }
+        }
+        self.current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Dumps every second of counters the kernel folds every 2 s, 50 connections a second.
+    #[test]
+    fn rates_follow_the_kernel_fold_not_the_dump_interval() {
+        let t0 = Instant::now();
+        let mut tracker = RateTracker::default();
+        let mut seen = Vec::new();
+        for second in 0..11u64 {
+            // folded at even seconds (the dump at second s sees the fold of s - s % 2); the
+            // traffic stops at 6 s
+            let conns = 50 * (second - second % 2).min(6);
+            let stats = Stats {
+                conns,
+                ..Stats::default()
+            };
+            seen.push(tracker.update(t0 + Duration::from_secs(second), stats).cps);
+        }
+        // the first two have no rate yet; then 50/s steadily, not 0 and 100 alternating;
+        // after the traffic stops (last change seen at 6 s), 0 once more than a fold period
+        // and a half shows no change
+        assert_eq!(
+            seen,
+            [
+                0.0, 0.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 0.0
+            ]
+        );
+    }
 
     #[test]
     fn rates_from_two_samples() {

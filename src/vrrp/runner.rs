@@ -851,6 +851,14 @@ impl Runner {
     }
 
     /// The instances as the Snapshot shows them.
+    /// The state ("MASTER", "BACKUP", ...) of the instance named `name`.
+    pub fn state_of(&self, name: &str) -> Option<String> {
+        self.slots
+            .iter()
+            .find(|s| s.inst.name() == name)
+            .map(|s| s.inst.state().to_string())
+    }
+
     pub fn views(&self) -> Vec<VrrpView> {
         let now = Instant::now();
         let wall = now_ms();
