@@ -32,7 +32,6 @@ enum Msg {
     Snapshot(usize, Box<Snapshot>),
     Connection(usize, ConnectionState),
     ReadOnly(usize, bool),
-    CommandResult(Result<String, String>),
 }
 
 /// Follow one daemon: subscribe, forward snapshots, reconnect after a loss.
@@ -227,47 +226,57 @@ pub async fn run(
             _ = async { if let Some(t) = term.as_mut() { t.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(i) = int.as_mut() { i.recv().await } else { std::future::pending().await } } => break,
         };
-        let Some(msg) = msg else { break };
-        match msg {
-            Msg::Key(k) => {
-                for effect in app.handle_key(k, now_ms()) {
-                    match effect {
-                        Effect::Quit => quit = true,
-                        Effect::SwitchDirector => {
-                            current = (current + 1) % directors;
-                            if let Some(s) = &last[current] {
-                                app.set_snapshot((**s).clone(), now_ms());
+        let Some(first) = msg else { break };
+        // Take everything already waiting before drawing again: one frame per batch, not
+        // per message, so a console short of CPU skips frames instead of falling behind (a
+        // backlog of snapshots showed a director as it was seconds before).
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        for msg in batch {
+            match msg {
+                Msg::Key(k) => {
+                    for effect in app.handle_key(k, now_ms()) {
+                        match effect {
+                            Effect::Quit => quit = true,
+                            Effect::SwitchDirector => {
+                                current = (current + 1) % directors;
+                                if let Some(s) = &last[current] {
+                                    app.set_snapshot((**s).clone(), now_ms());
+                                }
+                                app.set_connection(connection[current].clone());
+                                app.set_read_only(read_only[current]);
                             }
-                            app.set_connection(connection[current].clone());
-                            app.set_read_only(read_only[current]);
-                        }
-                        Effect::Send(command) => {
-                            let result = send_command(&source, current, command).await;
-                            let _ = tx.send(Msg::CommandResult(result)).await;
+                            Effect::Send(command) => {
+                                // Straight to the app: sending it through our own channel
+                                // could wait forever on a full channel only we empty.
+                                let result = send_command(&source, current, command).await;
+                                app.command_result(result, now_ms());
+                            }
                         }
                     }
                 }
-            }
-            Msg::Resize => {}
-            Msg::Snapshot(i, s) => {
-                if i == current {
-                    app.set_snapshot((*s).clone(), now_ms());
+                Msg::Resize => {}
+                Msg::Snapshot(i, s) => {
+                    if i == current {
+                        app.set_snapshot((*s).clone(), now_ms());
+                    }
+                    last[i] = Some(s);
                 }
-                last[i] = Some(s);
-            }
-            Msg::Connection(i, state) => {
-                if i == current {
-                    app.set_connection(state.clone());
+                Msg::Connection(i, state) => {
+                    if i == current {
+                        app.set_connection(state.clone());
+                    }
+                    connection[i] = state;
                 }
-                connection[i] = state;
-            }
-            Msg::ReadOnly(i, ro) => {
-                read_only[i] = ro;
-                if i == current && ro {
-                    app.set_read_only(true);
+                Msg::ReadOnly(i, ro) => {
+                    read_only[i] = ro;
+                    if i == current && ro {
+                        app.set_read_only(true);
+                    }
                 }
             }
-            Msg::CommandResult(r) => app.command_result(r, now_ms()),
         }
     }
     ratatui::restore();

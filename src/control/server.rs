@@ -258,6 +258,7 @@ async fn subscribe(
     mut write: tokio::net::unix::OwnedWriteHalf,
     handles: Handles,
 ) -> io::Result<()> {
+    limit_send_buffer(&write);
     let mut snapshots = handles.snapshot.clone();
     let mut events = handles.events.subscribe();
     let snapshot = snapshots.borrow_and_update().clone();
@@ -284,6 +285,33 @@ async fn subscribe(
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             }
         }
+    }
+}
+
+/// What a watcher may have unread before the stream waits for it. The stream sends the newest
+/// snapshot whenever it can write; with the default buffer (~200 KiB) a slow console had
+/// dozens queued and showed the daemon as it was seconds earlier.
+const WATCH_SEND_BUFFER: libc::c_int = 32 * 1024;
+
+fn limit_send_buffer(write: &tokio::net::unix::OwnedWriteHalf) {
+    use std::os::fd::AsRawFd;
+    let fd = write.as_ref().as_raw_fd();
+    // SAFETY: setsockopt reads an int from a live variable of that size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&WATCH_SEND_BUFFER as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        // Only freshness is at stake: the stream still works with the default buffer.
+        tracing::debug!(
+            "cannot shrink a watcher's send buffer: {}",
+            io::Error::last_os_error()
+        );
     }
 }
 
