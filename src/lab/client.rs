@@ -21,6 +21,10 @@ pub struct ClientStatus {
     pub failed: u64,
     /// Answers by the name the real server gave.
     pub by_server: BTreeMap<String, u64>,
+    /// When (ms since the epoch) the latest-sent request each real server answered was sent:
+    /// what a drain is judged by, since an answer can arrive well after its request.
+    #[serde(default)]
+    pub last_sent_by_server: BTreeMap<String, u64>,
     pub last_error: Option<String>,
     pub last_error_at_ms: u64,
     pub updated_at_ms: u64,
@@ -105,12 +109,15 @@ pub async fn run(target: SocketAddr, rate: u32, duration: Duration, status_path:
         };
         status.lock().expect("status lock").sent += 1;
         let status = status.clone();
+        let sent_at_ms = crate::engine::snapshot::now_ms();
         tokio::spawn(async move {
             let result = one_request(target, Duration::from_secs(2)).await;
             let mut s = status.lock().expect("status lock");
             match result {
                 Ok(name) => {
                     s.ok += 1;
+                    let latest = s.last_sent_by_server.entry(name.clone()).or_default();
+                    *latest = (*latest).max(sent_at_ms);
                     *s.by_server.entry(name).or_default() += 1;
                 }
                 Err(e) => {

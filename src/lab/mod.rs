@@ -47,6 +47,13 @@ pub fn director_config(backup: bool, run_dir: &Path) -> Result<String, String> {
             .replace("state = \"master\"", "state = \"backup\"")
             .replace("priority = 100 ", "priority = 90  ");
     }
+    // Beyond the seed: the directors share their IPVS connections (the kernel's sync
+    // daemons, master on the VIP holder), as an operator would set up a pair; connections
+    // under way keep their real server across a hand-over once synced.
+    text.push_str(
+        "\n# Added by the lab: connection sync between the directors.\n\
+         [global.lvs_sync_daemon]\ninterface = \"eth0\"\ninstance = \"VI_1\"\n",
+    );
     let host = if backup { "lvs-backup" } else { "lvs-master" };
     let socket = run_dir.join(format!("{host}.sock"));
     text = text.replace(
@@ -167,6 +174,18 @@ impl Lab {
             lab.start_director(host)
                 .map_err(|e| format!("starting lvsdeck on {host}: {e}"))?;
         }
+        // The client starts once a director holds the VIP, so that its counts start with a
+        // cluster that has elected a master (about one Master_Down_Interval, ~3.6 s) rather
+        // than with the election's failures. After VIP_WAIT it starts anyway: what fails then
+        // is what the operator must see.
+        let waited = std::time::Instant::now();
+        while waited.elapsed() < VIP_WAIT
+            && !["lvs-master", "lvs-backup"]
+                .iter()
+                .any(|d| lab.topo.holds(d, VIP))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let status = lab.client_status_path();
         let rate = client_rate.to_string();
         let child = lab
@@ -200,6 +219,9 @@ impl Lab {
         false
     }
 }
+
+/// How long the lab waits for a director to take the VIP before starting its client.
+const VIP_WAIT: Duration = Duration::from_secs(10);
 
 impl Drop for Lab {
     fn drop(&mut self) {
