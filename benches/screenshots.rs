@@ -1,6 +1,10 @@
 //! Regenerates `screenshots/`: runs `lvsdeck lab` under tmux, drives the console with keys,
 //! captures the panes with their colours and renders them to PNG.
 //! Run as root: `cargo bench --bench screenshots`.
+//!
+//! This machine's kernel has no IPVS, so those screens show the lab without it. The screens
+//! with real IPVS come from the lab test in the VM (`cargo test --test lab_vm`), which saves
+//! them under `target/lab-vm-screens/`; this renders them too, as `screenshots/lab-ipvs-*.png`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -9,6 +13,38 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use support::screen::{Tmux, png};
+
+/// Renders the screens the VM lab test saved (`NAME-COLSxROWS.ansi`).
+fn vm_shots() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let from = root.join("target/lab-vm-screens");
+    let Ok(entries) = std::fs::read_dir(&from) else {
+        println!(
+            "no {}: run `cargo test --test lab_vm` for the screens with real IPVS",
+            from.display()
+        );
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".ansi"))
+        else {
+            continue;
+        };
+        let size = stem.rsplit('-').next().and_then(|s| s.split_once('x'));
+        let Some((Ok(cols), Ok(rows))) = size.map(|(c, r)| (c.parse::<u16>(), r.parse::<u16>()))
+        else {
+            println!("skipped {}: no COLSxROWS in its name", path.display());
+            continue;
+        };
+        let out = root.join("screenshots").join(format!("{stem}.png"));
+        png(&std::fs::read(&path).unwrap(), cols, rows, &out);
+        println!("wrote {} (from the VM)", out.display());
+    }
+}
 
 fn shot(tmux: &Tmux, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots");
@@ -30,6 +66,10 @@ fn pause(ms: u64) {
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    vm_shots();
+    if std::env::var_os("LVSDECK_SHOTS_VM_ONLY").is_some() {
         return;
     }
     if !support::prerequisites("screenshots", &["ip", "tmux"]) {

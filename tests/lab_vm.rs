@@ -1,18 +1,23 @@
-//! `lvsdeck lab --no-console` with the real kernel's IPVS, in the qemu guest (tests/vm/): the
-//! seed's two directors (both running IPVS; in DR only the VIP holder receives the client's
-//! traffic), two web nodes and the client's steady request stream, all in namespaces. The
-//! client's status file (`ClientStatus`) is the measure: answers per web node and failures.
+//! `lvsdeck lab` with the real kernel's IPVS, in the qemu guest (tests/vm/), driven from its
+//! console under tmux as an operator would: the seed's two directors (both running IPVS; in DR
+//! only the VIP holder receives the client's traffic), two web nodes and the client's steady
+//! request stream, all in namespaces. The client's status file (`ClientStatus`) is the measure:
+//! answers per web node and failures.
 //!
 //! One guest test (`lab_in_the_guest` boots it): both web nodes answer through the VIP; a drain
-//! on the master sends every new request to web-node2 without a failure; graceful hand-overs
-//! to the backup and back move the VIP with no request timing out (a request in flight at the
-//! very switch may be reset: counted and printed); killing the master's daemon (SIGKILL, cable
+//! from the console (keys `Enter d → Enter`) sends every new request to web-node2 without a
+//! failure; graceful hand-overs from the console (`Shift-Tab h → Enter`, then `>` to the other
+//! director and again) move the VIP with no request timing out (a request in flight at the very
+//! switch may be reset: counted and printed); killing the master's daemon (SIGKILL, cable
 //! pulled) loses requests for about one Master_Down_Interval, which is measured and printed.
+//! The screens along the way are saved (with their colours) under `target/lab-vm-screens/`;
+//! `cargo bench --bench screenshots` turns them into `screenshots/lab-ipvs-*.png`.
 
 mod common;
+#[path = "support/screen.rs"]
+mod screen;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::guest::{self, lvsdeck_exe, now_ms, snapshot_at};
@@ -20,6 +25,7 @@ use common::vm;
 use lvsdeck::engine::snapshot::Snapshot;
 use lvsdeck::lab::client::ClientStatus;
 use lvsdeck::lab::{self, PREFIX, RUN_DIR, VIP};
+use screen::Tmux;
 
 #[test]
 fn lab_in_the_guest() {
@@ -28,31 +34,88 @@ fn lab_in_the_guest() {
 
 /// Client requests per second: 50 gives a 20 ms resolution to the failure window.
 const RATE: u32 = 50;
-const SERVICE: &str = "TCP  10.10.10.100:80";
 const WEB1: &str = "10.10.10.72:80";
 
-/// `lvsdeck lab --no-console`, stopped with SIGINT on drop (it tears its namespaces down).
-struct LabProc {
-    child: Child,
-    log: PathBuf,
+/// `lvsdeck lab` with its console in a 160×48 tmux pane; quit with `q` on drop, which tears
+/// the lab's namespaces down.
+struct LabConsole {
+    tmux: Tmux,
 }
 
-impl LabProc {
-    fn start() -> LabProc {
-        let log = PathBuf::from("/tmp/lvsdeck-lab.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(lvsdeck_exe())
-            .args(["lab", "--no-console", "--rate", &RATE.to_string()])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("start lvsdeck lab");
-        LabProc { child, log }
+/// Where the guest leaves the screens it captured (on the 9p share, so the host sees them).
+fn screens_dir() -> PathBuf {
+    vm::repo_dir().join("target/lab-vm-screens")
+}
+
+impl LabConsole {
+    fn start() -> LabConsole {
+        let command = format!("{} lab --rate {RATE}", lvsdeck_exe());
+        LabConsole {
+            tmux: Tmux::start("lvsdeck-lab", 160, 48, &command),
+        }
+    }
+
+    /// Waits until the screen shows `what`; the screen then.
+    fn wait_screen(&self, what: &str, timeout: Duration) -> String {
+        let mut last = String::new();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            last = self.tmux.text();
+            if last.contains(what) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the console never showed {what:?} in {timeout:?}; screen:\n{last}");
+    }
+
+    /// Sends keys as tmux names them, with a pause for the console to draw.
+    fn keys(&self, keys: &[&str]) {
+        self.tmux.keys(keys);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Confirms the open dialog (its default button is Cancel).
+    fn confirm(&self) {
+        self.wait_screen("Cancel", Duration::from_secs(5));
+        self.keys(&["Right"]);
+        self.keys(&["Enter"]);
+    }
+
+    /// Saves the screen with its colours as `<name>.ansi` for the screenshots bench.
+    fn shot(&self, name: &str) {
+        let dir = screens_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}-{}x{}.ansi", self.tmux.cols, self.tmux.rows));
+        std::fs::write(&path, self.tmux.ansi()).unwrap();
+        println!("screen saved: {}", path.display());
+    }
+
+    /// Waits until a line of the screen satisfies `line`; the screen then.
+    fn wait_line(&self, what: &str, timeout: Duration, line: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            last = self.tmux.text();
+            if last.lines().any(&line) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the console never showed {what} in {timeout:?}; screen:\n{last}");
     }
 
     fn log_text(&self) -> String {
-        let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut text = format!("console:\n{}", self.tmux.text());
+        for director in ["lvs-master", "lvs-backup"] {
+            match snapshot_at(&socket(director)) {
+                Ok(s) => text.push_str(&format!(
+                    "\n{director}'s snapshot taken {} ms ago",
+                    now_ms() as i64 - s.taken_at_ms as i64
+                )),
+                Err(e) => text.push_str(&format!("\n{director}: {e}")),
+            }
+        }
         for host in ["lvs-master", "lvs-backup"] {
             let path = Path::new(RUN_DIR).join(format!("{host}.log"));
             text.push_str(&format!(
@@ -64,22 +127,17 @@ impl LabProc {
     }
 }
 
-impl Drop for LabProc {
+impl Drop for LabConsole {
     fn drop(&mut self) {
         if std::thread::panicking() {
             println!("lab log:\n{}", self.log_text());
         }
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.tmux.keys(&["q"]);
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        while self.tmux.alive() && start.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Tmux's own drop kills the session if `q` did not end it (SIGHUP: the lab tears down).
     }
 }
 
@@ -114,24 +172,6 @@ fn holds_vip(director: &str) -> bool {
         .any(|w| w.starts_with(format!("{VIP}/").as_bytes()))
 }
 
-/// `lvsdeck --socket <director's socket> ctl ARGS`; its answer.
-fn ctl(director: &str, args: &[&str]) -> String {
-    let out = Command::new(lvsdeck_exe())
-        .arg("--socket")
-        .arg(socket(director))
-        .arg("ctl")
-        .args(args)
-        .output()
-        .expect("run lvsdeck ctl");
-    assert!(
-        out.status.success(),
-        "lvsdeck ctl {args:?} on {director}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Take a host's cable out at the lab's switch, as `Topology::set_cable` does (the lab's
 /// topology lives in the `lvsdeck lab` process; its ports are `p<index in lab::hosts()>`).
 fn pull_cable(host: &str) {
@@ -152,6 +192,39 @@ fn daemon_pid(director: &str) -> i32 {
                 .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"--daemon"))
         })
         .unwrap_or_else(|| panic!("no lvsdeck --daemon in {director}'s namespace: {pids}"))
+}
+
+/// `ipvsadm -L --daemon` in a director's namespace.
+fn sync_daemons(director: &str) -> String {
+    vm::sh(&format!(
+        "ip netns exec {PREFIX}-{director} ipvsadm -L --daemon"
+    ))
+}
+
+/// Waits until the master runs the master sync daemon and the backup the backup one.
+fn wait_sync_roles(master: &str, backup: &str) {
+    vm::wait_for(
+        &format!("the sync daemons to follow VRRP ({master} master)"),
+        Duration::from_secs(10),
+        || {
+            // one line each; ipvsadm adds what the kernel chose (maxlen, group, port, ttl)
+            let only = |text: String, role: &str| {
+                let lines: Vec<&str> = text.lines().collect();
+                lines.len() == 1
+                    && lines[0].starts_with(&format!("{role} sync daemon (mcast=eth0, syncid=51"))
+            };
+            only(sync_daemons(master), "master") && only(sync_daemons(backup), "backup")
+        },
+    );
+    println!("{master}: {}", sync_daemons(master).trim());
+}
+
+/// Connections in a director's IPVS connection table (`ipvsadm -Lnc`).
+fn connection_entries(director: &str) -> usize {
+    vm::sh(&format!("ip netns exec {PREFIX}-{director} ipvsadm -Lnc"))
+        .lines()
+        .filter(|l| l.starts_with("TCP"))
+        .count()
 }
 
 /// Lets the client run for `d` and returns its counts before and after.
@@ -185,7 +258,7 @@ fn lab_drain_handover_and_master_kill() {
         vm::sh("chmod 755 /usr/bin/curl");
 
         let t = Instant::now();
-        let lab = LabProc::start();
+        let lab = LabConsole::start();
         let up = vm::wait_for(
             "the lab's directors to answer",
             Duration::from_secs(60),
@@ -197,6 +270,7 @@ fn lab_drain_handover_and_master_kill() {
             },
         );
         println!("lab up (both control sockets answer) in {up:.1?}");
+        lab.wait_screen("showing lvs-master", Duration::from_secs(20));
         vm::wait_for(
             "lvs-master to hold the VIP",
             Duration::from_secs(20),
@@ -224,6 +298,21 @@ fn lab_drain_handover_and_master_kill() {
             "both nodes answer: {a:?} -> {b:?}"
         );
         let failed_at_start = b.failed;
+        // The directors share connections: lvs-master runs the master sync daemon, lvs-backup
+        // the backup one and learns the master's connections without seeing a packet of them.
+        wait_sync_roles("lvs-master", "lvs-backup");
+        let synced = connection_entries("lvs-backup");
+        println!(
+            "sync daemons follow VRRP; lvs-backup holds {synced} synced connection(s), lvs-master {}",
+            connection_entries("lvs-master")
+        );
+        assert!(synced > 0, "the backup learned connections from the master");
+        let screen = lab.wait_screen("2/2 up", Duration::from_secs(10));
+        assert!(
+            !screen.contains("IPVS is not available"),
+            "the kernel has IPVS here:\n{screen}"
+        );
+        lab.shot("lab-ipvs");
         println!(
             "{}",
             String::from_utf8_lossy(
@@ -231,20 +320,70 @@ fn lab_drain_handover_and_master_kill() {
             )
         );
 
-        // Drain web-node1 on the master: new requests all go to web-node2, none fails.
+        // Drain web-node1 from the console attached to the master: Enter shows the service's
+        // real servers (web-node1's first), d opens the drain dialog. New requests all go to
+        // web-node2, none fails.
         let before = client();
-        let answer = ctl("lvs-master", &["drain", SERVICE, WEB1]);
-        println!("ctl drain: {answer}");
-        // Requests already under way may still finish on web-node1: under TCG an answer can
-        // take up to the client's 2 s timeout, after which every request sent before the
-        // drain has answered or failed.
+        // Real servers are listed in configuration order, whatever order the kernel dumps
+        // them in (newest first).
+        let order: Vec<String> = snap("lvs-master").ipvs.services[0]
+            .reals
+            .iter()
+            .map(|r| r.address.clone())
+            .collect();
+        assert_eq!(order, ["10.10.10.72", "10.10.10.73"]);
+        lab.keys(&["Enter"]);
+        lab.keys(&["d"]);
+        let dialog = lab.wait_screen("Cancel", Duration::from_secs(5));
+        assert!(
+            dialog
+                .lines()
+                .any(|l| l.contains("real server") && l.contains(WEB1)),
+            "the dialog names web-node1:\n{dialog}"
+        );
+        lab.confirm();
+        lab.wait_screen("10.10.10.72 set to weight 0", Duration::from_secs(5));
+        println!("drained web-node1 from the console");
+        // When the kernel got weight 0, by the master's own event.
+        let drained_at = snap("lvs-master")
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "ipvs" && e.message.contains(&format!("{WEB1} (Route, weight 0)")))
+            .map(|e| e.at_ms)
+            .expect("the master reports the weight-0 edit");
+        // Judge by when requests were sent: under TCG an answer can reach the client seconds
+        // after its request (the guest's one CPU runs two directors, the console and the
+        // client); requests sent before the drain may still be answered by web-node1.
         std::thread::sleep(Duration::from_millis(2500));
         let (a, b) = over(Duration::from_secs(4));
         print_client("4 s drained", &b);
-        assert_eq!(
-            answers(&b, "web-node1"),
-            answers(&a, "web-node1"),
-            "no new answer from web-node1 while drained"
+        let last_to_web1 = b.last_sent_by_server.get("web-node1").copied().unwrap_or(0);
+        println!(
+            "the last request web-node1 answered was sent {} ms before the drain reached the kernel",
+            drained_at as i64 - last_to_web1 as i64
+        );
+        if last_to_web1 >= drained_at {
+            for d in ["lvs-master", "lvs-backup"] {
+                println!(
+                    "{d}:\n{}{}",
+                    vm::sh(&format!("ip netns exec {PREFIX}-{d} ipvsadm -Ln --stats")),
+                    vm::sh(&format!("ip -n {PREFIX}-{d} -br addr"))
+                );
+            }
+            println!(
+                "client neighbours: {}",
+                vm::sh(&format!("ip -n {PREFIX}-client neigh"))
+            );
+        }
+        assert!(
+            last_to_web1 < drained_at,
+            "web-node1 answered a request sent {} ms after the drain",
+            last_to_web1 - drained_at
+        );
+        assert!(
+            b.last_sent_by_server.get("web-node2").copied().unwrap_or(0) > drained_at + 4000,
+            "web-node2 answers the new requests: {b:?}"
         );
         assert!(
             answers(&b, "web-node2") - answers(&a, "web-node2") >= u64::from(RATE) * 2,
@@ -253,16 +392,17 @@ fn lab_drain_handover_and_master_kill() {
         let drain_failed = b.failed - before.failed;
         println!("drain: failed requests {drain_failed}");
         assert_eq!(drain_failed, 0, "no request lost to the drain: {b:?}");
+        lab.shot("lab-ipvs-drained");
         let listing = vm::sh(&format!("ip netns exec {PREFIX}-lvs-master ipvsadm -Ln"));
         println!("{listing}");
         assert!(
             guest::dests_of(&listing, "TCP 10.10.10.100:80").contains(&format!("{WEB1} Route 0")),
             "{listing}"
         );
-        println!(
-            "ctl undrain: {}",
-            ctl("lvs-master", &["undrain", SERVICE, WEB1])
-        );
+        lab.keys(&["u"]);
+        lab.confirm();
+        lab.wait_screen("10.10.10.72 back to weight 1", Duration::from_secs(5));
+        println!("undrained web-node1 from the console");
         vm::wait_for("web-node1 answering again", Duration::from_secs(10), || {
             answers(&client(), "web-node1") > answers(&b, "web-node1")
         });
@@ -273,13 +413,20 @@ fn lab_drain_handover_and_master_kill() {
         // director's IPVS, its next packet reaches the new one, whose IPVS has no entry for it
         // (no connection sync in the lab), so the new holder's own stack answers RST. Those
         // are counted and reported apart; nothing else may fail.
+        // From the real servers back to the services (Esc), then to the VRRP pane (Shift-Tab).
+        lab.keys(&["Escape"]);
+        lab.keys(&["BTab"]);
         let mut resets = Vec::new();
         for (from, to) in [("lvs-master", "lvs-backup"), ("lvs-backup", "lvs-master")] {
             let before = client();
-            println!(
-                "ctl handover on {from}: {}",
-                ctl(from, &["handover", "VI_1"])
-            );
+            lab.wait_screen(&format!("showing {from}"), Duration::from_secs(5));
+            // `h` needs the instance shown as MASTER, and fresh (a stale state reads `MASTER?`).
+            lab.wait_line("VI_1 as MASTER", Duration::from_secs(10), |l| {
+                l.contains("VI_1") && l.contains(" MASTER ")
+            });
+            lab.keys(&["h"]);
+            lab.confirm();
+            println!("hand-over from the console on {from}");
             let moved = vm::wait_for(
                 &format!("{to} to hold the VIP alone"),
                 Duration::from_secs(20),
@@ -288,6 +435,7 @@ fn lab_drain_handover_and_master_kill() {
             println!("VIP on {to} only {moved:.1?} after the hand-over command");
             assert_eq!(vrrp_state(to), "MASTER");
             assert_eq!(vrrp_state(from), "BACKUP");
+            wait_sync_roles(to, from);
             let (_, b) = over(Duration::from_secs(3));
             print_client(&format!("3 s after the hand-over to {to}"), &b);
             let failed = b.failed - before.failed;
@@ -316,6 +464,11 @@ fn lab_drain_handover_and_master_kill() {
                 );
             }
             resets.push(failed);
+            if from == "lvs-master" {
+                lab.shot("lab-ipvs-handed-over");
+            }
+            // The console follows: `>` shows the other director, the new master.
+            lab.keys(&[">"]);
         }
         println!("hand-overs: requests reset at the switch {resets:?}");
 
@@ -345,6 +498,12 @@ fn lab_drain_handover_and_master_kill() {
             || vrrp_state(heir) == "MASTER",
         );
         let samples = samples.join().unwrap();
+        // The console, attached to the killed master, says so; `>` shows the new master.
+        lab.wait_screen("lost", Duration::from_secs(10));
+        lab.keys(&[">"]);
+        lab.wait_screen("showing lvs-backup", Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(1500));
+        lab.shot("lab-ipvs-master-killed");
         let after = samples.last().unwrap().1.clone();
         print_client("before the kill", &before);
         print_client("after the kill", &after);
@@ -413,5 +572,11 @@ fn lab_drain_handover_and_master_kill() {
             println!("{}", lab.log_text());
         }
         drop(lab);
+        assert!(
+            !lvsdeck::lab::netns::namespaces()
+                .iter()
+                .any(|n| n.starts_with(PREFIX)),
+            "q in the console tears the lab down"
+        );
     });
 }

@@ -7,6 +7,16 @@ use std::fmt::Write;
 use std::path::Path;
 use std::process::Command;
 
+/// `LC_ALL=C.UTF-8` when the environment names no UTF-8 locale (the test guest runs with
+/// `LC_ALL=C`): without one tmux would draw the console's box and block characters as `_`.
+fn utf8_locale() -> Option<(&'static str, &'static str)> {
+    let utf8 = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .is_some_and(|s| s.to_ascii_lowercase().replace('-', "").contains("utf8"));
+    (!utf8).then_some(("LC_ALL", "C.UTF-8"))
+}
+
 /// A tmux session running one command, killed on drop.
 pub struct Tmux {
     pub session: String,
@@ -32,6 +42,7 @@ impl Tmux {
             ])
             .arg(command)
             .env("TERM", "xterm-256color")
+            .envs(utf8_locale())
             .status()
             .expect("tmux");
         assert!(status.success(), "tmux new-session failed");
@@ -128,6 +139,10 @@ fn rgb(c: vt100::Color, default: (u8, u8, u8)) -> (u8, u8, u8) {
     }
 }
 
+fn css((r, g, b): (u8, u8, u8)) -> String {
+    format!("rgb({r},{g},{b})")
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -157,7 +172,8 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'><rect width='100%' height='100%' fill='rgb{DEFAULT_BG:?}'/>"
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'><rect width='100%' height='100%' fill='{}'/>",
+        css(DEFAULT_BG)
     );
     for r in 0..rows {
         let y = 8.0 + r as f32 * ch;
@@ -196,22 +212,24 @@ pub fn svg(ansi: &[u8], cols: u16, rows: u16) -> String {
             if bg != DEFAULT_BG {
                 let _ = write!(
                     out,
-                    "<rect x='{x}' y='{y}' width='{width}' height='{ch}' fill='rgb{bg:?}'/>"
+                    "<rect x='{x}' y='{y}' width='{width}' height='{ch}' fill='{}'/>",
+                    css(bg)
                 );
             }
             if !text.trim().is_empty() {
                 let weight = if bold { "bold" } else { "normal" };
                 let _ = write!(
                     out,
-                    "<text x='{x}' y='{}' font-family='DejaVu Sans Mono' font-size='14' font-weight='{weight}' fill='rgb{fg:?}' textLength='{width}' lengthAdjust='spacingAndGlyphs' xml:space='preserve'>{}</text>",
+                    "<text x='{x}' y='{}' font-family='DejaVu Sans Mono' font-size='14' font-weight='{weight}' fill='{}' textLength='{width}' lengthAdjust='spacingAndGlyphs' xml:space='preserve'>{}</text>",
                     y + 13.0,
+                    css(fg),
                     esc(&text)
                 );
             }
         }
     }
     out.push_str("</svg>");
-    out.replace(", ", ",")
+    out
 }
 
 /// Render the screen to a PNG file.

@@ -2,12 +2,13 @@
 # tests/vm/prepare.sh — get everything the IPVS test guest needs, idempotently.
 #
 #   1. the Debian packages (qemu-system-x86, busybox-static, ipvsadm, iproute2, nftables, cpio,
-#      kmod), installed with --no-install-recommends when missing (needs root);
+#      kmod, tmux), installed with --no-install-recommends when missing (needs root);
 #   2. Debian's current generic amd64 kernel: the linux-image-*-amd64 that the linux-image-amd64
 #      metapackage depends on (never pinned), `apt-get download`ed and `dpkg -x`ed into
 #      target/vm/kernel/ (not installed), then depmod'ed. Re-used while the metapackage still
 #      points at the same package and version; an older one is kept if the download fails;
-#   3. target/vm/initramfs.cpio (uncompressed: unpacking gzip costs the guest ~0.6 s under TCG): busybox, bash, iproute2, ipvsadm, nft, the glibc runtime for
+#   3. target/vm/initramfs.cpio (uncompressed: unpacking gzip costs the guest ~0.6 s under TCG):
+#      busybox, bash, iproute2, ipvsadm, nft, tmux (with terminfo and a UTF-8 locale), the glibc runtime for
 #      host-built Rust test binaries, the kernel modules (see MODULES_* below) and tests/vm/init.
 #      Rebuilt only when its inputs (scripts, kernel, host binaries and libraries) change.
 #
@@ -35,10 +36,10 @@ MODULES_EXTRA=(nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_fib_i
 # Module names that may be absent from a kernel build (no error then).
 MODULES_OPTIONAL=" ip_vs_twos ip_vs_ovf ip_vs_mh xt_ipvs ipvlan vxlan "
 
-PACKAGES=(qemu-system-x86 busybox-static ipvsadm iproute2 nftables cpio kmod xz-utils)
+PACKAGES=(qemu-system-x86 busybox-static ipvsadm iproute2 nftables cpio kmod xz-utils tmux)
 # Real binaries put in the guest (everything else is a busybox applet).
 GUEST_BINS=(/usr/bin/bash /usr/sbin/ip /usr/sbin/tc /usr/bin/ss /usr/sbin/bridge
-    /usr/sbin/ipvsadm /usr/sbin/nft)
+    /usr/sbin/ipvsadm /usr/sbin/nft /usr/bin/tmux)
 # glibc runtime for host-built Rust binaries (plus what ldd finds for GUEST_BINS).
 GUEST_LIBS=(ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2
     librt.so.1 libutil.so.1 libresolv.so.2)
@@ -204,6 +205,15 @@ done
 mapfile -t libs < <(printf '%s\n' "${libs[@]}" | sort -u)
 busybox=$(command -v busybox)
 extra_etc=(/etc/protocols /etc/services /etc/ethertypes)
+# For the console under tmux in the guest: the terminal descriptions tmux and the console use,
+# and a UTF-8 locale (tmux turns non-ASCII cells into `_` without one).
+terminfo=()
+for t in x/xterm-256color t/tmux-256color s/screen s/screen-256color d/dumb; do
+    for d in /lib/terminfo /usr/share/terminfo; do
+        [[ -f $d/$t ]] && { terminfo+=("$d/$t"); break; }
+    done
+done
+locale_dir=/usr/lib/locale/C.utf8
 
 fingerprint=$(
     {
@@ -211,7 +221,8 @@ fingerprint=$(
         echo "boot ${MODULES_BOOT[*]}"
         echo "extra ${MODULES_EXTRA[*]}"
         sha256sum "$here/prepare.sh" "$here/init"
-        stat -L -c '%n %s %Y' "$busybox" "${GUEST_BINS[@]}" "${libs[@]}" "${extra_etc[@]}" 2>/dev/null
+        stat -L -c '%n %s %Y' "$busybox" "${GUEST_BINS[@]}" "${libs[@]}" "${extra_etc[@]}" \
+            "${terminfo[@]}" "$locale_dir"/* 2>/dev/null
     } | sha256sum | cut -d' ' -f1
 )
 if [[ -f $out && $(cat "$out.fingerprint" 2>/dev/null) == "$fingerprint" ]]; then
@@ -261,6 +272,11 @@ echo "hosts: files" >"$stage/etc/nsswitch.conf"
 echo "lvsdeck-vm" >"$stage/etc/hostname"
 echo /lib/x86_64-linux-gnu >"$stage/etc/ld.so.conf"
 for f in "${extra_etc[@]}"; do [[ -f $f ]] && cp "$f" "$stage$f"; done
+for f in "${terminfo[@]}"; do install -D -m 0644 "$f" "$stage/lib/terminfo/${f#*/terminfo/}"; done
+if [[ -d $locale_dir ]]; then
+    mkdir -p "$stage/lib/locale"
+    cp -r "$locale_dir" "$stage/lib/locale/"
+fi
 ldconfig -r "$stage" 2>/dev/null || true
 
 # Kernel modules: the dependency closure of MODULES_BOOT and MODULES_EXTRA, with a modules.dep of
