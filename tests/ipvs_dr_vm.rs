@@ -409,6 +409,11 @@ impl DrLab {
                 r#"[global]
 router_id = "DR_VM"
 
+[global.lvs_timeouts]
+tcp = "2h"
+tcp_fin = "2m"
+udp = "5m"
+
 [vrrp_instance.VI_1]
 interface = "eth0"
 virtual_router_id = 51
@@ -513,6 +518,10 @@ fn dr_http_through_the_vip_reaches_both_real_servers() {
     vm::guest_only("dr_http_through_the_vip_reaches_both_real_servers", || {
         let lab = DrLab::start("drh", 1);
         let dir_ns = lab.ns("dir");
+        // `lvs_timeouts` reach the kernel (`ipvsadm --set` equivalent).
+        vm::wait_for("the configured timeouts", Duration::from_secs(5), || {
+            ipvsadm(&dir_ns, "-L --timeout").trim() == "Timeout (tcp tcpfin udp): 7200 120 300"
+        });
         let listing = ipvsadm(&dir_ns, "-Ln");
         println!("{listing}");
         assert_eq!(
