@@ -115,6 +115,34 @@ fn seed_nb_get_retry_is_read_as_retry_with_a_warning_naming_the_line() {
     );
 }
 
+/// keepalived disables a tracking script whose program is missing and starts anyway; so does
+/// lvsdeck, with a warning at the script's place (a notify or check script stays an error).
+#[test]
+fn a_tracking_script_without_its_program_is_disabled_with_a_warning() {
+    let dir = std::env::temp_dir().join(format!("lvsdeck-cf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("missing_script.toml");
+    std::fs::write(
+        &file,
+        "[vrrp_script.chk_httpd]\nscript = \"/nonexistent/curl -s http://127.0.0.1/\"\n\n\
+         [vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+         virtual_ipaddress = [{ address = \"10.0.0.100/24\" }]\ntrack_script = [{ name = \"chk_httpd\" }]\n",
+    )
+    .unwrap();
+    let out = lvsdeck(&["check", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "a warning, not an error: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:10: warning: script `/nonexistent/curl` is not found: vrrp_script chk_httpd is \
+             disabled, as keepalived does; the instances tracking it keep their priority",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
+
 fn load(path: &Path) -> Config {
     match config::load_file(path, &NoProbe) {
         Ok(l) => l.config,

@@ -626,9 +626,10 @@ fn seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap() {
         "seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap",
         || {
             assert!(vm::in_vm(), "writes /usr/bin/curl: only in the guest");
-            // The seed's chk_httpd runs /usr/bin/curl, which the guest lacks, and the daemon
-            // refuses a script that does not exist. A stand-in that fails as curl does with
-            // nothing listening (exit 7, "000"): the check fails and only lowers the priority.
+            // The seed's chk_httpd runs /usr/bin/curl, which the guest lacks (the daemon would
+            // disable the script, as keepalived does). A stand-in that fails as curl does with
+            // nothing listening (exit 7, "000"), so the script runs and lowers the priority as
+            // on a director with curl and no web server of its own.
             std::fs::create_dir_all("/usr/bin").unwrap();
             std::fs::write(
                 "/usr/bin/curl",

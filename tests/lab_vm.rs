@@ -245,18 +245,12 @@ fn print_client(what: &str, c: &ClientStatus) {
 #[ignore = "runs in the guest, booted by lab_in_the_guest"]
 fn lab_drain_handover_and_master_kill() {
     vm::guest_only("lab_drain_handover_and_master_kill", || {
-        // The seed's chk_httpd runs /usr/bin/curl, which the guest lacks (and the daemon
-        // refuses a script that does not exist). A stand-in that fails as curl does with
-        // nothing listening on the director (exit 7, "000"): the check fails on both
-        // directors alike and lowers both priorities by 5.
-        std::fs::create_dir_all("/usr/bin").unwrap();
-        std::fs::write(
-            "/usr/bin/curl",
-            "#!/bin/bash\n# test guest stand-in for curl: nothing listens, as `curl` would report\nprintf 000\nexit 7\n",
-        )
-        .unwrap();
-        vm::sh("chmod 755 /usr/bin/curl");
-
+        // The seed's chk_httpd runs /usr/bin/curl, which the guest lacks: both directors
+        // disable the script, as keepalived does, and start at their configured priorities.
+        assert!(
+            !Path::new("/usr/bin/curl").exists(),
+            "the guest has no curl"
+        );
         let t = Instant::now();
         let lab = LabConsole::start();
         let up = vm::wait_for(
@@ -280,6 +274,21 @@ fn lab_drain_handover_and_master_kill() {
             "lvs-master MASTER, lvs-backup BACKUP {:.1?} after the start",
             t.elapsed()
         );
+        for director in ["lvs-master", "lvs-backup"] {
+            let s = snap(director);
+            assert!(
+                s.events
+                    .iter()
+                    .any(|e| e.message
+                        == "vrrp_script chk_httpd disabled: `/usr/bin/curl` is not found"),
+                "{director} disabled chk_httpd: {:?}",
+                s.events
+            );
+            assert_eq!(
+                s.vrrp[0].effective_priority, s.vrrp[0].base_priority,
+                "{director} keeps its priority"
+            );
+        }
 
         // Both web nodes answer through the VIP.
         vm::wait_for(

@@ -106,6 +106,16 @@ pub enum ScriptStatus {
     WritableByOthers,
 }
 
+/// The program a script's command line runs, or `None` when it opens with shell syntax
+/// (`</dev/tcp/...`, `[ -f x ]`) and names no file to probe.
+pub fn script_program(command: &str) -> Option<&str> {
+    let program = command
+        .split_whitespace()
+        .next()?
+        .trim_matches(|c| c == '"' || c == '\'');
+    (!program.is_empty() && !program.starts_with(['<', '>', '(', '[', '$', '!'])).then_some(program)
+}
+
 pub trait ScriptProbe {
     fn probe(&self, program: &str) -> ScriptStatus;
 }
@@ -191,35 +201,54 @@ impl Checker<'_> {
 
     /// A command line's program must exist, be executable and be safe from other users.
     fn script(&mut self, path: ConfPath, command: &str) {
-        let Some(program) = command.split_whitespace().next() else {
+        self.script_or_disabled(path, command, None);
+    }
+
+    /// As [`Checker::script`]; for a tracking script (`disabled` names it), a program that is
+    /// missing or not executable is a warning: the script is disabled, as keepalived does, so
+    /// that a configuration brought from another host still starts.
+    fn script_or_disabled(&mut self, path: ConfPath, command: &str, disabled: Option<&str>) {
+        if command.trim().is_empty() {
             self.error(path, "the script is empty", "give the command to run");
             return;
-        };
-        let program = program.trim_matches(|c| c == '"' || c == '\'');
-        // A command that opens with shell syntax (`</dev/tcp/...`, `[ -f x ]`) names no file to probe.
-        if program.starts_with(['<', '>', '(', '[', '$', '!']) {
-            return;
         }
-        match self.probe.probe(program) {
-            ScriptStatus::Ok => {}
-            ScriptStatus::NotFound => self.error(
+        let Some(program) = script_program(command) else {
+            return;
+        };
+        let status = self.probe.probe(program);
+        match (status, disabled) {
+            (ScriptStatus::NotFound | ScriptStatus::NotExecutable, Some(name)) => self.warn(
+                path,
+                format!(
+                    "script `{program}` is {}: vrrp_script {name} is disabled, as keepalived \
+                     does; the instances tracking it keep their priority",
+                    if status == ScriptStatus::NotFound {
+                        "not found"
+                    } else {
+                        "not executable"
+                    }
+                ),
+                "install it (or fix its path or mode) and reload to enable the script",
+            ),
+            (ScriptStatus::Ok, _) => {}
+            (ScriptStatus::NotFound, None) => self.error(
                 path,
                 format!("script `{program}` not found"),
                 "give the absolute path of an existing program",
             ),
-            ScriptStatus::NotExecutable => self.error(
+            (ScriptStatus::NotExecutable, None) => self.error(
                 path,
                 format!("script `{program}` is not executable"),
                 format!("chmod 755 {program}"),
             ),
-            ScriptStatus::WritableByOthers if self.script_security => self.error(
+            (ScriptStatus::WritableByOthers, _) if self.script_security => self.error(
                 path,
                 format!("script `{program}` is writable by users other than root"),
                 format!(
                     "chmod go-w {program} (and its directory), or turn off enable_script_security"
                 ),
             ),
-            ScriptStatus::WritableByOthers => self.warn(
+            (ScriptStatus::WritableByOthers, _) => self.warn(
                 path,
                 format!("script `{program}` is writable by users other than root"),
                 format!("chmod go-w {program}; enable_script_security would refuse it"),
@@ -345,7 +374,7 @@ pub fn vs_key(vs: &VirtualServer) -> String {
 
 fn check_vrrp_script(c: &mut Checker, name: &str, s: &VrrpScript) {
     let path = conf_path!["vrrp_script", name];
-    c.script(path.join("script"), &s.script);
+    c.script_or_disabled(path.join("script"), &s.script, Some(name));
     if s.interval.is_zero() {
         c.error(
             path.join("interval"),

@@ -21,6 +21,7 @@ use super::packet::{
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
+use crate::config::validate::{FsProbe, ScriptProbe, ScriptStatus, script_program};
 use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
 pub use crate::health::misc::needs_shell;
 
@@ -419,6 +420,28 @@ impl Runner {
                 .values()
                 .any(|i| i.track_script.iter().any(|t| &t.name == name));
             if !tracked || self.scripts.get(name).is_some_and(|(s, _)| s == script) {
+                continue;
+            }
+            // A program that is not there disables the script, as keepalived does: it never
+            // runs and moves no priority. A reload probes again.
+            if let Some(program) = script_program(&script.script)
+                && let status @ (ScriptStatus::NotFound | ScriptStatus::NotExecutable) =
+                    FsProbe.probe(program)
+            {
+                if let Some(task) = self.script_tasks.remove(name) {
+                    task.abort();
+                }
+                self.scripts.remove(name);
+                let why = if status == ScriptStatus::NotFound {
+                    "not found"
+                } else {
+                    "not executable"
+                };
+                warn!(script = %name, "vrrp_script {name} disabled: `{program}` is {why}");
+                self.events.push((
+                    name.clone(),
+                    format!("vrrp_script {name} disabled: `{program}` is {why}"),
+                ));
                 continue;
             }
             if let Some(task) = self.script_tasks.remove(name) {
