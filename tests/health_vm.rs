@@ -821,6 +821,17 @@ fn quorum_lost_puts_the_sorry_server_in() {
             line2.contains(" up ") && line2.contains("not in table"),
             "{line2}"
         );
+        // The sorry server reads as such, at the weight it has, not as a stranger.
+        let sorry_line = status_line(&status, &key, &sorry_80);
+        assert!(
+            sorry_line.contains(" sorry ") && !sorry_line.contains("configured"),
+            "{sorry_line}"
+        );
+        // A server that is down says why.
+        assert!(
+            status_line(&status, &key, &rs1_80).contains("last check: "),
+            "{status}"
+        );
 
         // Both down: the sorry server stays, nothing else changes in the kernel.
         let t1 = now_ms();

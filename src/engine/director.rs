@@ -784,7 +784,18 @@ impl Director {
                     .map(|rs| (vs, rs))
             });
             let t = self.stats.get(&(*key, Some(d.dest.key())));
-            reals.push(self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port));
+            let mut view = self.real_view(rs, Some(d), t, d.dest.addr, d.dest.port);
+            // The sorry server is ours, not a stranger's: in while the quorum is lost (or
+            // always, with sorry_server_inhibit), at the weight the table gives it.
+            if rs.is_none()
+                && vs
+                    .and_then(|vs| vs.sorry_server.as_ref())
+                    .is_some_and(|sorry| sorry.ip == d.dest.addr)
+            {
+                view.health = "sorry".into();
+                view.configured_weight = view.weight;
+            }
+            reals.push(view);
         }
         let text = key.to_string();
         let service = entry.map(|e| &e.entry.service);

@@ -176,6 +176,10 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
             if let Some(w) = &r.weight_override {
                 notes.push(format!("weight {} set by {}", w.value, w.by));
             }
+            // Why a real server is out: the last check's own words.
+            if let Some(c) = r.last_check.as_ref().filter(|c| !c.ok && r.health != "up") {
+                notes.push(format!("last check: {}", c.message));
+            }
             let _ = writeln!(
                 out,
                 "  -> {:<28} {:<7} {:<6} {:<10} {:<9} {:<7} {}",
@@ -196,6 +200,7 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::snapshot::CheckResult;
 
     #[test]
     fn seed_table_reads_like_ipvsadm() {
@@ -248,6 +253,30 @@ mod tests {
                 "  -> 192.168.10.72:80",
                 "  -> 192.168.10.73:80",
             ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_real_server_down_says_why() {
+        let now = 1_800_000_000_000;
+        let mut s = Snapshot::sample(now);
+        let r = &mut s.ipvs.services[0].reals[1];
+        r.health = "down".into();
+        r.in_table = false;
+        r.last_check = Some(CheckResult {
+            ok: false,
+            at_ms: now - 1000,
+            latency_ms: 1.0,
+            message: "TCP 192.168.10.73:80: connection refused".into(),
+        });
+        let text = render(&s, now);
+        assert!(
+            text.lines().any(|l| l.contains("192.168.10.73:80")
+                && l.contains("down")
+                && l.ends_with(
+                    "not in table, last check: TCP 192.168.10.73:80: connection refused"
+                )),
             "{text}"
         );
     }

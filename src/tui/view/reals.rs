@@ -172,6 +172,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         let (htext, hstyle) = match r.health.as_str() {
             "up" => ("up", theme.up),
             "down" => ("DOWN", theme.down),
+            "sorry" => ("sorry", theme.unknown),
             _ => ("?", theme.unknown),
         };
         cell(
