@@ -32,6 +32,8 @@ fn health_checks_in_the_guest() {
         "misc_check_follows_its_script",
         "http_digest_and_https_with_a_self_signed_certificate",
         "quorum_lost_puts_the_sorry_server_in",
+        "alpha_keeps_an_unchecked_server_out_of_the_table",
+        "quorum_hysteresis_holds_then_needs_more_to_return",
     ]);
 }
 
@@ -879,5 +881,167 @@ fn quorum_lost_puts_the_sorry_server_in() {
         assert!(s.quorum_up && !s.sorry_active, "{s:?}");
         drop(watch);
         drop(daemon);
+    });
+}
+
+/// (g) `alpha`: a real server enters the table only after a check succeeds. Two services on
+/// one director, one with alpha, one without, each with a live server and one where nothing
+/// listens. Polled from the daemon's start: under alpha the dead server never appears and the
+/// live one comes in after its first check; without alpha both start in, and the dead one is
+/// taken out when its retries fail.
+#[test]
+#[ignore = "runs in the guest, booted by health_checks_in_the_guest"]
+fn alpha_keeps_an_unchecked_server_out_of_the_table() {
+    vm::guest_only("alpha_keeps_an_unchecked_server_out_of_the_table", || {
+        let net = Net::build("alpha", 5, &[("rs1", 11), ("rs2", 12)]);
+        let (rs1, rs2) = (net.ip(11), net.ip(12));
+        let _web80 = WebServer::http(&net.ns("rs1"), &format!("{rs1}:80"), "rs1");
+        let _web81 = WebServer::http(&net.ns("rs1"), &format!("{rs1}:81"), "rs1");
+        let vip = net.ip(101);
+        let tcp = format!(r#"type = "tcp", {FAST}"#);
+        let reals = |port| {
+            [
+                (rs1.as_str(), port, tcp.as_str()),
+                (rs2.as_str(), port, tcp.as_str()),
+            ]
+        };
+        let body = virtual_server(&vip, 80, "alpha = true", &reals(80))
+            + &virtual_server(&vip, 81, "", &reals(81));
+        let daemon = net.daemon(&config(&body));
+        let dir = net.ns("dir");
+        // Every table the kernel showed for each service over the first seconds.
+        let mut seen80: Vec<Vec<String>> = Vec::new();
+        let mut seen81: Vec<Vec<String>> = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(8) {
+            let listing = ipvsadm(&dir, "-Ln");
+            for (seen, port) in [(&mut seen80, 80), (&mut seen81, 81)] {
+                let dests = guest::dests_of(&listing, &format!("TCP {vip}:{port}"));
+                if seen.last() != Some(&dests) {
+                    seen.push(dests);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!("alpha service, tables seen: {seen80:?}");
+        println!("no alpha, tables seen: {seen81:?}");
+        let rs2_in = |seen: &[Vec<String>], port| {
+            seen.iter()
+                .any(|t| t.iter().any(|d| d.starts_with(&format!("{rs2}:{port} "))))
+        };
+        assert!(!rs2_in(&seen80, 80), "alpha: the dead server never entered");
+        assert_eq!(
+            seen80.last().unwrap(),
+            &[route(&format!("{rs1}:80"), 1)],
+            "alpha: the live server came in after its check"
+        );
+        assert!(
+            rs2_in(&seen81, 81),
+            "without alpha the dead server starts in the table: {seen81:?}"
+        );
+        assert_eq!(
+            seen81.last().unwrap(),
+            &[route(&format!("{rs1}:81"), 1)],
+            "and is taken out when its retries fail"
+        );
+        // The console and `status` say why the dead one is out.
+        let status = daemon.status();
+        assert!(
+            status_line(&status, &format!("TCP  {vip}:80"), &format!("{rs2}:80"))
+                .contains("last check: "),
+            "{status}"
+        );
+    });
+}
+
+/// (h) quorum 2 with hysteresis 1 over three servers of weight 1: the quorum holds down to a
+/// live weight of 1 (quorum - hysteresis), is lost at 0, and once lost needs 3 (quorum +
+/// hysteresis) to come back, not 2: the flapping keepalived's hysteresis exists to prevent.
+#[test]
+#[ignore = "runs in the guest, booted by health_checks_in_the_guest"]
+fn quorum_hysteresis_holds_then_needs_more_to_return() {
+    vm::guest_only("quorum_hysteresis_holds_then_needs_more_to_return", || {
+        let net = Net::build("hyst", 6, &[("rs1", 11), ("rs2", 12), ("rs3", 13)]);
+        let names = ["rs1", "rs2", "rs3"];
+        let ips: Vec<String> = [11, 12, 13].iter().map(|l| net.ip(*l)).collect();
+        let mut webs: Vec<WebServer> = names
+            .iter()
+            .zip(&ips)
+            .map(|(n, ip)| WebServer::http(&net.ns(n), &format!("{ip}:80"), n))
+            .collect();
+        let vip = net.ip(101);
+        let tcp = format!(r#"type = "tcp", {FAST}"#);
+        let reals: Vec<(&str, u16, &str)> = ips
+            .iter()
+            .map(|ip| (ip.as_str(), 80, tcp.as_str()))
+            .collect();
+        let daemon = net.daemon(&config(&virtual_server(
+            &vip,
+            80,
+            "quorum = 2\nhysteresis = 1",
+            &reals,
+        )));
+        let watch = daemon.watch();
+        let key = format!("TCP  {vip}:80");
+        let targets: Vec<(&str, &str)> = ips.iter().map(|ip| (key.as_str(), ip.as_str())).collect();
+        wait_checked(&watch, &targets);
+        let quorum = |since: u64| -> Vec<String> {
+            watch
+                .seen()
+                .events_about("health", &format!("{vip}:80"))
+                .into_iter()
+                .filter(|(at, m)| *at >= since && m.starts_with("quorum"))
+                .map(|(_, m)| m)
+                .collect()
+        };
+        let quorum_up = || {
+            guest::service_in(&daemon.snapshot(), &key)
+                .expect("the service")
+                .quorum_up
+        };
+        assert!(quorum_up(), "3 of 3 live: quorum up");
+        let t0 = now_ms();
+        // Each step: one server stops or starts, the check sees it, then the quorum is read.
+        let mut step = |i: usize, up: bool, live: u64| {
+            let since = now_ms();
+            if up {
+                webs[i].start();
+            } else {
+                webs[i].stop();
+            }
+            let word = if up { "up:" } else { "down:" };
+            watch.wait(&format!("{} {word}", names[i]), SLOW, |seen| {
+                health_event(seen, &format!("-> {}:80", ips[i]), word, since).is_some()
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            let up_now = quorum_up();
+            println!(
+                "{} {}: live weight {live}, quorum up {up_now}",
+                names[i],
+                if up { "started" } else { "stopped" }
+            );
+            up_now
+        };
+        assert!(step(0, false, 2), "live 2 >= quorum: up");
+        assert!(step(1, false, 1), "live 1 >= quorum - hysteresis: still up");
+        assert_eq!(quorum(t0), Vec::<String>::new(), "no quorum event so far");
+        assert!(!step(2, false, 0), "live 0: lost");
+        assert_eq!(quorum(t0), ["quorum lost (live weight 0)"]);
+        let t1 = now_ms();
+        assert!(
+            !step(0, true, 1),
+            "live 1 < quorum + hysteresis: still lost"
+        );
+        assert!(
+            !step(1, true, 2),
+            "live 2 < quorum + hysteresis: still lost"
+        );
+        assert_eq!(
+            quorum(t1),
+            Vec::<String>::new(),
+            "no flap back at the quorum itself"
+        );
+        assert!(step(2, true, 3), "live 3 = quorum + hysteresis: up again");
+        assert_eq!(quorum(t1), ["quorum up (live weight 3)"]);
     });
 }
