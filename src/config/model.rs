@@ -240,6 +240,12 @@ pub struct VrrpInstance {
     /// The interface the IPVS sync daemon uses while this instance is master.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_sync_daemon_interface: Option<String>,
+    /// lvsdeck only (set it on both directors): after a graceful hand-over the old master keeps
+    /// the VIPs this long, and the new master sends it the packets of connections its IPVS does
+    /// not know (connections opened through the old master that sync has not carried yet),
+    /// instead of resetting them. Needs `nft` on the new master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_grace: Option<Dur>,
 }
 
 fn default_version() -> u8 {

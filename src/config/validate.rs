@@ -576,6 +576,15 @@ fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &VrrpInstance
     for (key, script) in notify_scripts(&inst.notify) {
         c.script(path.join("notify").join(key), script);
     }
+    if let Some(g) = inst.handover_grace
+        && (g.is_zero() || g.0 > std::time::Duration::from_secs(10))
+    {
+        c.error(
+            path.join("handover_grace"),
+            format!("handover_grace {g} is outside 0-10s"),
+            "a request under way needs well under a second; e.g. handover_grace = \"2s\"",
+        );
+    }
     if inst.priority == 255 && !inst.preempt {
         c.warn(
             path.join("preempt"),

@@ -54,6 +54,12 @@ pub fn director_config(backup: bool, run_dir: &Path) -> Result<String, String> {
         "\n# Added by the lab: connection sync between the directors.\n\
          [global.lvs_sync_daemon]\ninterface = \"eth0\"\ninstance = \"VI_1\"\n",
     );
+    // Also beyond the seed: both directors run lvsdeck, so a graceful hand-over can hand the
+    // connections under way back to the old master for a moment instead of resetting them.
+    text = text.replace(
+        "[vrrp_instance.VI_1]\n",
+        "[vrrp_instance.VI_1]\nhandover_grace = \"2s\"      # lab: see README, hand-over\n",
+    );
     let host = if backup { "lvs-backup" } else { "lvs-master" };
     let socket = run_dir.join(format!("{host}.sock"));
     text = text.replace(

@@ -526,6 +526,8 @@ pub struct Instance {
     trackers: BTreeMap<String, Tracker>,
     priority_override: Option<u8>,
     last_priority: u8,
+    /// Why the last transition happened.
+    last_reason: Option<Reason>,
     master_adver_cs: u16,
     master_down_at: Option<Instant>,
     down_cause: DownCause,
@@ -568,6 +570,7 @@ impl Instance {
             trackers: BTreeMap::new(),
             priority_override: None,
             last_priority: params.priority,
+            last_reason: None,
             master_adver_cs: adv_cs,
             master_down_at: None,
             down_cause: DownCause::NoAdverts,
@@ -619,6 +622,11 @@ impl Instance {
     pub fn priority_override(&self) -> Option<u8> {
         self.priority_override
     }
+    /// Why the last transition happened (`None` before the first).
+    pub fn last_reason(&self) -> Option<&Reason> {
+        self.last_reason.as_ref()
+    }
+
     pub fn is_handing_over(&self) -> bool {
         self.handover.is_some()
     }
@@ -1053,6 +1061,7 @@ impl Instance {
     fn transition(&mut self, now: Instant, to: State, reason: Reason) {
         let from = self.state;
         self.state = to;
+        self.last_reason = Some(reason.clone());
         self.push_event(now, EventKind::Transition { from, to, reason });
     }
 

@@ -1,6 +1,7 @@
 //! VRRP (RFC 3768 v2, RFC 9568 v3): the pure codec and state machine, and the thin I/O around them.
 
 pub mod announce;
+pub mod handback;
 pub mod io;
 pub mod machine;
 pub mod packet;

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use super::announce;
+use super::handback;
 use super::io::{PacketSocket, Received, VrrpSocket};
 use super::machine::{
-    Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, State, SyncGroup,
+    Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, Reason, State, SyncGroup,
 };
 use super::packet::{
     Advert, AuthPolicy, ChecksumMode, DecodeOptions, Endpoints, IpHeader, Ipv4Header, Packet,
@@ -81,6 +82,10 @@ struct Slot {
     ip_id: u16,
     last_transition: Option<Transition>,
     priority_override: Option<Override<u8>>,
+    /// Until when a hand-back to a releasing master is in place (see `handback`).
+    handback_until: Option<Instant>,
+    /// After a graceful hand-over with `handover_grace`: when the kept VIPs go.
+    vips_release_at: Option<Instant>,
 }
 
 /// Health of one tracking script: keepalived's rise / fall counting.
@@ -120,6 +125,8 @@ pub enum Input {
     Packet(u32, bool, Received),
     Script(String, bool),
     Link(super::vip::LinkInfo),
+    /// Something a background task has to say about an instance, for the event log.
+    Note(String, String),
 }
 
 /// Map one configured instance to the machine's parameters.
@@ -258,8 +265,25 @@ impl Runner {
         runner.rebuild_groups(config);
         runner.start_scripts(config);
         runner.start_link_watch(config).await?;
+        runner.clear_handbacks().await;
         runner.step(now).await;
         Ok(runner)
+    }
+
+    /// Remove hand-back tables a previous run left (killed during a grace period); this also
+    /// says at start when `handover_grace` cannot work for want of `nft`.
+    async fn clear_handbacks(&mut self) {
+        for slot in self.slots.iter().filter(|s| s.cfg.handover_grace.is_some()) {
+            let table = handback::table_name(slot.v6, slot.cfg.virtual_router_id);
+            if let Err(e) = handback::delete(slot.v6, &table).await {
+                let name = slot.inst.name().to_string();
+                warn!(instance = %name, "handover_grace: {e}");
+                self.events.push((
+                    name,
+                    format!("handover_grace cannot hand connections back: {e}"),
+                ));
+            }
+        }
     }
 
     async fn prepare(
@@ -393,6 +417,8 @@ impl Runner {
             ip_id: 0,
             last_transition: None,
             priority_override: None,
+            handback_until: None,
+            vips_release_at: None,
         })
     }
 
@@ -597,6 +623,7 @@ impl Runner {
                     }
                 }
             }
+            Input::Note(instance, text) => self.events.push((instance, text)),
             Input::Link(link) => {
                 for slot in &mut self.slots {
                     let key = format!("link:{}", link.name);
@@ -655,11 +682,25 @@ impl Runner {
         if !slot.peers.is_empty() && !slot.peers.contains(&src) {
             return self.drop_packet("unknown_peer");
         }
+        if advert.priority == 0 {
+            // The master releases: with a grace period, have the hand-back in place before
+            // this director may take the VIPs over (after its skew time, a few hundred ms),
+            // since loading it takes a while and the first packets come with the VIPs.
+            let fresh = slot.handback_until.is_none_or(|until| until <= now);
+            if slot.cfg.handover_grace.is_some()
+                && slot.inst.state() == State::Backup
+                && fresh
+                && let Some(note) = start_handback(slot, src, now, self.inputs_tx.clone())
+            {
+                self.events.push((slot.inst.name().to_string(), note));
+            }
+        }
         slot.inst.handle_advert(now, src, &advert);
     }
 
     /// Let sync groups settle, then carry out every instance's actions and log its events.
     pub async fn step(&mut self, now: Instant) {
+        self.release_kept_vips(now).await;
         for (group, members) in &mut self.groups {
             let mut refs: Vec<&mut Instance> = Vec::new();
             for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -741,6 +782,7 @@ impl Runner {
                 }
             }
             Action::AddVips => {
+                slot.vips_release_at = None;
                 for (dev, net, label) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
                         error!(instance = slot.inst.name(), "adding VIP {net}: {e}");
@@ -748,6 +790,25 @@ impl Runner {
                 }
             }
             Action::RemoveVips => {
+                // A graceful hand-over with a grace period: keep them for the connections
+                // under way, which the new master sends back here (see `handback`).
+                if let Some(grace) = slot.cfg.handover_grace
+                    && slot.inst.state() == State::Backup
+                    && matches!(
+                        slot.inst.last_reason(),
+                        Some(Reason::OperatorHandover { .. })
+                    )
+                {
+                    slot.vips_release_at = Some(Instant::now() + grace.0);
+                    let name = slot.inst.name().to_string();
+                    info!(instance = %name, "VIPs kept {grace} for connections under way");
+                    self.events.push((
+                        name,
+                        format!("VIPs kept {grace} for connections under way (handover_grace)"),
+                    ));
+                    return;
+                }
+                slot.vips_release_at = None;
                 for (dev, net, _) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.del_vip(dev, net).await {
                         error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
@@ -776,16 +837,47 @@ impl Runner {
         }
     }
 
-    /// The earliest instance deadline.
+    /// The earliest instance deadline (or the end of a hand-over's grace period).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.slots
             .iter()
-            .filter_map(|s| s.inst.next_timeout())
+            .flat_map(|s| [s.inst.next_timeout(), s.vips_release_at])
+            .flatten()
             .min()
     }
 
+    /// Remove the VIPs kept after a hand-over once their grace period is over (unless the
+    /// instance became master again meanwhile).
+    async fn release_kept_vips(&mut self, now: Instant) {
+        for slot in &mut self.slots {
+            let Some(at) = slot.vips_release_at else {
+                continue;
+            };
+            if at > now {
+                continue;
+            }
+            slot.vips_release_at = None;
+            if slot.inst.state() == State::Master {
+                continue;
+            }
+            for (dev, net, _) in slot.vips.clone() {
+                if let Err(e) = self.rtnl.del_vip(dev, net).await {
+                    error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
+                }
+            }
+            self.events.push((
+                slot.inst.name().to_string(),
+                "VIPs released at the end of the hand-over's grace period".to_string(),
+            ));
+        }
+    }
+
+    /// Whether an instance is handing over, or keeps its VIPs for a hand-over's grace period
+    /// (a stop waits for both, so a graceful stop resets no connection either).
     pub fn any_handing_over(&self) -> bool {
-        self.slots.iter().any(|s| s.inst.is_handing_over())
+        self.slots
+            .iter()
+            .any(|s| s.inst.is_handing_over() || s.vips_release_at.is_some())
     }
 
     /// Start a graceful hand-over on every master; returns how many started.
@@ -939,11 +1031,63 @@ impl Runner {
             slot.inst.shutdown(now);
         }
         self.step(now).await;
+        self.clear_handbacks().await;
         if !self.drops.is_empty() {
             info!("VRRP packets dropped: {:?}", self.drops);
         }
         Stopped::Immediate
     }
+}
+
+/// A master (`old`) released with a priority-0 advert and `handover_grace` is set: until the
+/// grace period after this director may take over has passed, send the packets of
+/// connections this IPVS does not know back to `old` (`handback`); they only reach this
+/// director once it holds the VIPs. Returns the event to log.
+fn start_handback(
+    slot: &mut Slot,
+    old: IpAddr,
+    now: Instant,
+    tx: mpsc::Sender<Input>,
+) -> Option<String> {
+    let grace = slot.cfg.handover_grace?;
+    // Skew time is under a second; the old master keeps the VIPs `grace` after it hears us.
+    let lasts = grace.0 + Duration::from_secs(1);
+    slot.handback_until = Some(now + lasts);
+    let table = handback::table_name(slot.v6, slot.cfg.virtual_router_id);
+    let vips: Vec<IpAddr> = slot.vips.iter().map(|(_, net, _)| net.addr).collect();
+    let Some(rules) = handback::ruleset(&table, &vips, old, &slot.cfg.interface) else {
+        return Some(format!("no hand-back to {old}: no VIP of its family"));
+    };
+    let (name, v6) = (slot.inst.name().to_string(), slot.v6);
+    tokio::spawn(async move {
+        let note = |text: String| Input::Note(name.clone(), text);
+        if let Err(e) = handback::load(&rules).await {
+            warn!(instance = %name, "hand-back to {old}: {e}; connections under way may be reset");
+            let _ = tx
+                .send(note(format!("hand-back to {old} failed: {e}")))
+                .await;
+            return;
+        }
+        tokio::time::sleep(lasts).await;
+        let handed = handback::packets(v6, &table).await;
+        if let Err(e) = handback::delete(v6, &table).await {
+            error!(instance = %name, "removing the hand-back table {table}: {e}");
+        }
+        if let Ok(n) = handed
+            && n > 0
+        {
+            info!(instance = %name, "{n} packet(s) of connections under way handed back to {old}");
+            let _ = tx
+                .send(note(format!(
+                    "{n} packet(s) of connections under way handed back to {old}"
+                )))
+                .await;
+        }
+    });
+    Some(format!(
+        "{old} released: connections under way go back to it for {grace} after a take-over \
+         (handover_grace)"
+    ))
 }
 
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no

@@ -436,6 +436,7 @@ impl Conv<'_> {
             track_script: Vec::new(),
             notify: Notify::default(),
             lvs_sync_daemon_interface: None,
+            handover_grace: None,
         };
         let mut garp = self.config.global.garp;
         let mut garp_set = false;

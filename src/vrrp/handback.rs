@@ -1,0 +1,183 @@
+//! Hand-back of connections under way after a graceful hand-over (`handover_grace`).
+//!
+//! When the clients' ARP entries move to the new master, the packets of a connection opened a
+//! moment before through the old master reach the new one, whose IPVS has no entry for it yet
+//! (the kernel's sync daemon sends a partly filled message every 2 s at best): its own stack
+//! would answer RST. For the grace period the new master sends such packets (TCP to a VIP,
+//! not a SYN, not taken by IPVS) to the old master, which keeps the VIPs and its connection
+//! entries that long and forwards them as before. The rule runs after IPVS in the input hook
+//! (IPVS takes packets at priority 98), so connections the new master knows are not touched,
+//! and `dup` lowers the TTL, which bounds any loop.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+/// After IPVS's LOCAL_IN hook (NF_IP_PRI_NAT_SRC - 2 = 98).
+const PRIORITY: i32 = 99;
+
+/// The nftables table of one instance (one per family and virtual router id).
+pub fn table_name(v6: bool, vrid: u8) -> String {
+    format!("lvsdeck_handback_{}_{vrid}", if v6 { "v6" } else { "v4" })
+}
+
+/// The nft script that sends packets to `vips` of connections IPVS does not know to
+/// `old_master` through `device`; `None` when there is nothing of `old_master`'s family.
+pub fn ruleset(table: &str, vips: &[IpAddr], old_master: IpAddr, device: &str) -> Option<String> {
+    let family = family(old_master.is_ipv6());
+    let addrs: Vec<String> = vips
+        .iter()
+        .filter(|v| v.is_ipv6() == old_master.is_ipv6())
+        .map(IpAddr::to_string)
+        .collect();
+    if addrs.is_empty() || device.is_empty() || device.contains(['"', '\n']) {
+        return None;
+    }
+    Some(format!(
+        "table {family} {table} {{\n\tchain input {{\n\t\ttype filter hook input priority {PRIORITY}; policy accept;\n\
+         \t\t{family} daddr {{ {} }} tcp flags & syn == 0 counter dup to {old_master} device \"{device}\" drop\n\t}}\n}}\n",
+        addrs.join(", ")
+    ))
+}
+
+/// nftables' family, which is also the address match's keyword.
+fn family(v6: bool) -> &'static str {
+    if v6 { "ip6" } else { "ip" }
+}
+
+/// Run `nft -f -` with `script`.
+pub async fn load(script: &str) -> Result<(), String> {
+    let mut child = tokio::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(|e| format!("writing to nft: {e}"))?;
+    }
+    finish(child).await
+}
+
+/// How many packets the table's rule handed back (its counter).
+pub async fn packets(v6: bool, table: &str) -> Result<u64, String> {
+    let out = tokio::process::Command::new("nft")
+        .args(["list", "table", family(v6), table])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(5), out)
+        .await
+        .map_err(|_| "nft did not finish in 5 s".to_string())?
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(counted_packets(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The sum of the `counter packets N` of a listing.
+pub fn counted_packets(listing: &str) -> u64 {
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    words
+        .windows(3)
+        .filter(|w| w[0] == "counter" && w[1] == "packets")
+        .filter_map(|w| w[2].parse::<u64>().ok())
+        .sum()
+}
+
+/// `nft delete table FAMILY NAME`; an absent table is not an error.
+pub async fn delete(v6: bool, table: &str) -> Result<(), String> {
+    let child = tokio::process::Command::new("nft")
+        .args(["delete", "table", family(v6), table])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    match finish(child).await {
+        Err(e) if e.contains("No such file or directory") => Ok(()),
+        other => other,
+    }
+}
+
+async fn finish(child: tokio::process::Child) -> Result<(), String> {
+    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
+        .await
+        .map_err(|_| "nft did not finish in 5 s".to_string())?
+        .map_err(|e| format!("waiting for nft: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_rule_matches_unknown_mid_stream_tcp_to_the_vips_after_ipvs() {
+        let t = table_name(false, 51);
+        assert_eq!(t, "lvsdeck_handback_v4_51");
+        let r = ruleset(
+            &t,
+            &[ip("10.10.10.100"), ip("10.10.10.101"), ip("2001:db8::1")],
+            ip("10.10.10.71"),
+            "eth0",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            "table ip lvsdeck_handback_v4_51 {\n\tchain input {\n\t\ttype filter hook input priority 99; policy accept;\n\
+             \t\tip daddr { 10.10.10.100, 10.10.10.101 } tcp flags & syn == 0 counter dup to 10.10.10.71 device \"eth0\" drop\n\t}\n}\n"
+        );
+        let r6 = ruleset(
+            &table_name(true, 7),
+            &[ip("2001:db8::1")],
+            ip("fe80::1"),
+            "eth1",
+        )
+        .unwrap();
+        assert!(r6.starts_with("table ip6 lvsdeck_handback_v6_7 {"), "{r6}");
+        assert!(r6.contains("ip6 daddr { 2001:db8::1 } tcp flags & syn == 0 counter dup to fe80::1 device \"eth1\" drop"), "{r6}");
+    }
+
+    #[test]
+    fn the_counter_is_read_from_a_listing() {
+        let listing = "table ip lvsdeck_handback_v4_51 {\n\tchain input {\n\t\ttype filter hook input \
+                       priority 99; policy accept;\n\t\tip daddr 10.10.10.100 tcp flags ! syn counter \
+                       packets 7 bytes 420 dup to 10.10.10.71 device \"eth0\" drop\n\t}\n}\n";
+        assert_eq!(counted_packets(listing), 7);
+        assert_eq!(counted_packets("table ip t {\n}"), 0);
+    }
+
+    #[test]
+    fn nothing_to_hand_back_gives_no_rule() {
+        assert_eq!(
+            ruleset("t", &[ip("2001:db8::1")], ip("10.0.0.1"), "eth0"),
+            None
+        );
+        assert_eq!(ruleset("t", &[ip("10.0.0.100")], ip("10.0.0.1"), ""), None);
+        assert_eq!(
+            ruleset("t", &[ip("10.0.0.100")], ip("10.0.0.1"), "a\"b"),
+            None
+        );
+    }
+}
