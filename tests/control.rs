@@ -12,11 +12,11 @@ use support::{TempDir, lvsdeck_bin, ping_counts, prerequisites, wait_until};
 
 const VIP: &str = "10.79.0.100";
 
-fn conf(priority: u8) -> String {
+fn conf(priority: u8, extra: &str) -> String {
     format!(
         "[global]\ncontrol_group = \"nogroup\"\n\n[vrrp_instance.VI_1]\nversion = 3\ninterface = \"eth0\"\n\
          virtual_router_id = 51\npriority = {priority}\nadvert_int = \"100ms\"\n\
-         virtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n"
+         virtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n{extra}"
     )
 }
 
@@ -28,6 +28,11 @@ struct Cluster {
 
 impl Cluster {
     fn start(tag: &str) -> Cluster {
+        Cluster::start_with(tag, "")
+    }
+
+    /// With `extra` lines in both directors' VI_1.
+    fn start_with(tag: &str, extra: &str) -> Cluster {
         let topo = Topology::build(
             &support::prefix(tag),
             vec![
@@ -40,7 +45,7 @@ impl Cluster {
         let dir = TempDir::new(tag);
         let mut daemons = Vec::new();
         for (host, prio) in [("d1", 100), ("d2", 90)] {
-            let c = dir.write(&format!("{host}.toml"), &conf(prio));
+            let c = dir.write(&format!("{host}.toml"), &conf(prio, extra));
             let sock = dir.0.join(format!("{host}.sock"));
             daemons.push(support::Proc::spawn(
                 &topo,
@@ -187,6 +192,63 @@ fn ctl_handover_moves_the_vip_with_no_ping_lost() {
     let (sent, received) = ping_counts(&String::from_utf8_lossy(&out.stdout));
     eprintln!("ctl handover under ping: {sent} sent, {received} received");
     assert_eq!((sent, received), (300, 300));
+}
+
+/// `handover_grace`: after `ctl handover` the old master keeps the VIP for the grace period,
+/// then lets it go; the new master has its hand-back rule in place while it takes over, and
+/// removes it afterwards; both say so in their event logs.
+#[test]
+fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
+    if !prerequisites("handover_grace", &["ip", "nft"]) {
+        return;
+    }
+    let c = Cluster::start_with("cg", "handover_grace = \"1s\"\n");
+    let table = "lvsdeck_handback_v4_51";
+    let tables = |host: &str| {
+        let out = c.topo.exec(host, &["nft", "list", "tables"]).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ctl = c.lvsdeck("d1", &["ctl", "handover", "VI_1"]);
+    assert!(
+        ctl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    wait_until(Duration::from_secs(3), || c.topo.holds("d2", VIP)).expect("d2 takes the VIP");
+    assert!(
+        tables("d2").contains(table),
+        "the hand-back rule is in place on d2"
+    );
+    assert!(
+        c.topo.holds("d1", VIP),
+        "d1 keeps the VIP for the grace period"
+    );
+    let kept = wait_until(Duration::from_secs(4), || !c.topo.holds("d1", VIP))
+        .expect("d1 lets the VIP go after the grace period");
+    eprintln!("d1 kept the VIP {kept:?} after d2 held it");
+    assert!(kept >= Duration::from_millis(700), "kept only {kept:?}");
+    wait_until(Duration::from_secs(4), || !tables("d2").contains(table))
+        .expect("d2 removes the hand-back rule");
+    let events = |host: &str| -> Vec<String> {
+        let out = c.lvsdeck(host, &["status", "--json"]);
+        let snap: lvsdeck::engine::snapshot::Snapshot =
+            serde_json::from_slice(&out.stdout).unwrap();
+        snap.events.into_iter().map(|e| e.message).collect()
+    };
+    let (d1, d2) = (events("d1"), events("d2"));
+    assert!(
+        d1.iter()
+            .any(|m| m == "VIPs kept 1s for connections under way (handover_grace)")
+            && d1
+                .iter()
+                .any(|m| m == "VIPs released at the end of the hand-over's grace period"),
+        "{d1:#?}"
+    );
+    assert!(
+        d2.iter()
+            .any(|m| m.starts_with("10.79.0.71 released: connections under way go back")),
+        "{d2:#?}"
+    );
 }
 
 #[test]
