@@ -522,6 +522,16 @@ fn dr_http_through_the_vip_reaches_both_real_servers() {
         vm::wait_for("the configured timeouts", Duration::from_secs(5), || {
             ipvsadm(&dir_ns, "-L --timeout").trim() == "Timeout (tcp tcpfin udp): 7200 120 300"
         });
+        // The kernel's default expire_nodest_conn = 0 lets a reused client port reach a
+        // drained server: the daemon says so.
+        assert!(
+            lab.daemon
+                .snapshot()
+                .events
+                .iter()
+                .any(|e| e.kind == "daemon" && e.message.contains("expire_nodest_conn is 0")),
+            "the drain caveat is in the event log"
+        );
         let listing = ipvsadm(&dir_ns, "-Ln");
         println!("{listing}");
         assert_eq!(

@@ -449,6 +449,10 @@ impl Director {
         for (op, e) in &report.settings_failed {
             self.log("ipvs", "kernel", format!("FAILED {op}: {e}"));
         }
+        // Advice, not a change to the kernel: the "ipvs" kind is kept for what was applied.
+        for note in &report.notes {
+            self.log("daemon", "ipvs", note.clone());
+        }
         for d in &report.drift {
             self.log(
                 "ipvs",

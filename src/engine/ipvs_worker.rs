@@ -31,6 +31,8 @@ pub struct IpvsReport {
     /// while it lasts).
     pub settings_applied: Vec<SettingOp>,
     pub settings_failed: Vec<(SettingOp, String)>,
+    /// Things worth the operator's attention about the kernel's IPVS.
+    pub notes: Vec<String>,
 }
 
 impl IpvsReport {
@@ -43,6 +45,7 @@ impl IpvsReport {
             drift: Vec::new(),
             settings_applied: Vec::new(),
             settings_failed: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -52,6 +55,7 @@ impl IpvsReport {
             && self.failed.is_empty()
             && self.settings_applied.is_empty()
             && self.settings_failed.is_empty()
+            && self.notes.is_empty()
     }
 }
 
@@ -142,6 +146,15 @@ fn worker(
                 match Netlink::open() {
                     Ok(nl) => {
                         info!("IPVS available");
+                        if let Some(note) = drain_caveat() {
+                            warn!("{note}");
+                            let mut report = IpvsReport::failed(String::new());
+                            report.dump = None;
+                            report.notes.push(note);
+                            if report_tx.blocking_send(report).is_err() {
+                                return;
+                            }
+                        }
                         backend = Some(nl);
                         unavailable = None;
                         next_full = Instant::now();
@@ -220,6 +233,18 @@ fn worker(
             return;
         }
     }
+}
+
+/// With `net.ipv4.vs.expire_nodest_conn` at 0 (the kernel's default), a client that reuses a
+/// source port whose old connection IPVS still remembers (FIN_WAIT entries live 2 minutes in
+/// direct routing) is sent to that connection's real server even when it is drained.
+fn drain_caveat() -> Option<String> {
+    let value = std::fs::read_to_string("/proc/sys/net/ipv4/vs/expire_nodest_conn").ok()?;
+    (value.trim() == "0").then(|| {
+        "net.ipv4.vs.expire_nodest_conn is 0: a drained real server still gets new connections \
+         from clients that reuse a source port IPVS remembers; set it to 1 for drains that hold"
+            .to_string()
+    })
 }
 
 /// Reads the kernel's timeouts and sync daemons (only what the settings concern) and makes the
@@ -314,6 +339,7 @@ fn fast_apply(
         drift: Vec::new(),
         settings_applied: Vec::new(),
         settings_failed: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -333,6 +359,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
             drift: Vec::new(),
             settings_applied: Vec::new(),
             settings_failed: Vec::new(),
+            notes: Vec::new(),
         };
     };
     let actual = Table::from_dump(&dump);
@@ -347,6 +374,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
             drift: plan.drift,
             settings_applied: Vec::new(),
             settings_failed: Vec::new(),
+            notes: Vec::new(),
         };
     }
     for d in &plan.drift {
@@ -383,6 +411,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         drift: plan.drift,
         settings_applied: Vec::new(),
         settings_failed: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -395,5 +424,6 @@ fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
         drift: Vec::new(),
         settings_applied: Vec::new(),
         settings_failed: Vec::new(),
+        notes: Vec::new(),
     }
 }

@@ -176,6 +176,16 @@ impl Lab {
                 .map_err(|e| e.to_string())?;
             lab.children.push((node.to_string(), child));
         }
+        if kernel_has_ipvs() {
+            for host in ["lvs-master", "lvs-backup"] {
+                // A drain must hold against a client reusing a source port whose old
+                // connection (to the drained server) IPVS still remembers: expire such entries
+                // on a new SYN, as an operator setting up draining would.
+                lab.topo
+                    .sysctl(host, "net.ipv4.vs.expire_nodest_conn", "1")
+                    .map_err(|e| format!("{host}: {e}"))?;
+            }
+        }
         for host in ["lvs-master", "lvs-backup"] {
             lab.start_director(host)
                 .map_err(|e| format!("starting lvsdeck on {host}: {e}"))?;
