@@ -203,7 +203,7 @@ fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
         return;
     }
     let c = Cluster::start_with("cg", "handover_grace = \"1s\"\n");
-    let table = "lvsdeck_handback_v4_51";
+    let table = "lvsdeck_handback_v4_";
     let tables = |host: &str| {
         let out = c.topo.exec(host, &["nft", "list", "tables"]).unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()

@@ -17,9 +17,13 @@ use tokio::io::AsyncWriteExt;
 /// After IPVS's LOCAL_IN hook (NF_IP_PRI_NAT_SRC - 2 = 98).
 const PRIORITY: i32 = 99;
 
-/// The nftables table of one instance (one per family and virtual router id).
-pub fn table_name(v6: bool, vrid: u8) -> String {
-    format!("lvsdeck_handback_{}_{vrid}", if v6 { "v6" } else { "v4" })
+/// The nftables table of one instance: a virtual router id is unique per interface (index)
+/// and family.
+pub fn table_name(v6: bool, ifindex: u32, vrid: u8) -> String {
+    format!(
+        "lvsdeck_handback_{}_{ifindex}_{vrid}",
+        if v6 { "v6" } else { "v4" }
+    )
 }
 
 /// The nft script that sends packets to `vips` of connections IPVS does not know to
@@ -134,8 +138,8 @@ mod tests {
 
     #[test]
     fn the_rule_matches_unknown_mid_stream_tcp_to_the_vips_after_ipvs() {
-        let t = table_name(false, 51);
-        assert_eq!(t, "lvsdeck_handback_v4_51");
+        let t = table_name(false, 2, 51);
+        assert_eq!(t, "lvsdeck_handback_v4_2_51");
         let r = ruleset(
             &t,
             &[ip("10.10.10.100"), ip("10.10.10.101"), ip("2001:db8::1")],
@@ -145,17 +149,20 @@ mod tests {
         .unwrap();
         assert_eq!(
             r,
-            "table ip lvsdeck_handback_v4_51 {\n\tchain input {\n\t\ttype filter hook input priority 99; policy accept;\n\
+            "table ip lvsdeck_handback_v4_2_51 {\n\tchain input {\n\t\ttype filter hook input priority 99; policy accept;\n\
              \t\tip daddr { 10.10.10.100, 10.10.10.101 } tcp flags & syn == 0 counter dup to 10.10.10.71 device \"eth0\" drop\n\t}\n}\n"
         );
         let r6 = ruleset(
-            &table_name(true, 7),
+            &table_name(true, 3, 7),
             &[ip("2001:db8::1")],
             ip("fe80::1"),
             "eth1",
         )
         .unwrap();
-        assert!(r6.starts_with("table ip6 lvsdeck_handback_v6_7 {"), "{r6}");
+        assert!(
+            r6.starts_with("table ip6 lvsdeck_handback_v6_3_7 {"),
+            "{r6}"
+        );
         assert!(r6.contains("ip6 daddr { 2001:db8::1 } tcp flags & syn == 0 counter dup to fe80::1 device \"eth1\" drop"), "{r6}");
     }
 

@@ -274,7 +274,7 @@ impl Runner {
     /// says at start when `handover_grace` cannot work for want of `nft`.
     async fn clear_handbacks(&mut self) {
         for slot in self.slots.iter().filter(|s| s.cfg.handover_grace.is_some()) {
-            let table = handback::table_name(slot.v6, slot.cfg.virtual_router_id);
+            let table = handback::table_name(slot.v6, slot.ifindex, slot.cfg.virtual_router_id);
             if let Err(e) = handback::delete(slot.v6, &table).await {
                 let name = slot.inst.name().to_string();
                 warn!(instance = %name, "handover_grace: {e}");
@@ -1053,7 +1053,7 @@ fn start_handback(
     // Skew time is under a second; the old master keeps the VIPs `grace` after it hears us.
     let lasts = grace.0 + Duration::from_secs(1);
     slot.handback_until = Some(now + lasts);
-    let table = handback::table_name(slot.v6, slot.cfg.virtual_router_id);
+    let table = handback::table_name(slot.v6, slot.ifindex, slot.cfg.virtual_router_id);
     let vips: Vec<IpAddr> = slot.vips.iter().map(|(_, net, _)| net.addr).collect();
     let Some(rules) = handback::ruleset(&table, &vips, old, &slot.cfg.interface) else {
         return Some(format!("no hand-back to {old}: no VIP of its family"));
