@@ -223,6 +223,13 @@ fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
         c.topo.holds("d1", VIP),
         "d1 keeps the VIP for the grace period"
     );
+    let out = c.lvsdeck("d1", &["status", "--json"]);
+    let d1: lvsdeck::engine::snapshot::Snapshot = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        d1.vrrp[0].state == "BACKUP" && d1.vrrp[0].holds_vips,
+        "d1 shows itself a backup still holding the VIP: {:?}",
+        d1.vrrp[0]
+    );
     let kept = wait_until(Duration::from_secs(4), || !c.topo.holds("d1", VIP))
         .expect("d1 lets the VIP go after the grace period");
     eprintln!("d1 kept the VIP {kept:?} after d2 held it");

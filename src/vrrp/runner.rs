@@ -965,7 +965,6 @@ impl Runner {
         ))
     }
 
-    /// The instances as the Snapshot shows them.
     /// The state ("MASTER", "BACKUP", ...) of the instance named `name`.
     pub fn state_of(&self, name: &str) -> Option<String> {
         self.slots
@@ -974,6 +973,7 @@ impl Runner {
             .map(|s| s.inst.state().to_string())
     }
 
+    /// The instances as the Snapshot shows them.
     pub fn views(&self) -> Vec<VrrpView> {
         let now = Instant::now();
         let wall = now_ms();
@@ -997,7 +997,8 @@ impl Runner {
                         .iter()
                         .map(|v| v.address.to_string())
                         .collect(),
-                    holds_vips: s.inst.state() == State::Master,
+                    // A backup still holds them during a hand-over's grace period.
+                    holds_vips: s.inst.state() == State::Master || s.vips_release_at.is_some(),
                     master_heard: s.inst.master_heard().map(|m| MasterHeard {
                         address: m.addr.to_string(),
                         priority: m.priority,
