@@ -10,28 +10,24 @@
 //! test builds and removes, and every address exists only inside the guest.
 
 mod common;
-mod support;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::guest::{Daemon, in_netns, ipvsadm, lvsdeck_exe, table_lines};
+use common::support::{self, Proc, TempDir};
 use common::vm;
 use lvsdeck::control::client::Client;
 use lvsdeck::control::protocol::{Command as Command_, RealTarget, Request, Response};
-use lvsdeck::engine::snapshot::{Snapshot, now_ms};
+use lvsdeck::engine::snapshot::now_ms;
 use lvsdeck::ipvs::netlink::Netlink;
 use lvsdeck::ipvs::table::Table;
 use lvsdeck::ipvs::{IpvsBackend, Protocol, ServiceDump, ServiceKey};
 use lvsdeck::lab::netns::{HostSpec, Topology};
-use support::{Proc, TempDir, lvsdeck_bin};
 
 #[test]
 fn dr_in_the_guest() {
@@ -45,22 +41,6 @@ fn dr_in_the_guest() {
 // ---------------------------------------------------------------------------------------------
 // Namespaces from inside the test process: a thread that enters a namespace makes sockets
 // there, and those sockets stay in that namespace whichever thread uses them later.
-
-/// Runs `f` on a thread that has entered network namespace `ns` (made by `ip netns add`).
-fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = File::open(format!("/run/netns/{ns}"))
-                .unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
-            // SAFETY: setns(2) on an open namespace file; it changes this thread only.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("thread in the namespace")
-    })
-}
 
 /// A tiny HTTP/1.1 server answering every request with `name`, keeping connections open unless
 /// asked to close (so a client can hold a connection and use it again later).
@@ -231,123 +211,6 @@ impl KernelWatch {
     }
 }
 
-/// `ipvsadm ARGS` in namespace `ns`.
-fn ipvsadm(ns: &str, args: &str) -> String {
-    vm::sh(&format!("ip netns exec {ns} ipvsadm {args}"))
-}
-
-/// The service and real-server lines of an `ipvsadm -Ln` listing, words single-spaced.
-fn table_lines(listing: &str) -> Vec<String> {
-    listing
-        .lines()
-        .filter(|l| {
-            l.starts_with("TCP") || l.starts_with("UDP") || l.trim_start().starts_with("->")
-        })
-        .filter(|l| !l.contains("RemoteAddress:Port"))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The daemon.
-
-/// The lvsdeck binary under test, run from a copy in the guest's RAM: executed from the 9p share
-/// (cache=none) every page it touches is a round trip to the host, which took a daemon 10-25 s
-/// to start on a loaded host (and each CLI call 0.3-1.5 s); copying the 130 MB debug binary
-/// once costs ~3 s.
-fn lvsdeck_exe() -> &'static str {
-    static EXE: OnceLock<String> = OnceLock::new();
-    EXE.get_or_init(|| {
-        assert!(vm::in_vm(), "copies the binary into the guest's /tmp");
-        let t = Instant::now();
-        let copy = "/tmp/lvsdeck-under-test";
-        std::fs::copy(lvsdeck_bin(), copy).expect("copy lvsdeck to /tmp");
-        println!("copied {} to {copy} in {:.1?}", lvsdeck_bin(), t.elapsed());
-        copy.to_string()
-    })
-}
-
-struct Daemon {
-    proc: Proc,
-    socket: PathBuf,
-}
-
-impl Daemon {
-    fn start(
-        topo: &Topology,
-        host: &str,
-        config: &std::path::Path,
-        dir: &TempDir,
-        tag: &str,
-    ) -> Self {
-        let socket = dir.0.join(format!("{host}.sock"));
-        let proc = Proc::spawn(
-            topo,
-            host,
-            lvsdeck_exe(),
-            &[
-                "--daemon",
-                "-c",
-                config.to_str().unwrap(),
-                "--socket",
-                socket.to_str().unwrap(),
-            ],
-            dir.0.join(format!("{host}-{tag}.log")),
-        );
-        let mut d = Daemon { proc, socket };
-        let start = Instant::now();
-        loop {
-            if d.socket.exists() && d.cli(&["status"]).status.success() {
-                if start.elapsed() > Duration::from_secs(5) {
-                    println!(
-                        "slow daemon start ({:.1?}), its log:\n{}",
-                        start.elapsed(),
-                        d.proc.log_text()
-                    );
-                }
-                return d;
-            }
-            if let Some(code) = d.proc.wait_exit(Duration::from_millis(100)) {
-                panic!("the daemon exited ({code}):\n{}", d.proc.log_text());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no answer on the control socket after 30 s:\n{}",
-                d.proc.log_text()
-            );
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(lvsdeck_exe())
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run lvsdeck")
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "lvsdeck {args:?}: {}{}\ndaemon log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.proc.log_text()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        serde_json::from_str(&self.cli_ok(&["status", "--json"])).expect("status --json")
-    }
-
-    fn status(&self) -> String {
-        self.cli_ok(&["status"])
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The DR cluster: director `dir` (10.80.x.2), real servers `rs1` (.11) and `rs2` (.12) with the
 // VIP (.100) on lo, client (.50).
@@ -444,7 +307,7 @@ weight = 1
         );
         println!("lab {tag}: namespaces and servers in {:.1?}", t.elapsed());
         let t = Instant::now();
-        let daemon = Daemon::start(&topo, "dir", &config, &dir, "1");
+        let daemon = Daemon::start(&topo.ns("dir"), &config, &dir.0, "dir");
         println!("lab {tag}: daemon answering in {:.1?}", t.elapsed());
         let lab = DrLab {
             topo,
@@ -680,7 +543,7 @@ fn seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap() {
             let config = vm::repo_dir().join("config/keepalived.conf");
             let dir = TempDir::new("seed");
             let t = Instant::now();
-            let first = Daemon::start(&topo, "master", &config, &dir, "1");
+            let mut first = Daemon::start(&topo.ns("master"), &config, &dir.0, "master-1");
             println!(
                 "daemon on the seed's keepalived.conf answering in {:.1?}",
                 t.elapsed()
@@ -791,18 +654,12 @@ fn seed_keepalived_conf_gives_the_articles_table_and_restarts_without_a_flap() {
                 })
             };
             let t = Instant::now();
-            let mut first = first;
-            first.proc.signal(libc::SIGTERM);
-            let code = first.proc.wait_exit(Duration::from_secs(15));
-            assert_eq!(
-                code,
-                Some(0),
-                "first daemon's exit:\n{}",
-                first.proc.log_text()
-            );
+            first.signal(libc::SIGTERM);
+            let code = first.wait_exit(Duration::from_secs(15));
+            assert_eq!(code, Some(0), "first daemon's exit:\n{}", first.log_text());
             println!("first daemon stopped (SIGTERM) in {:.1?}", t.elapsed());
             let t = Instant::now();
-            let second = Daemon::start(&topo, "master", &config, &dir, "2");
+            let second = Daemon::start(&topo.ns("master"), &config, &dir.0, "master-2");
             vm::wait_for(
                 "the second daemon's first IPVS pass",
                 Duration::from_secs(10),
@@ -1074,7 +931,7 @@ fn drain_and_weight_reach_the_kernel_at_once() {
         for e in lab.daemon.snapshot().events {
             println!("  {} {} {} {}", e.at_ms, e.kind, e.subject, e.message);
         }
-        println!("daemon log:\n{}", lab.daemon.proc.log_text());
+        println!("daemon log:\n{}", lab.daemon.log_text());
         println!("command -> kernel:");
         for (what, t) in &timings {
             println!(

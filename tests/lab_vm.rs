@@ -14,18 +14,16 @@
 //! `cargo bench --bench screenshots` turns them into `screenshots/lab-ipvs-*.png`.
 
 mod common;
-#[path = "support/screen.rs"]
-mod screen;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::guest::{self, lvsdeck_exe, now_ms, snapshot_at};
+use common::support::screen::Tmux;
 use common::vm;
 use lvsdeck::engine::snapshot::Snapshot;
 use lvsdeck::lab::client::ClientStatus;
 use lvsdeck::lab::{self, PREFIX, RUN_DIR, VIP};
-use screen::Tmux;
 
 #[test]
 fn lab_in_the_guest() {
@@ -455,10 +453,6 @@ fn lab_drain_handover_and_master_kill() {
                     .map(|e| e.message.clone());
                 println!("{d}: {found:?}");
             }
-            println!(
-                "{to}'s nft tables now: {:?}",
-                vm::try_sh(&format!("ip netns exec {PREFIX}-{to} nft list tables"))
-            );
             assert_eq!(vrrp_state(to), "MASTER");
             assert_eq!(vrrp_state(from), "BACKUP");
             wait_sync_roles(to, from);
@@ -495,6 +489,14 @@ fn lab_drain_handover_and_master_kill() {
                 .find(|e| e.message.contains("handed back"))
                 .map(|e| e.message.clone());
             println!("{to}: {handed:?}");
+            vm::wait_for(
+                &format!("{to} to remove its hand-back table"),
+                Duration::from_secs(5),
+                || {
+                    !vm::sh(&format!("ip netns exec {PREFIX}-{to} nft list tables"))
+                        .contains("lvsdeck_handback")
+                },
+            );
             assert_eq!(failed, 0, "a graceful hand-over loses no request: {b:?}");
             failures.push(failed);
             if from == "lvs-master" {

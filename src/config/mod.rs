@@ -84,6 +84,18 @@ pub fn load_text(path: &Path, text: String, probe: &dyn ScriptProbe) -> Result<L
     }
 }
 
+/// The project's seed configuration (`config/lvsdeck.toml`), for tests of the parts it feeds.
+#[cfg(test)]
+pub fn seed() -> Config {
+    load_text(
+        Path::new("config/lvsdeck.toml"),
+        include_str!("../../config/lvsdeck.toml").to_string(),
+        &validate::NoProbe,
+    )
+    .expect("the seed configuration is valid")
+    .config
+}
+
 /// The model as commented TOML: what `lvsdeck import` prints.
 pub fn to_toml(config: &Config, origin: &str) -> String {
     let body = toml::to_string_pretty(config).expect("the model always serializes to TOML");

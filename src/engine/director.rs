@@ -351,6 +351,7 @@ impl Director {
         let mut watchdog = tokio::time::interval(
             super::systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)),
         );
+        self.push_settings();
         super::systemd::notify(&format!(
             "READY=1\nSTATUS=running {} VRRP instance(s)",
             self.config.vrrp_instance.len()
@@ -418,10 +419,14 @@ impl Director {
             let now = Instant::now();
             self.vrrp.handle_due(now);
             self.vrrp.step(now).await;
-            for (instance, what) in self.vrrp.take_events() {
+            let events = self.vrrp.take_events();
+            // The sync daemon's role follows VRRP: look again only when something happened.
+            if !events.is_empty() {
+                self.push_settings();
+            }
+            for (instance, what) in events {
                 self.log("vrrp", &instance, what);
             }
-            self.push_settings();
             if changed {
                 self.publish();
             }
@@ -638,6 +643,7 @@ impl Director {
         self.config = loaded.config;
         self.sync_checks();
         self.push_desired();
+        self.push_settings();
         let vrrp = if vrrp_changes.is_empty() {
             "VRRP unchanged".to_string()
         } else {

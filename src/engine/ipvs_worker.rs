@@ -36,10 +36,11 @@ pub struct IpvsReport {
 }
 
 impl IpvsReport {
-    fn failed(error: String) -> IpvsReport {
+    /// A report of `dump` (or of no dump) and nothing else yet.
+    fn new(at: Instant, dump: Option<Result<Vec<ServiceDump>, String>>) -> IpvsReport {
         IpvsReport {
-            at: Instant::now(),
-            dump: Some(Err(error)),
+            at,
+            dump,
             applied: Vec::new(),
             failed: Vec::new(),
             drift: Vec::new(),
@@ -47,6 +48,10 @@ impl IpvsReport {
             settings_failed: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    fn failed(error: String) -> IpvsReport {
+        IpvsReport::new(Instant::now(), Some(Err(error)))
     }
 
     fn is_empty(&self) -> bool {
@@ -148,9 +153,10 @@ fn worker(
                         info!("IPVS available");
                         if let Some(note) = drain_caveat() {
                             warn!("{note}");
-                            let mut report = IpvsReport::failed(String::new());
-                            report.dump = None;
-                            report.notes.push(note);
+                            let report = IpvsReport {
+                                notes: vec![note],
+                                ..IpvsReport::new(Instant::now(), None)
+                            };
                             if report_tx.blocking_send(report).is_err() {
                                 return;
                             }
@@ -178,7 +184,6 @@ fn worker(
             }
         }
         let nl = backend.as_mut().expect("opened above");
-        let full_due = Instant::now() >= next_full;
         let mut report = match (&desired, cached.as_mut()) {
             (Some(want), Some(table)) if changed && Instant::now() < next_full => {
                 let report = fast_apply(nl, want, last_applied.as_ref(), table);
@@ -204,7 +209,7 @@ fn worker(
         // Settings: at once when they change, and on every full pass (a sync daemon stopped
         // by hand is restarted, as drift in the table is repaired).
         if let Some(want) = &wanted_settings
-            && (settings_changed || full_due || report.dump.is_some())
+            && (settings_changed || report.dump.is_some())
         {
             settings_changed = false;
             let (applied, failed) = apply_settings(nl, want, &mut sync_started);
@@ -328,18 +333,13 @@ fn fast_apply(
         error!("ipvs: {op}: {e}");
     }
     IpvsReport {
-        at,
-        dump: None,
         applied,
         failed: result
             .failed
             .iter()
             .map(|(op, e)| (op.clone(), e.to_string()))
             .collect(),
-        drift: Vec::new(),
-        settings_applied: Vec::new(),
-        settings_failed: Vec::new(),
-        notes: Vec::new(),
+        ..IpvsReport::new(at, None)
     }
 }
 
@@ -351,30 +351,15 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         Err(e) => return failed_dump(at, e),
     };
     let Some(desired) = desired else {
-        return IpvsReport {
-            at,
-            dump: Some(Ok(dump)),
-            applied: Vec::new(),
-            failed: Vec::new(),
-            drift: Vec::new(),
-            settings_applied: Vec::new(),
-            settings_failed: Vec::new(),
-            notes: Vec::new(),
-        };
+        return IpvsReport::new(at, Some(Ok(dump)));
     };
     let actual = Table::from_dump(&dump);
     let plan = reconcile(desired, last_applied.as_ref(), &actual);
     if plan.ops.is_empty() {
         *last_applied = Some(desired.clone());
         return IpvsReport {
-            at,
-            dump: Some(Ok(dump)),
-            applied: Vec::new(),
-            failed: Vec::new(),
             drift: plan.drift,
-            settings_applied: Vec::new(),
-            settings_failed: Vec::new(),
-            notes: Vec::new(),
+            ..IpvsReport::new(at, Some(Ok(dump)))
         };
     }
     for d in &plan.drift {
@@ -404,26 +389,13 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         .collect();
     let dump = nl.dump().map_err(|e| e.to_string());
     IpvsReport {
-        at,
-        dump: Some(dump),
         applied,
         failed,
         drift: plan.drift,
-        settings_applied: Vec::new(),
-        settings_failed: Vec::new(),
-        notes: Vec::new(),
+        ..IpvsReport::new(at, Some(dump))
     }
 }
 
 fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
-    IpvsReport {
-        at,
-        dump: Some(Err(e.to_string())),
-        applied: Vec::new(),
-        failed: Vec::new(),
-        drift: Vec::new(),
-        settings_applied: Vec::new(),
-        settings_failed: Vec::new(),
-        notes: Vec::new(),
-    }
+    IpvsReport::new(at, Some(Err(e.to_string())))
 }

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, VrrpView};
 
 fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -22,72 +22,55 @@ pub fn render(s: &Snapshot) -> String {
     let family = |o: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
-    family(
-        &mut o,
-        "lvsdeck_vrrp_state",
-        "gauge",
-        "VRRP state: 0 init, 1 backup, 2 master, 3 fault.",
-    );
-    for v in &s.vrrp {
-        let state = match v.state.as_str() {
-            "BACKUP" => 1,
-            "MASTER" => 2,
-            "FAULT" => 3,
-            _ => 0,
-        };
-        let _ = writeln!(
-            o,
-            "lvsdeck_vrrp_state{{instance=\"{}\"}} {state}",
-            esc(&v.name)
-        );
-    }
-    family(
-        &mut o,
-        "lvsdeck_vrrp_effective_priority",
-        "gauge",
-        "Priority advertised now.",
-    );
-    for v in &s.vrrp {
-        let _ = writeln!(
-            o,
-            "lvsdeck_vrrp_effective_priority{{instance=\"{}\"}} {}",
-            esc(&v.name),
-            v.effective_priority
-        );
-    }
-    family(
-        &mut o,
-        "lvsdeck_vrrp_became_master_total",
-        "counter",
-        "Transitions to MASTER.",
-    );
-    for v in &s.vrrp {
-        let _ = writeln!(
-            o,
-            "lvsdeck_vrrp_became_master_total{{instance=\"{}\"}} {}",
-            esc(&v.name),
-            v.became_master
-        );
-    }
-    family(
-        &mut o,
-        "lvsdeck_vrrp_adverts_total",
-        "counter",
-        "Adverts by direction.",
-    );
-    for v in &s.vrrp {
-        let _ = writeln!(
-            o,
-            "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"in\"}} {}",
-            esc(&v.name),
-            v.adverts_in
-        );
-        let _ = writeln!(
-            o,
-            "lvsdeck_vrrp_adverts_total{{instance=\"{}\",direction=\"out\"}} {}",
-            esc(&v.name),
-            v.adverts_out
-        );
+    // The VRRP families: one series per instance (and per label value where there are more).
+    type Series = (&'static str, fn(&VrrpView) -> u64);
+    let state = |v: &VrrpView| match v.state.as_str() {
+        "BACKUP" => 1,
+        "MASTER" => 2,
+        "FAULT" => 3,
+        _ => 0,
+    };
+    let vrrp: [(&str, &str, &str, &[Series]); 4] = [
+        (
+            "lvsdeck_vrrp_state",
+            "gauge",
+            "VRRP state: 0 init, 1 backup, 2 master, 3 fault.",
+            &[("", state)],
+        ),
+        (
+            "lvsdeck_vrrp_effective_priority",
+            "gauge",
+            "Priority advertised now.",
+            &[("", |v| u64::from(v.effective_priority))],
+        ),
+        (
+            "lvsdeck_vrrp_became_master_total",
+            "counter",
+            "Transitions to MASTER.",
+            &[("", |v| v.became_master)],
+        ),
+        (
+            "lvsdeck_vrrp_adverts_total",
+            "counter",
+            "Adverts by direction.",
+            &[
+                (",direction=\"in\"", |v| v.adverts_in),
+                (",direction=\"out\"", |v| v.adverts_out),
+            ],
+        ),
+    ];
+    for (name, kind, help, series) in vrrp {
+        family(&mut o, name, kind, help);
+        for v in &s.vrrp {
+            for (labels, value) in series {
+                let _ = writeln!(
+                    o,
+                    "{name}{{instance=\"{}\"{labels}}} {}",
+                    esc(&v.name),
+                    value(v)
+                );
+            }
+        }
     }
     family(
         &mut o,
@@ -208,5 +191,24 @@ mod tests {
             "lvsdeck_real_up{service=\"TCP  192.168.10.100:80\",real=\"192.168.10.72:80\"} 1\n"
         ));
         assert!(text.contains("# TYPE lvsdeck_service_cps gauge"));
+        let s = Snapshot::sample(1_800_000_000_000);
+        let v = &s.vrrp[0];
+        for line in [
+            "# TYPE lvsdeck_vrrp_adverts_total counter".to_string(),
+            format!(
+                "lvsdeck_vrrp_effective_priority{{instance=\"VI_1\"}} {}",
+                v.effective_priority
+            ),
+            format!(
+                "lvsdeck_vrrp_adverts_total{{instance=\"VI_1\",direction=\"in\"}} {}",
+                v.adverts_in
+            ),
+            format!(
+                "lvsdeck_vrrp_adverts_total{{instance=\"VI_1\",direction=\"out\"}} {}",
+                v.adverts_out
+            ),
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line} in:\n{text}");
+        }
     }
 }

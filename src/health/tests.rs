@@ -899,13 +899,7 @@ fn compile_refuses_bad_settings_with_a_clear_message() {
 
 #[test]
 fn the_seed_config_compiles_into_targets() {
-    let cfg = crate::config::load_text(
-        std::path::Path::new("seed.toml"),
-        include_str!("../../config/lvsdeck.toml").to_string(),
-        &crate::config::validate::NoProbe,
-    )
-    .unwrap()
-    .config;
+    let cfg = crate::config::seed();
     let vs = &cfg.virtual_server[0];
     let targets: Vec<CheckTarget> = vs
         .real_server

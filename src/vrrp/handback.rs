@@ -52,40 +52,20 @@ fn family(v6: bool) -> &'static str {
 
 /// Run `nft -f -` with `script`.
 pub async fn load(script: &str) -> Result<(), String> {
-    let mut child = tokio::process::Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
+    let mut child = nft(&["-f", "-"])?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(script.as_bytes())
             .await
             .map_err(|e| format!("writing to nft: {e}"))?;
     }
-    finish(child).await
+    finish(child).await.map(drop)
 }
 
 /// How many packets the table's rule handed back (its counter).
 pub async fn packets(v6: bool, table: &str) -> Result<u64, String> {
-    let out = tokio::process::Command::new("nft")
-        .args(["list", "table", family(v6), table])
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(5), out)
-        .await
-        .map_err(|_| "nft did not finish in 5 s".to_string())?
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(counted_packets(&String::from_utf8_lossy(&out.stdout)))
+    let listing = finish(nft(&["list", "table", family(v6), table])?).await?;
+    Ok(counted_packets(&listing))
 }
 
 /// The sum of the `counter packets N` of a listing.
@@ -100,26 +80,32 @@ pub fn counted_packets(listing: &str) -> u64 {
 
 /// `nft delete table FAMILY NAME`; an absent table is not an error.
 pub async fn delete(v6: bool, table: &str) -> Result<(), String> {
-    let child = tokio::process::Command::new("nft")
-        .args(["delete", "table", family(v6), table])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    match finish(child).await {
+    match finish(nft(&["delete", "table", family(v6), table])?).await {
         Err(e) if e.contains("No such file or directory") => Ok(()),
-        other => other,
+        other => other.map(drop),
     }
 }
 
-async fn finish(child: tokio::process::Child) -> Result<(), String> {
+/// `nft ARGS`, started with its standard streams piped.
+fn nft(args: &[&str]) -> Result<tokio::process::Child, String> {
+    tokio::process::Command::new("nft")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))
+}
+
+/// Waits (5 s at most) for nft to finish; its standard output, or what it said went wrong.
+async fn finish(child: tokio::process::Child) -> Result<String, String> {
     let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
         .await
         .map_err(|_| "nft did not finish in 5 s".to_string())?
         .map_err(|e| format!("waiting for nft: {e}"))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(format!(
             "nft: {}",

@@ -171,6 +171,10 @@ pub struct HandoverParams {
     /// sent after all our own earlier adverts were delivered, so its sender cannot be pushed
     /// back to Backup by them: the VIP always has a holder.
     pub guard: Duration,
+    /// How long the old master keeps its VIPs once the new master is heard (`handover_grace`:
+    /// the new master hands the packets of connections under way back meanwhile); zero
+    /// releases them at once.
+    pub keep_vips: Duration,
 }
 
 impl Default for HandoverParams {
@@ -179,6 +183,7 @@ impl Default for HandoverParams {
             adverts: 3,
             spacing: Duration::from_millis(20),
             guard: Duration::from_millis(20),
+            keep_vips: Duration::ZERO,
         }
     }
 }
@@ -337,6 +342,9 @@ pub enum Action {
     /// Remove every VIP of the instance (idempotent: also sent at start-up to clear VIPs left
     /// behind by a killed process).
     RemoveVips,
+    /// After a graceful hand-over ([`HandoverParams::keep_vips`]): keep the VIPs this long,
+    /// then remove them, unless the instance is master again by then.
+    KeepVipsFor(Duration),
     /// Send `count` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) for each VIP.
     SendGratuitous { count: u8 },
 }
@@ -526,8 +534,6 @@ pub struct Instance {
     trackers: BTreeMap<String, Tracker>,
     priority_override: Option<u8>,
     last_priority: u8,
-    /// Why the last transition happened.
-    last_reason: Option<Reason>,
     master_adver_cs: u16,
     master_down_at: Option<Instant>,
     down_cause: DownCause,
@@ -570,7 +576,6 @@ impl Instance {
             trackers: BTreeMap::new(),
             priority_override: None,
             last_priority: params.priority,
-            last_reason: None,
             master_adver_cs: adv_cs,
             master_down_at: None,
             down_cause: DownCause::NoAdverts,
@@ -622,11 +627,6 @@ impl Instance {
     pub fn priority_override(&self) -> Option<u8> {
         self.priority_override
     }
-    /// Why the last transition happened (`None` before the first).
-    pub fn last_reason(&self) -> Option<&Reason> {
-        self.last_reason.as_ref()
-    }
-
     pub fn is_handing_over(&self) -> bool {
         self.handover.is_some()
     }
@@ -1061,7 +1061,6 @@ impl Instance {
     fn transition(&mut self, now: Instant, to: State, reason: Reason) {
         let from = self.state;
         self.state = to;
-        self.last_reason = Some(reason.clone());
         self.push_event(now, EventKind::Transition { from, to, reason });
     }
 
@@ -1164,8 +1163,14 @@ impl Instance {
     fn master_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
         if let Some(h) = self.handover {
             if advert.priority != PRIORITY_STOP && now >= h.guard_until {
-                // Make-before-break: the new master holds the VIPs; release ours.
+                // Make-before-break: the new master holds the VIPs; release ours (after the
+                // grace period, if one is set).
                 self.leave_master(false);
+                let keep = self.params.handover.keep_vips;
+                if !keep.is_zero() {
+                    self.actions.pop_back(); // leave_master's RemoveVips
+                    self.actions.push_back(Action::KeepVipsFor(keep));
+                }
                 self.learn_interval(advert);
                 self.enter_backup(now);
                 self.handover_inhibit = true;
@@ -1928,6 +1933,30 @@ mod tests {
             reason: Reason::OperatorHandover { new_master: ip(9) }
         }));
         assert_eq!(m.counters().split_brain, 0);
+    }
+
+    #[test]
+    fn handover_with_a_grace_period_keeps_the_vips_for_it() {
+        let t0 = Instant::now();
+        let mut p = params(Version::V3, 200, 71);
+        p.handover.keep_vips = Duration::from_secs(2);
+        let mut m = Instance::new(p, t0);
+        let t = m.next_timeout().unwrap();
+        m.handle_timeout(t);
+        actions(&mut m);
+        let t1 = t0 + Duration::from_secs(3);
+        m.handover(t1).unwrap();
+        actions(&mut m);
+        m.handle_advert(t1 + ms(700), ip(9), &advert(Version::V3, 100, 100));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            actions(&mut m),
+            vec![Action::KeepVipsFor(Duration::from_secs(2))]
+        );
+        // Any other way out of Master still releases at once.
+        let mut m = master(200, t0);
+        m.shutdown(t1);
+        assert_eq!(actions(&mut m).last(), Some(&Action::RemoveVips));
     }
 
     #[test]

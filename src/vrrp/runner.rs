@@ -14,7 +14,7 @@ use super::announce;
 use super::handback;
 use super::io::{PacketSocket, Received, VrrpSocket};
 use super::machine::{
-    Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, Reason, State, SyncGroup,
+    Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, State, SyncGroup,
 };
 use super::packet::{
     Advert, AuthPolicy, ChecksumMode, DecodeOptions, Endpoints, IpHeader, Ipv4Header, Packet,
@@ -173,6 +173,7 @@ pub fn instance_params(
         lower_prio_repeat: g.lower_prio_repeat.min(255) as u8,
     };
     p.unicast = !cfg.unicast_peer.is_empty();
+    p.handover.keep_vips = cfg.handover_grace.map_or(Duration::ZERO, |g| g.0);
     p
 }
 
@@ -789,25 +790,18 @@ impl Runner {
                     }
                 }
             }
+            Action::KeepVipsFor(grace) => {
+                // The connections under way come back here from the new master (`handback`).
+                slot.vips_release_at = Some(Instant::now() + grace);
+                let name = slot.inst.name().to_string();
+                let grace = model::Dur(grace);
+                info!(instance = %name, "VIPs kept {grace} for connections under way");
+                self.events.push((
+                    name,
+                    format!("VIPs kept {grace} for connections under way (handover_grace)"),
+                ));
+            }
             Action::RemoveVips => {
-                // A graceful hand-over with a grace period: keep them for the connections
-                // under way, which the new master sends back here (see `handback`).
-                if let Some(grace) = slot.cfg.handover_grace
-                    && slot.inst.state() == State::Backup
-                    && matches!(
-                        slot.inst.last_reason(),
-                        Some(Reason::OperatorHandover { .. })
-                    )
-                {
-                    slot.vips_release_at = Some(Instant::now() + grace.0);
-                    let name = slot.inst.name().to_string();
-                    info!(instance = %name, "VIPs kept {grace} for connections under way");
-                    self.events.push((
-                        name,
-                        format!("VIPs kept {grace} for connections under way (handover_grace)"),
-                    ));
-                    return;
-                }
                 slot.vips_release_at = None;
                 for (dev, net, _) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.del_vip(dev, net).await {
@@ -1162,13 +1156,7 @@ mod tests {
 
     #[test]
     fn seed_instance_maps_to_machine_params() {
-        let cfg = crate::config::load_text(
-            std::path::Path::new("seed.toml"),
-            include_str!("../../config/lvsdeck.toml").to_string(),
-            &crate::config::validate::NoProbe,
-        )
-        .unwrap()
-        .config;
+        let cfg = crate::config::seed();
         let inst = &cfg.vrrp_instance["VI_1"];
         let p = instance_params("VI_1", inst, &cfg.global, "192.168.10.71".parse().unwrap());
         assert_eq!(p.validate(), Ok(()));

@@ -2,14 +2,13 @@
 //! test process, the lvsdeck binary started from a copy in the guest's RAM, its control socket
 //! read in-process (one-shot and subscribed), and `ipvsadm` in a namespace as the referee.
 //!
-//! Self-contained (std, libc, tokio and the lvsdeck library), so any test file with
-//! `mod common;` can use it.
+//! Needs only `mod common;` in a test file (`common` brings `support` along).
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use lvsdeck::control::client::Client;
 use lvsdeck::control::protocol::{Request, Response};
 use lvsdeck::engine::snapshot::{EventView, RealView, ServiceView, Snapshot};
 
+use super::support::Proc;
 use super::vm;
 
 /// Runs `f` on a thread that has entered network namespace `ns` (made by `ip netns add`).
@@ -117,12 +117,10 @@ pub fn wait_dests(
     }
 }
 
-/// One `lvsdeck --daemon` in a namespace, killed on drop.
+/// One `lvsdeck --daemon` in a namespace, killed on drop (by its [`Proc`]).
 pub struct Daemon {
-    pub child: Child,
+    pub proc: Proc,
     pub socket: PathBuf,
-    pub log: PathBuf,
-    pub ns: String,
 }
 
 impl Daemon {
@@ -141,38 +139,29 @@ impl Daemon {
         env: &[(&str, &str)],
     ) -> Daemon {
         let socket = dir.join(format!("{name}.sock"));
-        let log = dir.join(format!("{name}.log"));
         let _ = std::fs::remove_file(&socket);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("daemon log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, lvsdeck_exe(), "--daemon", "-c"])
-            .arg(config)
-            .arg("--socket")
-            .arg(&socket)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log file"))
-            .stderr(file)
-            .spawn()
-            .expect("start lvsdeck --daemon");
-        let mut d = Daemon {
-            child,
-            socket,
-            log,
-            ns: ns.to_string(),
-        };
+        let proc = Proc::spawn_in(
+            ns,
+            lvsdeck_exe(),
+            &[
+                "--daemon",
+                "-c",
+                &config.to_string_lossy(),
+                "--socket",
+                &socket.to_string_lossy(),
+            ],
+            env,
+            dir.join(format!("{name}.log")),
+        );
+        let mut d = Daemon { proc, socket };
         let start = Instant::now();
         loop {
             if d.socket.exists() && d.cli(&["status"]).status.success() {
                 println!("{name}: daemon answering after {:.1?}", start.elapsed());
                 return d;
             }
-            if let Ok(Some(status)) = d.child.try_wait() {
-                panic!("the daemon exited ({status}):\n{}", d.log_text());
+            if let Some(code) = d.proc.wait_exit(Duration::ZERO) {
+                panic!("the daemon exited ({code}):\n{}", d.log_text());
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
@@ -184,29 +173,20 @@ impl Daemon {
     }
 
     pub fn pid(&self) -> i32 {
-        // `ip netns exec` execs the program: the child's pid is the daemon's.
-        self.child.id() as i32
+        self.proc.pid()
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.pid(), sig) };
+        self.proc.signal(sig);
     }
 
     /// Waits for the daemon to exit; its exit code (-1: killed by a signal), or None.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status.code().unwrap_or(-1));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        self.proc.wait_exit(timeout)
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.proc.log_text()
     }
 
     /// `lvsdeck --socket SOCKET ARGS`.
@@ -245,13 +225,6 @@ impl Daemon {
     /// Subscribes to the control socket: every snapshot and event from now on.
     pub fn watch(&self) -> Watch {
         Watch::start(&self.socket)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

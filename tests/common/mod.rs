@@ -4,4 +4,6 @@
 #![allow(dead_code)]
 
 pub mod guest;
+#[path = "../support/mod.rs"]
+pub mod support;
 pub mod vm;

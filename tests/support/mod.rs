@@ -88,26 +88,51 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(topo: &Topology, host: &str, program: &str, args: &[&str], log: PathBuf) -> Self {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = topo
-            .command(host, program)
+        let command = topo.command(host, program);
+        let _ = std::fs::remove_file(&log); // a fresh log, where spawn_in appends
+        Proc::start(command, args, log, format!("{program} on {host}"))
+    }
+
+    /// `program ARGS` in network namespace `ns` (by name, as `ip netns` knows it), with extra
+    /// environment; stdout and stderr appended to `log`.
+    pub fn spawn_in(
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: PathBuf,
+    ) -> Self {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", ns, program])
+            .envs(env.iter().copied());
+        Proc::start(command, args, log, format!("{program} in {ns}"))
+    }
+
+    fn start(mut command: Command, args: &[&str], log: PathBuf, name: String) -> Self {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
-            .unwrap();
-        Proc {
-            child,
-            log,
-            name: format!("{program} on {host}"),
-        }
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Proc { child, log, name }
+    }
+
+    /// The program's pid (`ip netns exec` execs it: the child's pid is the program's).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 
     pub fn signal(&self, sig: i32) {
-        // `ip netns exec` execs the program, so the child's pid is the program's.
         // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        unsafe { libc::kill(self.pid(), sig) };
     }
 
     pub fn log_text(&self) -> String {
