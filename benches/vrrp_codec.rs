@@ -1,5 +1,5 @@
 //! Decode and encode of whole advert packets, as keepalived 2.2.7 sent them (the frames of
-//! `shared/vectors/keepalived-2.2.7/vectors.txt`, without their Ethernet header).
+//! `tests/fixtures/vectors/keepalived-2.2.7/vectors.txt`, without their Ethernet header).
 
 use std::hint::black_box;
 

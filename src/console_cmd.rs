@@ -4,6 +4,7 @@
 //! running (attached), or stops them gracefully (embedded, the header says so).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,13 +30,50 @@ pub enum Source {
 enum Msg {
     Key(event::KeyEvent),
     Resize,
-    Snapshot(usize, Box<Snapshot>),
+    /// A newer snapshot of director N is waiting in its `Latest` slot.
+    Snapshot(usize),
     Connection(usize, ConnectionState),
     ReadOnly(usize, bool),
 }
 
+/// The newest snapshot of each director not yet shown: a console short of CPU takes the
+/// newest when it can, never a queue of old ones (a channel of snapshots held a minute of
+/// them under load while the daemon's were fresh).
+#[derive(Clone, Default)]
+struct Latest(Arc<Mutex<Vec<Option<Box<Snapshot>>>>>);
+
+impl Latest {
+    fn new(directors: usize) -> Latest {
+        Latest(Arc::new(Mutex::new(vec![None; directors])))
+    }
+
+    /// Replaces what was waiting; true when nothing was (a notice must then be sent).
+    fn put(&self, index: usize, snapshot: Box<Snapshot>) -> bool {
+        let mut slots = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slots[index].replace(snapshot).is_none()
+    }
+
+    fn take(&self, index: usize) -> Option<Box<Snapshot>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())[index].take()
+    }
+}
+
+/// Hands a snapshot to the console loop: into its slot, with a notice only when the loop has
+/// not yet been told of an earlier one. Err when the console is gone.
+async fn deliver(
+    latest: &Latest,
+    index: usize,
+    snapshot: Box<Snapshot>,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ()> {
+    if latest.put(index, snapshot) {
+        tx.send(Msg::Snapshot(index)).await.map_err(drop)?;
+    }
+    Ok(())
+}
+
 /// Follow one daemon: subscribe, forward snapshots, reconnect after a loss.
-async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
+async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>, latest: Latest) {
     let mut lost_since: Option<u64> = None;
     loop {
         match Client::connect(&path).await {
@@ -52,7 +90,7 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>) {
                     loop {
                         match client.recv().await {
                             Ok(Response::Snapshot { snapshot }) => {
-                                if tx.send(Msg::Snapshot(index, snapshot)).await.is_err() {
+                                if deliver(&latest, index, snapshot, &tx).await.is_err() {
                                     return;
                                 }
                             }
@@ -150,21 +188,27 @@ pub async fn run(
     config.directors = directors;
     let mut app = App::new(config);
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let latest = Latest::new(directors);
     let mut followers = Vec::new();
     match &source {
         Source::Attach(targets) => {
             for (i, (_, path)) in targets.iter().enumerate() {
-                followers.push(tokio::spawn(follow(i, path.clone(), tx.clone())));
+                followers.push(tokio::spawn(follow(
+                    i,
+                    path.clone(),
+                    tx.clone(),
+                    latest.clone(),
+                )));
             }
         }
         Source::Embedded(handles) => {
             app.set_connection(ConnectionState::Embedded);
             let mut snapshots = handles.snapshot.clone();
-            let tx = tx.clone();
+            let (tx, latest) = (tx.clone(), latest.clone());
             followers.push(tokio::spawn(async move {
                 loop {
                     let s = snapshots.borrow_and_update().clone();
-                    if tx.send(Msg::Snapshot(0, Box::new(s))).await.is_err()
+                    if deliver(&latest, 0, Box::new(s), &tx).await.is_err()
                         || snapshots.changed().await.is_err()
                     {
                         return;
@@ -212,16 +256,28 @@ pub async fn run(
     let mut hup = signal(SignalKind::hangup()).ok();
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut quit = false;
+    // Draw only when what is shown changed (or its ages did, each tick): a snapshot of the
+    // director not shown costs no frame, which is most of a starved console's CPU.
+    let mut redraw = true;
     while !quit {
         let now = now_ms();
-        if let Some(path) = &lab_status {
-            app.set_lab_line(ClientStatus::read(path).map(|c| lab_line(&c, &labels[current], now)));
+        if redraw {
+            if let Some(path) = &lab_status {
+                app.set_lab_line(
+                    ClientStatus::read(path).map(|c| lab_line(&c, &labels[current], now)),
+                );
+            }
+            let _ = terminal.draw(|f| lvsdeck::tui::view::draw(f, &app, &theme, now));
+            redraw = false;
         }
-        let _ = terminal.draw(|f| lvsdeck::tui::view::draw(f, &app, &theme, now));
         let msg = tokio::select! {
             m = rx.recv() => m,
-            _ = tick.tick() => continue,
+            _ = tick.tick() => {
+                redraw = true;
+                continue;
+            }
             _ = async { if let Some(h) = hup.as_mut() { h.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(t) = term.as_mut() { t.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(i) = int.as_mut() { i.recv().await } else { std::future::pending().await } } => break,
@@ -235,6 +291,10 @@ pub async fn run(
             batch.push(more);
         }
         for msg in batch {
+            redraw |= match &msg {
+                Msg::Key(_) | Msg::Resize => true,
+                Msg::Snapshot(i) | Msg::Connection(i, _) | Msg::ReadOnly(i, _) => *i == current,
+            };
             match msg {
                 Msg::Key(k) => {
                     for effect in app.handle_key(k, now_ms()) {
@@ -258,7 +318,8 @@ pub async fn run(
                     }
                 }
                 Msg::Resize => {}
-                Msg::Snapshot(i, s) => {
+                Msg::Snapshot(i) => {
+                    let Some(s) = latest.take(i) else { continue };
                     if i == current {
                         app.set_snapshot((*s).clone(), now_ms());
                     }

@@ -37,7 +37,7 @@ fn wait_screen(tmux: &Tmux, what: &str, secs: u64) -> String {
 
 #[test]
 fn keys_drain_a_real_server_and_hand_the_vip_over() {
-    if !prerequisites("console under tmux", &["ip", "tmux"]) {
+    if !prerequisites("console under tmux", &["ip", "sysctl", "tmux"]) {
         return;
     }
     let topo = Topology::build(

@@ -98,7 +98,7 @@ impl Cluster {
 
 #[test]
 fn ctl_priority_is_seen_by_the_peer_at_once_and_moves_the_vip() {
-    if !prerequisites("ctl priority", &["ip", "tcpdump"]) {
+    if !prerequisites("ctl priority", &["ip", "sysctl", "tcpdump"]) {
         return;
     }
     let c = Cluster::start("cp");
@@ -163,7 +163,7 @@ fn ctl_priority_is_seen_by_the_peer_at_once_and_moves_the_vip() {
 
 #[test]
 fn ctl_handover_moves_the_vip_with_no_ping_lost() {
-    if !prerequisites("ctl handover", &["ip", "ping"]) {
+    if !prerequisites("ctl handover", &["ip", "sysctl", "ping"]) {
         return;
     }
     let c = Cluster::start("ch");
@@ -199,7 +199,7 @@ fn ctl_handover_moves_the_vip_with_no_ping_lost() {
 /// removes it afterwards; both say so in their event logs.
 #[test]
 fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
-    if !prerequisites("handover_grace", &["ip", "nft"]) {
+    if !prerequisites("handover_grace", &["ip", "sysctl", "nft"]) {
         return;
     }
     let c = Cluster::start_with("cg", "handover_grace = \"1s\"\n");
@@ -260,7 +260,7 @@ fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
 
 #[test]
 fn a_watcher_is_refused_and_the_refusal_is_logged_with_the_user() {
-    if !prerequisites("control roles", &["ip", "setpriv"]) {
+    if !prerequisites("control roles", &["ip", "sysctl", "setpriv"]) {
         return;
     }
     let c = Cluster::start("cr");
@@ -322,7 +322,7 @@ fn a_watcher_is_refused_and_the_refusal_is_logged_with_the_user() {
 
 #[test]
 fn reload_keeps_unchanged_instances_and_refuses_a_broken_file() {
-    if !prerequisites("reload", &["ip"]) {
+    if !prerequisites("reload", &["ip", "sysctl"]) {
         return;
     }
     let c = Cluster::start("rl");

@@ -173,28 +173,28 @@ fn keepalived_master_lvsdeck_backup(version: u8, tag: &str) {
 
 #[test]
 fn v2_lvsdeck_master_keepalived_backup() {
-    if prerequisites("keepalived interop", &["ip", "keepalived", "tcpdump"]) {
+    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived", "tcpdump"]) {
         lvsdeck_master_keepalived_backup(2, "k2a");
     }
 }
 
 #[test]
 fn v2_keepalived_master_lvsdeck_backup() {
-    if prerequisites("keepalived interop", &["ip", "keepalived"]) {
+    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived"]) {
         keepalived_master_lvsdeck_backup(2, "k2b");
     }
 }
 
 #[test]
 fn v3_lvsdeck_master_keepalived_backup() {
-    if prerequisites("keepalived interop", &["ip", "keepalived", "tcpdump"]) {
+    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived", "tcpdump"]) {
         lvsdeck_master_keepalived_backup(3, "k3a");
     }
 }
 
 #[test]
 fn v3_keepalived_master_lvsdeck_backup() {
-    if prerequisites("keepalived interop", &["ip", "keepalived"]) {
+    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived"]) {
         keepalived_master_lvsdeck_backup(3, "k3b");
     }
 }

@@ -11,7 +11,7 @@ use support::{lvsdeck_bin, prerequisites, wait_until};
 
 #[test]
 fn the_lab_runs_refuses_a_second_one_and_tears_down() {
-    if !prerequisites("lvsdeck lab", &["ip"]) {
+    if !prerequisites("lvsdeck lab", &["ip", "sysctl", "nft"]) {
         return;
     }
     let _ = Command::new(lvsdeck_bin()).args(["lab", "down"]).output();

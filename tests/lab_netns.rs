@@ -7,7 +7,7 @@ use lvsdeck::lab::netns::{HostSpec, Topology, namespaces};
 
 #[test]
 fn hosts_on_the_bridge_reach_each_other_and_are_removed_on_drop() {
-    if !support::prerequisites("netns topology", &["ip", "ping"]) {
+    if !support::prerequisites("netns topology", &["ip", "sysctl", "ping"]) {
         return;
     }
     let prefix = support::prefix("nt");

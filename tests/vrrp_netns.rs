@@ -84,7 +84,7 @@ impl Pair {
 
 #[test]
 fn v2_with_auth_elects_the_higher_priority_sigterm_hands_over_and_restart_preempts() {
-    if !prerequisites("VRRP v2 failover", &["ip"]) {
+    if !prerequisites("VRRP v2 failover", &["ip", "sysctl"]) {
         return;
     }
     let auth = "auth_pass = \"s3cr3t\"\nstate = \"master\"";
@@ -114,7 +114,7 @@ fn v2_with_auth_elects_the_higher_priority_sigterm_hands_over_and_restart_preemp
 
 #[test]
 fn v3_ipv4_sigkill_and_link_down_moves_the_vip() {
-    if !prerequisites("VRRP v3 hard failover", &["ip"]) {
+    if !prerequisites("VRRP v3 hard failover", &["ip", "sysctl"]) {
         return;
     }
     let p = Pair::start(
@@ -135,7 +135,7 @@ fn v3_ipv4_sigkill_and_link_down_moves_the_vip() {
 
 #[test]
 fn nopreempt_keeps_the_new_master_when_the_old_one_returns() {
-    if !prerequisites("VRRP nopreempt", &["ip"]) {
+    if !prerequisites("VRRP nopreempt", &["ip", "sysctl"]) {
         return;
     }
     let mut p = Pair::start(
@@ -173,7 +173,7 @@ fn nopreempt_keeps_the_new_master_when_the_old_one_returns() {
 
 #[test]
 fn v3_ipv6_failover() {
-    if !prerequisites("VRRP v3 IPv6", &["ip"]) {
+    if !prerequisites("VRRP v3 IPv6", &["ip", "sysctl", "ping"]) {
         return;
     }
     let p = Pair::start(
@@ -200,7 +200,7 @@ fn v3_ipv6_failover() {
 
 #[test]
 fn unicast_peers_failover() {
-    if !prerequisites("VRRP unicast", &["ip"]) {
+    if !prerequisites("VRRP unicast", &["ip", "sysctl"]) {
         return;
     }
     let p = Pair::start(
@@ -230,7 +230,7 @@ fn unicast_peers_failover() {
 
 #[test]
 fn graceful_handover_loses_no_ping() {
-    if !prerequisites("graceful hand-over", &["ip", "ping"]) {
+    if !prerequisites("graceful hand-over", &["ip", "sysctl", "ping"]) {
         return;
     }
     let p = Pair::start(

@@ -21,7 +21,7 @@ fn conf(priority: u8, flag: &std::path::Path) -> String {
 
 #[test]
 fn a_failing_script_moves_the_vip_and_its_recovery_brings_it_back() {
-    if !prerequisites("vrrp_script failover", &["ip"]) {
+    if !prerequisites("vrrp_script failover", &["ip", "sysctl"]) {
         return;
     }
     let topo = Topology::build(

@@ -269,14 +269,20 @@ async fn subscribe(
         },
     )
     .await?;
+    let mut last_sent = tokio::time::Instant::now();
     loop {
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     return Ok(());
                 }
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                // At most four a second, without delaying one that comes after a quiet spell.
+                tokio::time::sleep_until(last_sent + SNAPSHOT_SPACING).await;
+                // Latest value: the next snapshot is taken only once the watcher has read the
+                // previous ones, so a slow console gets the newest, never a queue of old ones.
+                until_read(&write).await?;
                 let snapshot = snapshots.borrow_and_update().clone();
+                last_sent = tokio::time::Instant::now();
                 send(&mut write, &Response::Snapshot { snapshot: Box::new(snapshot) }).await?;
             }
             event = events.recv() => match event {
@@ -285,6 +291,32 @@ async fn subscribe(
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             }
         }
+    }
+}
+
+/// The least time between two snapshots sent to one watcher.
+const SNAPSHOT_SPACING: Duration = Duration::from_millis(250);
+
+/// How often a stream looks whether its watcher has read what was sent.
+const READ_POLL: Duration = Duration::from_millis(20);
+
+/// Waits until the peer has read everything sent on `write` (the socket's unread bytes,
+/// SIOCOUTQ, are 0). Under CPU starvation a console read slower than the daemon published:
+/// the socket's buffer held a dozen snapshots and the console showed one 30-60 s old while
+/// the daemon's was fresh. The kernel has no readiness event for "all read", so it polls.
+async fn until_read(write: &tokio::net::unix::OwnedWriteHalf) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = write.as_ref().as_raw_fd();
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ writes one int to a live variable.
+        if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unread) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if unread == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(READ_POLL).await;
     }
 }
 

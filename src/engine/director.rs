@@ -24,6 +24,8 @@ use crate::vrrp::runner::{RunError, Runner, Stopped};
 
 /// Events kept for the Snapshot and new subscribers.
 const EVENT_RING: usize = 1000;
+/// The longest a quiet director goes without publishing a Snapshot.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// CPS samples kept per real server for the sparkline.
 const CPS_HISTORY: usize = 60;
 
@@ -347,6 +349,9 @@ impl Director {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(signal_err)?;
         let mut hup = signal(SignalKind::hangup()).map_err(signal_err)?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // A quiet director still publishes twice a second, so what a watcher is sent is never
+        // more than half a second old when taken (a console shows a view over 2 s old as stale).
+        let mut publish_tick = tokio::time::interval(PUBLISH_EVERY);
         // The watchdog is fed from this loop, so a stuck director is restarted by systemd.
         let mut watchdog = tokio::time::interval(
             super::systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)),
@@ -387,6 +392,7 @@ impl Director {
                     }
                 }
                 _ = tick.tick() => self.refresh_host(),
+                _ = publish_tick.tick() => {}
                 _ = watchdog.tick() => {
                     super::systemd::notify("WATCHDOG=1");
                     changed = false;

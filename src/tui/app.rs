@@ -513,6 +513,12 @@ impl App {
             );
             return Vec::new();
         }
+        if action.dangerous()
+            && let Some(refusal) = self.stale_refusal(action.label(), now_ms)
+        {
+            self.refuse(refusal, now_ms);
+            return Vec::new();
+        }
         let page = self.pages[self.focus.index()].get().max(1);
         match action {
             Action::Up => self.move_by(-1),
@@ -1059,6 +1065,14 @@ impl App {
             );
             return Vec::new();
         }
+        // A reload does not act on what the view shows.
+        if dangerous
+            && verb != "reload"
+            && let Some(refusal) = self.stale_refusal(verb, now_ms)
+        {
+            self.refuse(refusal, now_ms);
+            return Vec::new();
+        }
         let result: Result<(), String> = match verb {
             "q" | "q!" | "quit" | "exit" => return self.quit(),
             "help" | "h" | "?" => {
@@ -1275,6 +1289,21 @@ impl App {
         self.real_key = self
             .selected_real()
             .map(|(_, r)| (r.address.clone(), r.port));
+    }
+
+    /// An action chosen on a view that is not fresh could target the wrong state (undrain a
+    /// server drained seconds ago, hand over an instance no longer master): refused, saying so.
+    fn stale_refusal(&self, what: &str, now_ms: u64) -> Option<String> {
+        if !self.has_snapshot {
+            return None;
+        }
+        let at = self.snapshot.taken_at_ms;
+        self.is_stale(at, now_ms).then(|| {
+            format!(
+                "{what}: refused — this view is stale (refreshed {}); wait for a fresh one",
+                fmt::ago(at, now_ms)
+            )
+        })
     }
 
     fn refuse(&mut self, text: String, now_ms: u64) {

@@ -994,3 +994,39 @@ fn keymap_rebinding_shows_in_the_key_bar_and_works() {
         "[console.keys]: key \"q\" is bound to both help and quit; bind one of them to another key"
     );
 }
+
+#[test]
+fn actions_on_a_stale_view_are_refused_as_stale() {
+    // A drained server (the first) in a view 5 s old: `u` must neither act on it nor claim
+    // anything about its state.
+    let at = |app: &mut App, keys: &[KeyEvent], now: u64| -> Vec<Effect> {
+        keys.iter().flat_map(|k| app.handle_key(*k, now)).collect()
+    };
+    let later = NOW + 5_000;
+    let mut app = app_with(draining(), ConsoleConfig::default());
+    assert!(at(&mut app, &[code(KeyCode::Enter), ch('u')], later).is_empty());
+    assert!(app.dialog().is_none(), "no dialog on a stale view");
+    let status = app.status().unwrap();
+    assert_eq!(status.kind, StatusKind::Refused);
+    assert_eq!(
+        status.text,
+        "undrain: refused — this view is stale (refreshed 5s ago); wait for a fresh one"
+    );
+    // The `:` line too, except `reload`, which does not act on what is shown.
+    let line = |text: &str| -> Vec<KeyEvent> {
+        let mut keys = vec![ch(':')];
+        keys.extend(text.chars().map(ch));
+        keys.push(code(KeyCode::Enter));
+        keys
+    };
+    assert!(at(&mut app, &line("handover VI_1"), later).is_empty());
+    assert!(app.dialog().is_none());
+    let text = &app.status().unwrap().text;
+    assert!(text.starts_with("handover: refused — this view is stale"), "{text}");
+    at(&mut app, &line("reload"), later);
+    assert!(matches!(app.dialog(), Some(Dialog::Confirm(_))));
+    // The same key on a fresh view opens its dialog.
+    let mut app = app_with(draining(), ConsoleConfig::default());
+    assert!(at(&mut app, &[code(KeyCode::Enter), ch('u')], NOW + 1_000).is_empty());
+    assert!(matches!(app.dialog(), Some(Dialog::Confirm(_))));
+}

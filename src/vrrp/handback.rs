@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
+/// How long an `nft` call may take before it is given up (a take-over waits for the load).
+pub const LOAD_LIMIT: Duration = Duration::from_secs(5);
+
 /// After IPVS's LOCAL_IN hook (NF_IP_PRI_NAT_SRC - 2 = 98).
 const PRIORITY: i32 = 99;
 
@@ -100,9 +103,9 @@ fn nft(args: &[&str]) -> Result<tokio::process::Child, String> {
 
 /// Waits (5 s at most) for nft to finish; its standard output, or what it said went wrong.
 async fn finish(child: tokio::process::Child) -> Result<String, String> {
-    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
+    let out = tokio::time::timeout(LOAD_LIMIT, child.wait_with_output())
         .await
-        .map_err(|_| "nft did not finish in 5 s".to_string())?
+        .map_err(|_| format!("nft did not finish in {LOAD_LIMIT:?}"))?
         .map_err(|e| format!("waiting for nft: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -84,6 +84,9 @@ struct Slot {
     priority_override: Option<Override<u8>>,
     /// Until when a hand-back to a releasing master is in place (see `handback`).
     handback_until: Option<Instant>,
+    /// Answers once the hand-back's rule is loaded (or failed): a take-over waits for it, so
+    /// no packet of a connection under way reaches this director before the rule does.
+    handback_loaded: Option<tokio::sync::oneshot::Receiver<()>>,
     /// After a graceful hand-over with `handover_grace`: when the kept VIPs go.
     vips_release_at: Option<Instant>,
 }
@@ -419,6 +422,7 @@ impl Runner {
             last_transition: None,
             priority_override: None,
             handback_until: None,
+            handback_loaded: None,
             vips_release_at: None,
         })
     }
@@ -784,6 +788,9 @@ impl Runner {
             }
             Action::AddVips => {
                 slot.vips_release_at = None;
+                if let Some(loaded) = slot.handback_loaded.take() {
+                    wait_for_handback(slot.inst.name(), loaded, &mut self.events).await;
+                }
                 for (dev, net, label) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
                         error!(instance = slot.inst.name(), "adding VIP {net}: {e}");
@@ -1054,9 +1061,13 @@ fn start_handback(
         return Some(format!("no hand-back to {old}: no VIP of its family"));
     };
     let (name, v6) = (slot.inst.name().to_string(), slot.v6);
+    let (loaded_tx, loaded_rx) = tokio::sync::oneshot::channel();
+    slot.handback_loaded = Some(loaded_rx);
     tokio::spawn(async move {
         let note = |text: String| Input::Note(name.clone(), text);
-        if let Err(e) = handback::load(&rules).await {
+        let loaded = handback::load(&rules).await;
+        let _ = loaded_tx.send(());
+        if let Err(e) = loaded {
             warn!(instance = %name, "hand-back to {old}: {e}; connections under way may be reset");
             let _ = tx
                 .send(note(format!("hand-back to {old} failed: {e}")))
@@ -1083,6 +1094,31 @@ fn start_handback(
         "{old} released: connections under way go back to it for {grace} after a take-over \
          (handover_grace)"
     ))
+}
+
+/// A take-over after a release with `handover_grace` adds the VIPs only once the hand-back
+/// rule is in place: on a loaded host `nft` can take longer than the skew time, and a packet
+/// of a connection under way that arrived before its rule was reset here (seen in the VM).
+/// The old master keeps its VIPs until it hears this director, so the wait costs no packet.
+/// Bounded by `handback::load`'s own time limit.
+async fn wait_for_handback(
+    instance: &str,
+    loaded: tokio::sync::oneshot::Receiver<()>,
+    events: &mut Vec<(String, String)>,
+) {
+    let start = Instant::now();
+    let waited = tokio::time::timeout(handback::LOAD_LIMIT, loaded).await;
+    let took = start.elapsed();
+    if waited.is_err() {
+        warn!(instance, "taking over without the hand-back rule after {took:?}");
+    } else if took >= Duration::from_millis(10) {
+        let ms = took.as_millis();
+        info!(instance, "take-over waited {ms} ms for the hand-back rule");
+        events.push((
+            instance.to_string(),
+            format!("take-over waited {ms} ms for the hand-back rule"),
+        ));
+    }
 }
 
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no

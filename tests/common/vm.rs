@@ -23,7 +23,7 @@
 //! the body. One boot costs about 5-9 s.
 //!
 //! When the guest cannot be had (not root, packages not installable, kernel not downloadable)
-//! the test prints `SKIP: ...` on stderr and passes, except under `CI=true`, where it fails.
+//! the test prints `SKIP: ...` on stderr and passes, except in CI (`support::is_ci`), where it fails.
 //!
 //! Several tests in one boot: write them with [`guest_only`], mark them
 //! `#[ignore = "runs in the guest, booted by <host test>"]` (on the host they would do nothing;
@@ -38,7 +38,7 @@
 //! guest.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -308,15 +308,7 @@ fn check_name(name: &str) {
 }
 
 fn skip(what: &str, reason: &str) {
-    if is_ci() {
-        panic!("VM test {what} cannot run under CI: {reason}");
-    }
-    // Straight to stderr: libtest captures println!/eprintln!, and a skip must be seen.
-    let _ = writeln!(std::io::stderr(), "SKIP: {what}: {reason}");
-}
-
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+    super::support::skip(&format!("VM test {what}: {reason}"));
 }
 
 fn is_root() -> bool {

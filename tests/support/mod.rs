@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// Whether the tests may run: root, and each named program on PATH. Without them, a test
-/// prints SKIP and passes when run by hand, and fails when `CI=true`.
+/// prints SKIP and passes when run by hand, and fails in CI (see [`is_ci`]).
 pub fn prerequisites(test: &str, programs: &[&str]) -> bool {
     let mut missing = Vec::new();
     // SAFETY: geteuid has no preconditions.
@@ -23,12 +23,24 @@ pub fn prerequisites(test: &str, programs: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let msg = format!("{test}: needs {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true: a missing prerequisite is a failure)");
-    }
-    eprintln!("SKIP: {msg}");
+    skip(&format!("{test}: needs {}", missing.join(", ")));
     false
+}
+
+/// Whether this is CI: any value of `CI` but empty, `0` or `false` (the same rule everywhere,
+/// so a CI that says `CI=1` fails on a missing prerequisite like one that says `CI=true`).
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// A test that cannot run here: in CI a failure; by hand a `SKIP:` line written straight to
+/// the process's stderr (libtest captures `eprintln!`, so a skip would go unseen).
+pub fn skip(msg: &str) {
+    use std::io::Write;
+    if is_ci() {
+        panic!("{msg} (CI: a missing prerequisite is a failure)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIP: {msg}");
 }
 
 /// A namespace prefix unique to this test process and test, short enough for interface names.
