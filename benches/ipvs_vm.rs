@@ -20,6 +20,8 @@
 //! 1200 unless set); under TCG everything runs several times slower than on hardware, for both
 //! sides alike, so the ratios are the figures to read.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
 #[allow(dead_code)]
 #[path = "../tests/common/vm.rs"]
 mod vm;

@@ -4,8 +4,8 @@
 //! running (attached), or stops them gracefully (embedded, the header says so).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{self, Event, KeyEventKind};

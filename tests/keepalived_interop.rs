@@ -173,7 +173,10 @@ fn keepalived_master_lvsdeck_backup(version: u8, tag: &str) {
 
 #[test]
 fn v2_lvsdeck_master_keepalived_backup() {
-    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived", "tcpdump"]) {
+    if prerequisites(
+        "keepalived interop",
+        &["ip", "sysctl", "keepalived", "tcpdump"],
+    ) {
         lvsdeck_master_keepalived_backup(2, "k2a");
     }
 }
@@ -187,7 +190,10 @@ fn v2_keepalived_master_lvsdeck_backup() {
 
 #[test]
 fn v3_lvsdeck_master_keepalived_backup() {
-    if prerequisites("keepalived interop", &["ip", "sysctl", "keepalived", "tcpdump"]) {
+    if prerequisites(
+        "keepalived interop",
+        &["ip", "sysctl", "keepalived", "tcpdump"],
+    ) {
         lvsdeck_master_keepalived_backup(3, "k3a");
     }
 }

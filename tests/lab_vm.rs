@@ -248,7 +248,10 @@ impl CpuHog {
             .args(["-c", "while :; do :; done"])
             .spawn()
             .expect("start the CPU hog");
-        println!("stress mode: a CPU hog (pid {}) runs beside the lab", child.id());
+        println!(
+            "stress mode: a CPU hog (pid {}) runs beside the lab",
+            child.id()
+        );
         CpuHog(Some(child))
     }
 }

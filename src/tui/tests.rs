@@ -1022,7 +1022,10 @@ fn actions_on_a_stale_view_are_refused_as_stale() {
     assert!(at(&mut app, &line("handover VI_1"), later).is_empty());
     assert!(app.dialog().is_none());
     let text = &app.status().unwrap().text;
-    assert!(text.starts_with("handover: refused — this view is stale"), "{text}");
+    assert!(
+        text.starts_with("handover: refused — this view is stale"),
+        "{text}"
+    );
     at(&mut app, &line("reload"), later);
     assert!(matches!(app.dialog(), Some(Dialog::Confirm(_))));
     // The same key on a fresh view opens its dialog.

@@ -1110,7 +1110,10 @@ async fn wait_for_handback(
     let waited = tokio::time::timeout(handback::LOAD_LIMIT, loaded).await;
     let took = start.elapsed();
     if waited.is_err() {
-        warn!(instance, "taking over without the hand-back rule after {took:?}");
+        warn!(
+            instance,
+            "taking over without the hand-back rule after {took:?}"
+        );
     } else if took >= Duration::from_millis(10) {
         let ms = took.as_millis();
         info!(instance, "take-over waited {ms} ms for the hand-back rule");
