@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -33,6 +34,12 @@ impl Cluster {
 
     /// With `extra` lines in both directors' VI_1.
     fn start_with(tag: &str, extra: &str) -> Cluster {
+        Cluster::start_with_path(tag, extra, None, "100ms")
+    }
+
+    /// As `start_with`, with adverts every `advert`, d2 finding programs first in `d2_path`
+    /// (a stand-in `nft`).
+    fn start_with_path(tag: &str, extra: &str, d2_path: Option<&Path>, advert: &str) -> Cluster {
         let topo = Topology::build(
             &support::prefix(tag),
             vec![
@@ -45,11 +52,24 @@ impl Cluster {
         let dir = TempDir::new(tag);
         let mut daemons = Vec::new();
         for (host, prio) in [("d1", 100), ("d2", 90)] {
-            let c = dir.write(&format!("{host}.toml"), &conf(prio, extra));
+            let text = conf(prio, extra).replace("\"100ms\"", &format!("\"{advert}\""));
+            let c = dir.write(&format!("{host}.toml"), &text);
             let sock = dir.0.join(format!("{host}.sock"));
-            daemons.push(support::Proc::spawn(
+            let env: Vec<(&str, String)> = match d2_path {
+                Some(p) if host == "d2" => vec![(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        p.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )],
+                _ => Vec::new(),
+            };
+            daemons.push(support::Proc::spawn_env(
                 &topo,
                 host,
+                &env,
                 lvsdeck_bin(),
                 &[
                     "--daemon",
@@ -255,6 +275,94 @@ fn handover_grace_keeps_the_vip_on_the_old_master_and_hands_back_on_the_new() {
         d2.iter()
             .any(|m| m.starts_with("10.79.0.71 released: connections under way go back")),
         "{d2:#?}"
+    );
+}
+
+/// The new master adds the VIPs only once its hand-back rule is loaded: with an `nft` that
+/// takes 1.5 s (a loaded host; 180-213 ms were seen in the VM, longer than the skew time), d2
+/// never holds the VIP without the rule, and d1 keeps it until then (make-before-break).
+#[test]
+fn a_take_over_waits_for_a_slow_hand_back_rule() {
+    if !prerequisites("handover_grace with a slow nft", &["ip", "sysctl", "nft"]) {
+        return;
+    }
+    let bin = TempDir::new("slownft");
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v nft"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let wrapper = bin.write(
+        "nft",
+        &format!("#!/bin/sh\nsleep 1.5\nexec {} \"$@\"\n", real.trim()),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // Adverts every second, as in the lab: the old master waits 4.5 s for a take-over.
+    let c = Cluster::start_with_path("cs", "handover_grace = \"1s\"\n", Some(&bin.0), "1s");
+    let tables = |host: &str| {
+        let out = c.topo.exec(host, &["nft", "list", "tables"]).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // d2 starts 1.5 s late (it clears leftover hand-back tables with that nft first).
+    wait_until(Duration::from_secs(8), || {
+        let out = c.lvsdeck("d2", &["status", "--json"]);
+        serde_json::from_slice::<lvsdeck::engine::snapshot::Snapshot>(&out.stdout)
+            .is_ok_and(|s| s.vrrp[0].state == "BACKUP" && s.vrrp[0].master_heard.is_some())
+    })
+    .expect("d2 runs as a backup that hears d1");
+    let ctl = c.lvsdeck("d1", &["ctl", "handover", "VI_1"]);
+    assert!(
+        ctl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    let start = std::time::Instant::now();
+    let mut vip_less = Duration::ZERO;
+    let taken = loop {
+        let (d1, d2) = (c.topo.holds("d1", VIP), c.topo.holds("d2", VIP));
+        if d2 {
+            break start.elapsed();
+        }
+        if !d1 && vip_less.is_zero() {
+            vip_less = start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "d2 never took the VIP:\n{}\n{}",
+            c._daemons[0].log_text(),
+            c._daemons[1].log_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        tables("d2").contains("lvsdeck_handback_v4_"),
+        "d2 holds the VIP with its hand-back rule in place"
+    );
+    assert!(
+        vip_less.is_zero(),
+        "d1 let the VIP go before d2 held it ({vip_less:?})"
+    );
+    eprintln!("d2 took the VIP {taken:?} after the hand-over, nft taking 1.5 s");
+    assert!(
+        taken >= Duration::from_millis(1400),
+        "d2 took it after {taken:?}"
+    );
+    let out = c.lvsdeck("d2", &["status", "--json"]);
+    let d2: lvsdeck::engine::snapshot::Snapshot = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        d2.events
+            .iter()
+            .any(|e| e.message.starts_with("take-over waited ")
+                && e.message.ends_with(" ms for the hand-back rule")),
+        "{:#?}",
+        d2.events
     );
 }
 

@@ -261,15 +261,21 @@ impl Runner {
             inputs_rx,
             events: Vec::new(),
         };
-        let now = Instant::now();
         for (name, cfg) in &config.vrrp_instance {
-            let slot = runner.prepare(name, cfg, &config.global, now).await?;
+            let slot = runner.prepare(name, cfg, &config.global, None).await?;
             runner.slots.push(slot);
         }
         runner.rebuild_groups(config);
         runner.start_scripts(config);
         runner.start_link_watch(config).await?;
         runner.clear_handbacks().await;
+        // The machines start only now: a slow step above (an `nft` taking 1.5 s) consumed a
+        // backup's master-down timer while the adverts it should have heard waited unread, and
+        // it took the VIPs from a running master at start.
+        let now = Instant::now();
+        for slot in &mut runner.slots {
+            let _ = slot.inst.startup(now);
+        }
         runner.step(now).await;
         Ok(runner)
     }
@@ -290,12 +296,14 @@ impl Runner {
         }
     }
 
+    /// Resolve an instance's interface and addresses and build its machine, started at
+    /// `start_at` (None: left stopped, for the caller to start).
     async fn prepare(
         &mut self,
         name: &str,
         cfg: &VrrpInstance,
         global: &model::Global,
-        now: Instant,
+        start_at: Option<Instant>,
     ) -> Result<Slot, RunError> {
         let err = |source| RunError::Interface {
             instance: name.to_string(),
@@ -407,8 +415,15 @@ impl Runner {
         })?;
         let mut inst = Instance::new_stopped(params);
         // The instance's own interface is tracked with weight 0: link down means FAULT.
-        inst.set_tracker(now, &format!("link:{}", cfg.interface), 0, link.up);
-        let _ = inst.startup(now);
+        inst.set_tracker(
+            start_at.unwrap_or_else(Instant::now),
+            &format!("link:{}", cfg.interface),
+            0,
+            link.up,
+        );
+        if let Some(now) = start_at {
+            let _ = inst.startup(now);
+        }
         info!(instance = name, interface = %cfg.interface, %src, vrid = cfg.virtual_router_id, priority = cfg.priority, "VRRP instance started");
         Ok(Slot {
             cfg: cfg.clone(),
@@ -565,7 +580,7 @@ impl Runner {
         self.global = config.global.clone();
         for (name, cfg) in &config.vrrp_instance {
             if !self.slots.iter().any(|s| s.inst.name() == name) {
-                let slot = self.prepare(name, cfg, &config.global, now).await?;
+                let slot = self.prepare(name, cfg, &config.global, Some(now)).await?;
                 self.slots.push(slot);
                 if !changes.iter().any(|c| c.starts_with(&format!("{name}:"))) {
                     changes.push(format!("{name}: added"));
@@ -789,7 +804,10 @@ impl Runner {
             Action::AddVips => {
                 slot.vips_release_at = None;
                 if let Some(loaded) = slot.handback_loaded.take() {
-                    wait_for_handback(slot.inst.name(), loaded, &mut self.events).await;
+                    // Within the old master's patience: it resumes if no one takes over
+                    // within 4.5 advert intervals of its release (`Instance::handover`).
+                    let limit = handback::LOAD_LIMIT.min(slot.cfg.advert_int.0 * 3);
+                    wait_for_handback(slot.inst.name(), loaded, limit, &mut self.events).await;
                 }
                 for (dev, net, label) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
@@ -1100,28 +1118,31 @@ fn start_handback(
 /// rule is in place: on a loaded host `nft` can take longer than the skew time, and a packet
 /// of a connection under way that arrived before its rule was reset here (seen in the VM).
 /// The old master keeps its VIPs until it hears this director, so the wait costs no packet.
-/// Bounded by `handback::load`'s own time limit.
 async fn wait_for_handback(
     instance: &str,
     loaded: tokio::sync::oneshot::Receiver<()>,
+    limit: Duration,
     events: &mut Vec<(String, String)>,
 ) {
     let start = Instant::now();
-    let waited = tokio::time::timeout(handback::LOAD_LIMIT, loaded).await;
-    let took = start.elapsed();
-    if waited.is_err() {
+    let waited = tokio::time::timeout(limit, loaded).await;
+    let ms = start.elapsed().as_millis();
+    let note = if waited.is_err() {
         warn!(
             instance,
-            "taking over without the hand-back rule after {took:?}"
+            "taking over without the hand-back rule after {ms} ms"
         );
-    } else if took >= Duration::from_millis(10) {
-        let ms = took.as_millis();
+        format!(
+            "took over without the hand-back rule after waiting {ms} ms: connections under way \
+             may be reset"
+        )
+    } else if ms >= 10 {
         info!(instance, "take-over waited {ms} ms for the hand-back rule");
-        events.push((
-            instance.to_string(),
-            format!("take-over waited {ms} ms for the hand-back rule"),
-        ));
-    }
+        format!("take-over waited {ms} ms for the hand-back rule")
+    } else {
+        return;
+    };
+    events.push((instance.to_string(), note));
 }
 
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no

@@ -100,7 +100,20 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(topo: &Topology, host: &str, program: &str, args: &[&str], log: PathBuf) -> Self {
-        let command = topo.command(host, program);
+        Proc::spawn_env(topo, host, &[], program, args, log)
+    }
+
+    /// As `spawn`, with extra environment.
+    pub fn spawn_env(
+        topo: &Topology,
+        host: &str,
+        env: &[(&str, String)],
+        program: &str,
+        args: &[&str],
+        log: PathBuf,
+    ) -> Self {
+        let mut command = topo.command(host, program);
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         let _ = std::fs::remove_file(&log); // a fresh log, where spawn_in appends
         Proc::start(command, args, log, format!("{program} on {host}"))
     }
