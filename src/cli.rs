@@ -39,6 +39,10 @@ pub struct Cli {
     /// Control socket (default: the configuration's control_socket, /run/lvsdeck/control.sock).
     #[arg(long, global = true)]
     pub socket: Option<PathBuf>,
+    /// keepalived.conf: keep the `@ID` lines whose ID is this, and `@^ID` lines whose ID is
+    /// not (keepalived's -i); default: this host's name up to its first dot.
+    #[arg(short = 'i', long, global = true, value_name = "ID")]
+    pub config_id: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -49,6 +53,9 @@ pub enum Command {
     Check {
         /// The file to check.
         file: PathBuf,
+        /// Every warning is an error (exit 1): for CI pipelines.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the lvsdeck TOML equivalent of a keepalived.conf.
     Import {
@@ -132,8 +139,10 @@ pub enum CtlAction {
 
 pub fn run(cli: Cli) -> ExitCode {
     let socket = socket_path(&cli);
+    // For every load of this process, the daemon's reloads included.
+    config::set_config_id(cli.config_id.clone());
     match cli.command {
-        Some(Command::Check { file }) => check(&file),
+        Some(Command::Check { file, strict }) => check(&file, strict),
         Some(Command::Import { file }) => import(&file),
         Some(Command::Status { json }) => status(&socket, json),
         Some(Command::Lab {
@@ -488,8 +497,15 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
     })
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
-    match config::load_file(file, &FsProbe) {
+fn check(file: &std::path::Path, strict: bool) -> ExitCode {
+    let result = config::load_file(file, &FsProbe).and_then(|loaded| {
+        if strict && !loaded.warnings.0.is_empty() {
+            Err(loaded.warnings.into_errors())
+        } else {
+            Ok(loaded)
+        }
+    });
+    match result {
         Ok(loaded) => {
             eprint!("{}", loaded.warnings.render());
             let c = &loaded.config;

@@ -1,14 +1,21 @@
 //! Configuration files through the real binary and the library: fixtures, the seed, the
 //! import round trip, and keepalived's own sample configs.
+//!
+//! The second half reads keepalived.conf with keepalived 2.2.7's leniency: each fixture of
+//! `tests/configs/lenient/` loads with exactly the warnings of its `.expected` (file:line:col),
+//! `check --strict` refuses it with the same lines as errors, and the model is what keepalived
+//! would run. What keepalived says about each file was taken from `keepalived -t -f FILE`.
 
 #[path = "support/mod.rs"]
 mod support;
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
-use lvsdeck::config::validate::NoProbe;
+use lvsdeck::config::model::*;
+use lvsdeck::config::validate::{FsProbe, NoProbe};
 use lvsdeck::config::{self, Config, to_toml};
 
 fn root() -> PathBuf {
@@ -101,20 +108,25 @@ fn valid_fixtures_examples_and_seed_pass() {
     }
 }
 
+/// keepalived 2.2.7 reads nb_get_retry in HTTP_GET / SSL_GET only (`keepalived -t` on the seed:
+/// "(config/keepalived.conf: Line 40) Unknown keyword 'nb_get_retry'"), so the seed's TCP checks
+/// keep retry 1; lvsdeck says so at the line and does the same.
 #[test]
-fn seed_nb_get_retry_is_read_as_retry_with_a_warning_naming_the_line() {
+fn seed_nb_get_retry_in_tcp_check_is_ignored_as_keepalived_does() {
     let out = lvsdeck(&["check", "config/keepalived.conf"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "config/keepalived.conf:40:1: warning: `nb_get_retry` is deprecated; read as `retry`"
+            "config/keepalived.conf:40:1: warning: unknown keyword `nb_get_retry`: ignored, as \
+             keepalived does"
         ),
         "{stderr}"
     );
 }
 
 /// keepalived disables a tracking script whose program is missing and starts anyway; so does
-/// lvsdeck, with a warning at the script's place (a notify or check script stays an error).
+/// lvsdeck, with a warning at the script's place (in TOML a missing notify or check script stays
+/// an error; a keepalived.conf leaves it out with a warning, below).
 #[test]
 fn a_tracking_script_without_its_program_is_disabled_with_a_warning() {
     let dir = std::env::temp_dir().join(format!("lvsdeck-cf-{}", std::process::id()));
@@ -297,4 +309,240 @@ fn scripts_writable_by_others_are_refused_under_script_security() {
         )),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// keepalived.conf read as keepalived 2.2.7 reads it.
+
+const DIR: &str = "tests/configs/lenient";
+
+/// The summary lines of one severity about `rel`.
+fn lines(stderr: &str, rel: &str, severity: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("{rel}:")) && l.contains(&format!(": {severity}: ")))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn lenient_fixtures_load_with_exactly_their_warnings_and_strict_refuses_them() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7);
+    for file in files {
+        let rel = format!("{DIR}/{}", file.file_name().unwrap().to_str().unwrap());
+        let expected = std::fs::read_to_string(file.with_extension("expected")).unwrap();
+        let expected: Vec<String> = expected.lines().map(String::from).collect();
+
+        let out = lvsdeck(&["check", &rel]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{rel} should load:\n{stderr}");
+        assert_eq!(
+            lines(&stderr, &rel, "warning"),
+            expected,
+            "{rel}:\n{stderr}"
+        );
+
+        let out = lvsdeck(&["check", "--strict", &rel]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let as_errors: Vec<String> = expected
+            .iter()
+            .map(|l| l.replacen(": warning: ", ": error: ", 1))
+            .collect();
+        assert_eq!(
+            out.status.success(),
+            expected.is_empty(),
+            "{rel} --strict:\n{stderr}"
+        );
+        assert_eq!(lines(&stderr, &rel, "error"), as_errors, "{rel} --strict");
+    }
+}
+
+fn load_lenient(name: &str) -> Config {
+    let path = root().join(DIR).join(name);
+    match config::load_file(&path, &FsProbe) {
+        Ok(l) => l.config,
+        Err(d) => panic!("{name} does not load:\n{d}"),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn unknown_keywords_are_skipped_and_everything_else_converts() {
+    let c = load_lenient("unknown_keywords.conf");
+    let inst = &c.vrrp_instance["VI_1"];
+    assert_eq!(inst.priority, 100, "`priorty` is not read");
+    assert_eq!(inst.unicast_src_ip, None, "`mcast_src_ip=...` is not read");
+    assert_eq!(inst.virtual_ipaddress.len(), 1);
+    assert_eq!(c.global.router_id.as_deref(), Some("LB1"));
+    assert_eq!(c.global.lvs_sync_daemon, None);
+    // A bare word in a sync group is a keyword, never a member.
+    assert_eq!(c.vrrp_sync_group["G1"].group, ["VI_1"]);
+    let rs = &c.virtual_server[0].real_server[0];
+    assert_eq!(rs.weight, 1, "`weigth` is not read");
+    assert!(
+        rs.check.is_empty(),
+        "the block of `SMTP_CHEKC` is skipped with it"
+    );
+}
+
+#[test]
+fn authentication_is_what_keepalived_puts_on_the_wire() {
+    let c = load_lenient("auth.conf");
+    let pass = |name: &str| c.vrrp_instance[name].auth_pass.clone();
+    assert_eq!(pass("VI_1").as_deref(), Some("toolongp"));
+    assert_eq!(pass("VI_2"), None, "no auth_type: no authentication");
+    assert_eq!(pass("VI_3"), None, "auth_type pass: no authentication");
+    assert_eq!(pass("VI_4").as_deref(), Some("secret"));
+    assert_eq!(pass("VI_5"), None, "strict mode: no authentication");
+}
+
+#[test]
+fn missing_scripts_are_left_out_of_the_model_and_kept_by_import() {
+    let c = load_lenient("missing_scripts.conf");
+    assert_eq!(c.vrrp_sync_group["G1"].notify.master, None);
+    let n = &c.vrrp_instance["VI_1"].notify;
+    assert_eq!((n.master.as_deref(), n.any.as_deref()), (None, None));
+    // Word 1 is the command line; `root root` are its user and group.
+    assert_eq!(n.backup.as_deref(), Some("/bin/true"));
+    let vs = &c.virtual_server[0];
+    assert_eq!(vs.quorum_up, None);
+    assert_eq!(vs.real_server[0].notify_down, None);
+    let kinds: Vec<CheckKind> = vs.real_server[0].check.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [CheckKind::Tcp],
+        "the MISC_CHECK without its script is removed"
+    );
+    assert!(
+        vs.real_server[1].check.is_empty(),
+        "so this server always counts as up"
+    );
+
+    // `import` does not probe (the file may be for another host): everything stays.
+    let path = root().join(DIR).join("missing_scripts.conf");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = config::load_text(&path, text, &NoProbe).unwrap().config;
+    let n = &c.vrrp_instance["VI_1"].notify;
+    assert_eq!(
+        n.master.as_deref(),
+        Some("/nonexistent/lvsdeck/notify.sh master")
+    );
+    assert_eq!(n.any.as_deref(), Some("/nonexistent/lvsdeck/notify.sh"));
+    assert_eq!(c.virtual_server[0].real_server[1].check.len(), 1);
+}
+
+#[test]
+fn values_and_check_settings_are_read_as_keepalived_reads_them() {
+    let c = load_lenient("checks_and_case.conf");
+    let inst = &c.vrrp_instance["VI_1"];
+    assert_eq!(
+        inst.state,
+        InitialState::Backup,
+        "`state master` starts as BACKUP"
+    );
+    assert_eq!(
+        inst.unicast_src_ip,
+        Some(ip("10.0.0.1")),
+        "the /24 is dropped"
+    );
+    assert_eq!(inst.unicast_peer, [ip("10.0.0.2"), ip("10.0.0.3")]);
+    let vs = &c.virtual_server[0];
+    assert_eq!(vs.protocol, Protocol::Tcp, "protocol is read in any case");
+    assert_eq!(vs.lvs_sched, "wlc", "`RR` falls back to wlc");
+    assert_eq!(vs.lvs_method, ForwardMethod::Nat, "`dr` falls back to NAT");
+    let rs = &vs.real_server[0];
+    assert_eq!(rs.inhibit_on_failure, Some(false));
+    let retry: Vec<u32> = rs.check.iter().map(|c| c.retry).collect();
+    // TCP and MISC: nb_get_retry is not read, the virtual server's retry 4 applies; HTTP_GET
+    // reads it as retry.
+    assert_eq!(retry, [4, 3, 4]);
+    assert!(
+        rs.check[..2]
+            .iter()
+            .all(|c| c.connect_timeout == Dur::from_secs(7))
+    );
+    let udp = &c.virtual_server[1];
+    assert_eq!(
+        udp.protocol,
+        Protocol::Udp,
+        "no protocol: UDP, as keepalived 2.2.7"
+    );
+    assert_eq!(
+        udp.real_server[0].lvs_method, None,
+        "`nat` falls back to the service's"
+    );
+}
+
+#[test]
+fn global_defs_keywords_fill_the_model() {
+    let c = load_lenient("global_defs.conf");
+    let g = &c.global;
+    assert!(
+        g.enable_script_security,
+        "`enable_script_security 1` turns it on"
+    );
+    assert!(g.vrrp_skip_check_adv_addr && g.vrrp_strict && g.vrrp_no_swap && g.checker_no_swap);
+    assert_eq!(g.vrrp_garp_interval, Some(Dur::from_millis(1)));
+    assert_eq!(g.vrrp_gna_interval, None, "0 is invalid and ignored");
+    assert_eq!(g.vrrp_mcast_group4, Some("224.0.0.19".parse().unwrap()));
+    assert_eq!(g.vrrp_mcast_group6, Some("ff02::1:2".parse().unwrap()));
+    assert_eq!(g.default_interface.as_deref(), Some("eth1"));
+    let sync = g.lvs_sync_daemon.as_ref().unwrap();
+    assert_eq!(
+        (
+            sync.interface.as_str(),
+            sync.instance.as_deref(),
+            sync.sync_id
+        ),
+        ("eth1", Some("VI_1"), Some(7))
+    );
+    let vi1 = &c.vrrp_instance["VI_1"];
+    assert!(vi1.skip_check_adv_addr);
+    assert_eq!(vi1.strict_mode, Some(false));
+    assert!(!vi1.strict(g));
+    assert_eq!(
+        vi1.auth_pass.as_deref(),
+        Some("1234"),
+        "strict_mode off keeps the password"
+    );
+    let vi2 = &c.vrrp_instance["VI_2"];
+    assert!(vi2.strict(g));
+    assert_eq!(vi2.mcast_dst_ip, Some(ip("224.0.0.20")));
+    // The new fields survive the TOML form.
+    let text = config::to_toml(&c, "global_defs.conf");
+    let back = config::load_text(Path::new("back.toml"), text, &NoProbe).unwrap();
+    assert_eq!(back.config, c);
+}
+
+#[test]
+fn conditional_lines_follow_the_config_id() {
+    let file = format!("{DIR}/conditional.conf");
+    for (id, priority, state) in [("lb1", 150, "master"), ("lb2", 100, "backup")] {
+        let out = lvsdeck(&["import", "--config-id", id, &file]);
+        let toml = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            toml.contains(&format!("priority = {priority}\n")),
+            "{id}:\n{toml}"
+        );
+        assert!(
+            toml.contains(&format!("state = \"{state}\"\n")),
+            "{id}:\n{toml}"
+        );
+    }
+    let out = lvsdeck(&["-i", "lb1", "check", &file]);
+    assert!(out.status.success());
 }

@@ -214,6 +214,14 @@ impl Diags {
     pub fn push(&mut self, d: Diag) {
         self.0.push(d);
     }
+    /// The same diagnostics with every warning made an error (`check --strict`).
+    pub fn into_errors(mut self) -> Diags {
+        for d in &mut self.0 {
+            d.severity = Severity::Error;
+        }
+        self
+    }
+
     /// Every diagnostic rendered, errors first, each kind in file order.
     pub fn render(&self) -> String {
         self.sorted().iter().map(|d| d.render()).collect()
@@ -249,7 +257,8 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        // A third of the candidate's length, at least one: `OS:` is no typo of `SSL`.
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -294,5 +303,7 @@ mod tests {
         let keys = ["priority", "interface", "virtual_router_id"];
         assert_eq!(suggest("priorty", keys), Some("priority"));
         assert_eq!(suggest("colour", keys), None);
+        assert_eq!(suggest("OS:", ["SSL"]), None);
+        assert_eq!(suggest("weigth", ["weight"]), Some("weight"));
     }
 }

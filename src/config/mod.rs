@@ -9,6 +9,7 @@ pub mod toml_load;
 pub mod validate;
 
 use std::path::Path;
+use std::sync::RwLock;
 
 pub use diag::{Diag, Diags, SourceFile};
 pub use model::Config;
@@ -56,14 +57,52 @@ pub struct Loaded {
     pub warnings: Diags,
 }
 
+/// The id `@ID` lines of a keepalived.conf are kept for (keepalived's `-i`), when set.
+static CONFIG_ID: RwLock<Option<String>> = RwLock::new(None);
+
+/// Set the config id for every later load of this process (`--config-id`): the daemon's
+/// reloads read the file the way its start did.
+pub fn set_config_id(id: Option<String>) {
+    *CONFIG_ID.write().unwrap_or_else(|e| e.into_inner()) = id;
+}
+
+/// The config id: the one set, else this host's name up to its first dot, as keepalived's
+/// (the kernel's hostname file is uname's nodename).
+pub fn config_id() -> String {
+    if let Some(id) = CONFIG_ID.read().unwrap_or_else(|e| e.into_inner()).clone() {
+        return id;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host.trim()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Read, parse and check a configuration file of either format.
 pub fn load_file(path: &Path, probe: &dyn ScriptProbe) -> Result<Loaded, Diags> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diags(vec![
             Diag::error(format!("cannot read {}: {e}", path.display()))
                 .with_help("give the path of a readable lvsdeck.toml or keepalived.conf"),
         ])
     })?;
+    // keepalived reads bytes: a Latin-1 byte in a comment or a word does not refuse the file.
+    // TOML must be UTF-8, which its parser says where it is not.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let text = keepalived::parse::text_of(e.into_bytes());
+            if detect_format(&text) == Format::Toml {
+                return Err(Diags(vec![
+                    Diag::error(format!("{} is not UTF-8", path.display()))
+                        .with_help("lvsdeck TOML files are UTF-8; convert it with iconv"),
+                ]));
+            }
+            text
+        }
+    };
     load_text(path, text, probe)
 }
 
@@ -72,7 +111,10 @@ pub fn load_text(path: &Path, text: String, probe: &dyn ScriptProbe) -> Result<L
     let format = detect_format(&text);
     let (config, diags) = match format {
         Format::Toml => toml_load::load(&SourceFile::new(path, text), probe),
-        Format::Keepalived => keepalived::load(path, text, &keepalived::parse::Fs, probe),
+        Format::Keepalived => {
+            let id = config_id();
+            keepalived::load(path, text, &keepalived::parse::Fs, probe, &id)
+        }
     };
     match config {
         Some(config) => Ok(Loaded {

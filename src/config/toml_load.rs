@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Diag, Diags, SourceFile, suggest};
 use super::model::Config;
-use super::validate::{ConfPath, ScriptProbe, Seg, validate};
+use super::validate::{ConfPath, Dialect, ScriptProbe, Seg, validate};
 
 /// At most this many structural errors are collected before giving up on a file.
 const MAX_STRUCTURAL_ERRORS: usize = 64;
@@ -62,7 +62,7 @@ pub fn load(source: &SourceFile, probe: &dyn ScriptProbe) -> (Option<Config>, Di
         .errors()
         .filter_map(|d| d.location.as_ref().map(|l| l.line))
         .collect();
-    for f in validate(&config, probe) {
+    for f in validate(&config, probe, Dialect::Toml) {
         // A default standing in for a removed key would only echo the error already reported.
         if removed.iter().any(|r| f.path.0.starts_with(&r.0)) {
             continue;

@@ -912,7 +912,8 @@ fn the_seed_config_compiles_into_targets() {
     assert_eq!(spec.timing.delay_loop, Duration::from_secs(6));
     assert_eq!(spec.timing.delay_before_retry, Duration::from_secs(3));
     assert_eq!(spec.timing.warmup, Duration::from_secs(6));
-    assert_eq!(spec.policy, Policy::Retry { retry: 3 });
+    // The seed's nb_get_retry 3 is not read inside TCP_CHECK (keepalived 2.2.7): retry 1.
+    assert_eq!(spec.policy, Policy::Retry { retry: 1 });
     assert!(spec.label.starts_with("TCP ") && spec.label.ends_with(":80"));
     for (name, s) in &cfg.vrrp_script {
         let t = CheckTarget::for_vrrp_script(name, s).compile().unwrap();

@@ -1,6 +1,10 @@
 //! keepalived.conf syntax: lines of `keyword args...`, `{ }` blocks (on one line or many),
-//! `!` / `#` comments, quoted strings, `include` with globs and `$NAME=value` parameters.
-//! The result is a tree of [`Node`]s that remembers where every word came from.
+//! `!` / `#` comments, quoted strings, `include` with globs, `$NAME=value` parameters and
+//! `@ID` / `@^ID` conditional lines. The result is a tree of [`Node`]s that remembers where
+//! every word came from.
+//!
+//! Files are bytes, as keepalived reads them: words split on ASCII white space only, so a
+//! no-break space (U+00A0) or a Latin-1 byte stays inside its word, where keepalived leaves it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -34,7 +38,8 @@ pub struct Parsed {
 
 /// Reads files for the parser; a trait so that tests and fuzzing need no filesystem.
 pub trait FileSource {
-    fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// The file's bytes; keepalived does not require UTF-8, so neither does this parser.
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     /// The files a glob pattern names, sorted.
     fn glob(&self, pattern: &Path) -> Vec<PathBuf>;
 }
@@ -43,8 +48,8 @@ pub trait FileSource {
 pub struct Fs;
 
 impl FileSource for Fs {
-    fn read(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
     }
 
     fn glob(&self, pattern: &Path) -> Vec<PathBuf> {
@@ -132,8 +137,31 @@ struct Line {
 
 const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// keepalived's white space (`" \t\f\n\r\v"`): not Unicode's, which would also split at U+00A0.
+pub fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
+}
+
+/// Bytes as text: invalid UTF-8 (a Latin-1 0xA0) becomes U+FFFD, which is not white space
+/// either, so words split where keepalived splits them.
+pub fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Whether a line with this first word is kept for `config_id`: `@ID rest` only on the host
+/// whose config id is ID, `@^ID rest` on every other host (keepalived's `-i`). `None` when the
+/// word is not a condition.
+fn condition_holds(word: &str, config_id: &str) -> Option<bool> {
+    let cond = word.strip_prefix('@')?;
+    Some(match cond.strip_prefix('^') {
+        Some(id) => id != config_id,
+        None => cond == config_id,
+    })
+}
+
 struct Lexer<'a> {
     fs: &'a dyn FileSource,
+    config_id: &'a str,
     files: Vec<SourceFile>,
     params: BTreeMap<String, String>,
     lines: Vec<Line>,
@@ -150,7 +178,17 @@ impl Lexer<'_> {
             let line_start = offset;
             offset += raw_line.len();
             let line = raw_line.trim_end_matches(['\n', '\r']);
-            let words = self.split_words(&source, file, line, line_start);
+            let mut words = self.split_words(&source, file, line, line_start);
+            if let Some(keep) = words
+                .first()
+                .and_then(|w| condition_holds(&w.text, self.config_id))
+            {
+                // Dropped in silence, as keepalived does; so is a condition with nothing after it.
+                if !keep {
+                    continue;
+                }
+                words.remove(0);
+            }
             let Some(first) = words.first() else { continue };
             if let Some(def) = first.text.strip_prefix('$')
                 && let Some((name, _)) = def.split_once('=')
@@ -159,18 +197,7 @@ impl Lexer<'_> {
                 let value_start = first.span.start + 1 + name.len() + 1;
                 let rest = &source.text[value_start..line_start + line.len()];
                 self.params
-                    .insert(name.to_string(), rest.trim().to_string());
-                continue;
-            }
-            if first.text.starts_with('@') {
-                self.diags.push(
-                    Diag::error(format!(
-                        "conditional configuration `{}` is not supported",
-                        first.text
-                    ))
-                    .with_help("keep in this file only the lines meant for this director, without the @ prefix")
-                    .at(&source, first.span.clone()),
-                );
+                    .insert(name.to_string(), rest.trim_matches(is_space).to_string());
                 continue;
             }
             if first.text == "include" {
@@ -213,7 +240,7 @@ impl Lexer<'_> {
         }
         for file in matches {
             match self.fs.read(&file) {
-                Ok(text) => self.lex_file(&file, text, depth + 1),
+                Ok(bytes) => self.lex_file(&file, text_of(bytes), depth + 1),
                 Err(e) => self.diags.push(
                     Diag::error(format!("cannot read included file {}: {e}", file.display()))
                         .at(source, pattern.span.clone()),
@@ -236,7 +263,7 @@ impl Lexer<'_> {
         let mut i = 0;
         while i < chars.len() {
             let (pos, c) = chars[i];
-            if c.is_whitespace() {
+            if is_space(c) {
                 i += 1;
                 continue;
             }
@@ -283,7 +310,7 @@ impl Lexer<'_> {
             }
             let start = pos;
             let mut in_param = false;
-            while i < chars.len() && !chars[i].1.is_whitespace() {
+            while i < chars.len() && !is_space(chars[i].1) {
                 let ch = chars[i].1;
                 // `${NAME}` is one word; any other brace stands alone.
                 if ch == '{' && i > 0 && chars[i - 1].1 == '$' {
@@ -348,10 +375,11 @@ impl Lexer<'_> {
     }
 }
 
-/// Parse a keepalived.conf and the files it includes.
-pub fn parse(path: &Path, text: String, fs: &dyn FileSource) -> (Parsed, Diags) {
+/// Parse a keepalived.conf and the files it includes; `config_id` decides `@ID` lines.
+pub fn parse(path: &Path, text: String, fs: &dyn FileSource, config_id: &str) -> (Parsed, Diags) {
     let mut lexer = Lexer {
         fs,
+        config_id,
         files: Vec::new(),
         params: BTreeMap::new(),
         lines: Vec::new(),
@@ -457,11 +485,11 @@ mod tests {
 
     struct Mem(Vec<(&'static str, &'static str)>);
     impl FileSource for Mem {
-        fn read(&self, path: &Path) -> std::io::Result<String> {
+        fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
             self.0
                 .iter()
                 .find(|(p, _)| Path::new(p) == path)
-                .map(|(_, t)| t.to_string())
+                .map(|(_, t)| t.as_bytes().to_vec())
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
         }
         fn glob(&self, pattern: &Path) -> Vec<PathBuf> {
@@ -475,7 +503,20 @@ mod tests {
     }
 
     fn parse_str(text: &str) -> (Parsed, Diags) {
-        parse(Path::new("/etc/k.conf"), text.to_string(), &Mem(vec![]))
+        parse_as(text, "lb1")
+    }
+
+    fn parse_as(text: &str, config_id: &str) -> (Parsed, Diags) {
+        parse(
+            Path::new("/etc/k.conf"),
+            text.to_string(),
+            &Mem(vec![]),
+            config_id,
+        )
+    }
+
+    fn keywords(p: &Parsed) -> Vec<&str> {
+        p.nodes.iter().map(|n| n.keyword.text.as_str()).collect()
     }
 
     #[test]
@@ -508,6 +549,7 @@ mod tests {
             Path::new("/etc/k.conf"),
             "include k.d/*.conf\nz\n".into(),
             &fs,
+            "lb1",
         );
         assert!(!d.has_errors(), "{d}");
         let kws: Vec<&str> = p.nodes.iter().map(|n| n.keyword.text.as_str()).collect();
@@ -524,6 +566,36 @@ mod tests {
         assert!(d.to_string().contains("/etc/k.conf:1:3"), "{d}");
         let (_, d) = parse_str("}\n");
         assert!(d.to_string().contains("without a matching"), "{d}");
+    }
+
+    #[test]
+    fn conditional_lines_follow_the_config_id() {
+        let text = "@lb1 a 1\n@lb2 b 2\n  @^lb1 c 3\n@^lb2 d 4\n@lb1\n@lb1 $X=5\ne $X\n";
+        let (p, d) = parse_as(text, "lb1");
+        assert!(d.0.is_empty(), "{d}");
+        assert_eq!(keywords(&p), ["a", "d", "e"]);
+        assert_eq!(p.nodes[2].args[0].text, "5");
+        // The id is compared whole and case-sensitively.
+        let (p, _) = parse_as(text, "LB1");
+        assert_eq!(keywords(&p), ["c", "d", "e"]);
+        assert_eq!(p.nodes[2].args[0].text, "$X");
+    }
+
+    #[test]
+    fn only_ascii_white_space_separates_words() {
+        let (p, d) = parse_as("x\u{a0}1 2\n\u{a0} y 3\nz\x0b4\n", "lb1");
+        assert!(!d.has_errors(), "{d}");
+        assert_eq!(keywords(&p), ["x\u{a0}1", "\u{a0}", "z"]);
+        assert_eq!(p.nodes[1].args[0].text, "y");
+        assert_eq!(p.nodes[2].args[0].text, "4");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_stay_in_their_word() {
+        let text = text_of(b"a\xa0b 1\n".to_vec());
+        let (p, d) = parse_as(&text, "lb1");
+        assert!(!d.has_errors(), "{d}");
+        assert_eq!(keywords(&p), ["a\u{fffd}b"]);
     }
 
     #[test]

@@ -1,0 +1,140 @@
+//! The converter alone, on small texts: what each keepalived leniency turns into.
+
+use std::path::{Path, PathBuf};
+
+use super::convert;
+use crate::config::diag::Diags;
+use crate::config::keepalived::parse::{FileSource, parse};
+use crate::config::model::*;
+
+struct NoFiles;
+impl FileSource for NoFiles {
+    fn read(&self, _: &Path) -> std::io::Result<Vec<u8>> {
+        Err(std::io::ErrorKind::NotFound.into())
+    }
+    fn glob(&self, _: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
+
+fn conv(text: &str) -> (Config, Diags) {
+    let (parsed, mut diags) = parse(Path::new("k.conf"), text.into(), &NoFiles, "lb1");
+    let config = convert(&parsed, &mut diags).config;
+    (config, diags)
+}
+
+/// The one-line form of every diagnostic.
+fn said(d: &Diags) -> String {
+    d.to_string()
+}
+
+const VIP: &str = "virtual_ipaddress {\n10.0.0.1\n}\n";
+
+fn instance(body: &str) -> String {
+    format!("vrrp_instance VI_1 {{\ninterface eth0\nvirtual_router_id 1\n{body}{VIP}}}\n")
+}
+
+#[test]
+fn a_password_cut_inside_a_character_keeps_whole_characters_and_says_so() {
+    let (c, d) = conv(&instance(
+        "authentication {\nauth_type PASS\nauth_pass abcdefgé\n}\n",
+    ));
+    assert_eq!(
+        c.vrrp_instance["VI_1"].auth_pass.as_deref(),
+        Some("abcdefg")
+    );
+    assert!(said(&d).contains("cuts inside a character"), "{d}");
+}
+
+#[test]
+fn lvs_sync_daemon_reads_named_and_positional_forms() {
+    for (line, instance, id) in [
+        ("lvs_sync_daemon eth1 inst VI_1 id 5", Some("VI_1"), Some(5)),
+        ("lvs_sync_daemon eth1 VI_1 7", Some("VI_1"), Some(7)),
+        ("lvs_sync_daemon eth1 VI_1 id 9", Some("VI_1"), Some(9)),
+        ("lvs_sync_daemon eth1", None, None),
+    ] {
+        let (c, d) = conv(&format!("global_defs {{\n{line}\n}}\n"));
+        assert!(!d.has_errors(), "{line}: {d}");
+        let s = c.global.lvs_sync_daemon.unwrap();
+        assert_eq!(
+            (s.interface.as_str(), s.instance.as_deref(), s.sync_id),
+            ("eth1", instance, id),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn garp_timings_are_read_globally_and_per_instance() {
+    let (c, d) = conv(&format!(
+        "global_defs {{\nvrrp_garp_master_repeat 2\nvrrp_garp_master_delay 1\n}}\n{}",
+        instance("garp_master_repeat 3\ngarp_extra_if\n")
+    ));
+    assert_eq!(c.global.garp.master_repeat, 2);
+    let garp = c.vrrp_instance["VI_1"].garp.unwrap();
+    assert_eq!(
+        (garp.master_repeat, garp.master_delay),
+        (3, Dur::from_secs(1))
+    );
+    assert!(said(&d).contains("`garp_extra_if` is ignored"), "{d}");
+}
+
+#[test]
+fn keepalived_checks_on_global_values_warn_and_ignore() {
+    let (c, d) = conv(
+        "global_defs {\nvrrp_mcast_group4 10.0.0.1\nvrrp_mcast_group6 224.0.0.18\n\
+         vrrp_garp_interval 0\n}\n",
+    );
+    assert_eq!(c.global.vrrp_mcast_group4, None);
+    assert_eq!(c.global.vrrp_mcast_group6, None);
+    assert_eq!(c.global.vrrp_garp_interval, None);
+    assert!(!d.has_errors());
+    assert_eq!(d.warnings().count(), 3, "{d}");
+}
+
+#[test]
+fn a_second_instance_of_the_same_name_is_ignored() {
+    let (c, d) = conv(&format!(
+        "{}{}",
+        instance("priority 50\n"),
+        instance("priority 60\n")
+    ));
+    assert_eq!(c.vrrp_instance["VI_1"].priority, 50);
+    assert!(said(&d).contains("already defined"), "{d}");
+}
+
+#[test]
+fn virtual_servers_keepalived_would_drop_are_dropped() {
+    let vs = "virtual_server 10.0.0.1 80 {\nprotocol TCP\nlvs_method DR\n\
+              real_server 10.0.0.2 80 {\n}\n}\n";
+    let (c, d) = conv(&format!(
+        "virtual_server 10.0.0.9 80 {{\nprotocol TCP\nlvs_method DR\n}}\n{vs}{vs}"
+    ));
+    assert_eq!(c.virtual_server.len(), 1);
+    assert_eq!(c.virtual_server[0].port, Some(80));
+    let d = said(&d);
+    assert!(
+        d.contains("has no real servers") && d.contains("defined twice"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_keyword_of_another_block_says_where_it_belongs() {
+    let (_, d) = conv("enable_script_security\n");
+    assert!(said(&d).contains("belongs in global_defs"), "{d}");
+}
+
+#[test]
+fn refused_keywords_keep_their_reason() {
+    let (_, d) = conv(&instance("use_vmac\nvirtual_routes {\n}\n"));
+    let errors: Vec<String> = d.errors().map(|e| e.message.clone()).collect();
+    assert_eq!(
+        errors,
+        [
+            "`use_vmac` (VRRP virtual MAC) is not supported",
+            "`virtual_routes` is not supported"
+        ]
+    );
+}
