@@ -405,6 +405,20 @@ fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
     })
 }
 
+/// keepalived's `vrrp_no_swap` / `checker_no_swap`: keep the daemon's pages in memory, so a
+/// host swapping hard cannot delay an advert. One process here, so either locks all of it.
+fn lock_memory() {
+    // SAFETY: mlockall takes flags only.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
+        eprintln!("lvsdeck: memory locked (no_swap)");
+    } else {
+        eprintln!(
+            "lvsdeck: warning: no_swap: cannot lock memory: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode {
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
@@ -422,6 +436,10 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
         }
     };
     eprint!("{}", loaded.warnings.render());
+    let g = &loaded.config.global;
+    if g.vrrp_no_swap || g.checker_no_swap {
+        lock_memory();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -71,6 +71,16 @@ impl VrrpSocket {
         })
     }
 
+    /// Also receive adverts sent to `group` on interface `ifindex` (an instance whose
+    /// `vrrp_mcast_group4/6` or `mcast_dst_ip` is not the standard group).
+    pub fn join(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        let s = self.fd.get_ref();
+        match group {
+            IpAddr::V4(g) => s.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => s.join_multicast_v6(&g, ifindex),
+        }
+    }
+
     /// An IPv6 socket on `ifname`, bound to `src` (normally the link-local address) so the
     /// checksum's pseudo-header source is known; hop limit 255 out, and reported on receipt.
     pub fn open_v6(ifname: &str, ifindex: u32, src: Ipv6Addr, multicast: bool) -> io::Result<Self> {

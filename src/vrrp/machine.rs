@@ -217,6 +217,9 @@ pub struct InstanceParams {
     /// Unicast peers instead of multicast: not used by the machine, read by the I/O layer.
     pub unicast: bool,
     pub handover: HandoverParams,
+    /// Compare a received advert's address list with ours (a mismatch is counted, as
+    /// keepalived logs it); off with keepalived's `vrrp_skip_check_adv_addr`.
+    pub check_adv_addrs: bool,
 }
 
 impl InstanceParams {
@@ -245,6 +248,7 @@ impl InstanceParams {
             garp: GarpParams::default(),
             unicast: false,
             handover: HandoverParams::default(),
+            check_adv_addrs: true,
         }
     }
 
@@ -846,7 +850,7 @@ impl Instance {
                 }
             }
         }
-        if !same_addrs(&advert.addrs, &self.params.vips) {
+        if self.params.check_adv_addrs && !same_addrs(&advert.addrs, &self.params.vips) {
             self.counters.address_list_mismatch += 1;
         }
         if advert.priority == PRIORITY_STOP {
@@ -1777,6 +1781,20 @@ mod tests {
         b.handle_advert(t1, ip(9), &a);
         assert_eq!(b.counters().address_list_mismatch, 1);
         assert_eq!(b.next_timeout(), Some(t1 + b.master_down_interval()));
+    }
+
+    #[test]
+    fn skip_check_adv_addr_does_not_compare_address_lists() {
+        let t0 = Instant::now();
+        let mut p = params(Version::V3, 100, 70);
+        p.check_adv_addrs = false;
+        let mut b = Instance::new(p, t0);
+        let mut a = advert(Version::V3, 200, 100);
+        a.addrs = vec![ip(101)];
+        let t1 = t0 + ms(10);
+        b.handle_advert(t1, ip(9), &a);
+        assert_eq!(b.counters().address_list_mismatch, 0);
+        assert_eq!(b.counters().adverts_in, 1);
     }
 
     #[test]

@@ -67,7 +67,8 @@ pub enum RunError {
 struct Iface {
     name: String,
     mac: [u8; 6],
-    packet: PacketSocket,
+    /// Shared with the tasks that space announcements (`vrrp_garp_interval`).
+    packet: Arc<PacketSocket>,
 }
 
 struct Slot {
@@ -166,6 +167,7 @@ pub fn instance_params(
     p.preempt_delay = cfg.preempt_delay.0;
     p.accept = cfg.accept;
     p.auth = cfg.auth_pass.as_ref().map(|s| auth_pass(s.as_bytes()));
+    p.check_adv_addrs = !(global.vrrp_skip_check_adv_addr || cfg.skip_check_adv_addr);
     let g = cfg.garp.unwrap_or(global.garp);
     p.garp = GarpParams {
         master_delay: g.master_delay.0,
@@ -232,6 +234,8 @@ pub struct Runner {
     pub drops: BTreeMap<&'static str, u64>,
     inputs_tx: mpsc::Sender<Input>,
     inputs_rx: mpsc::Receiver<Input>,
+    /// Non-standard multicast groups joined, by interface index.
+    joined: std::collections::HashSet<(u32, IpAddr)>,
     /// (instance, event) since the last [`Runner::take_events`].
     events: Vec<(String, String)>,
 }
@@ -257,6 +261,7 @@ impl Runner {
             global: config.global.clone(),
             checksum,
             drops: BTreeMap::new(),
+            joined: std::collections::HashSet::new(),
             inputs_tx,
             inputs_rx,
             events: Vec::new(),
@@ -376,6 +381,16 @@ impl Runner {
                 }
             });
         }
+        let group = advert_group(cfg, global, v6);
+        if multicast && group != standard_group(v6) && self.joined.insert((link.index, group)) {
+            self.sockets[&(link.index, v6)]
+                .join(group, link.index)
+                .map_err(|source| RunError::Socket {
+                    instance: name.into(),
+                    interface: cfg.interface.clone(),
+                    source,
+                })?;
+        }
         let mut vips = Vec::new();
         for v in &cfg.virtual_ipaddress {
             let dev = match &v.dev {
@@ -403,7 +418,7 @@ impl Runner {
                     Iface {
                         name: info.name.clone(),
                         mac: info.mac.unwrap_or([0; 6]),
-                        packet,
+                        packet: Arc::new(packet),
                     },
                 );
             }
@@ -764,11 +779,7 @@ impl Runner {
             Action::SendAdvert(advert) => {
                 let socket = self.sockets[&(slot.ifindex, slot.v6)].clone();
                 let dsts: Vec<IpAddr> = if slot.peers.is_empty() {
-                    vec![if slot.v6 {
-                        IpAddr::V6(VRRP_GROUP_V6)
-                    } else {
-                        IpAddr::V4(VRRP_GROUP_V4)
-                    }]
+                    vec![advert_group(&slot.cfg, &self.global, slot.v6)]
                 } else {
                     slot.peers.clone()
                 };
@@ -835,23 +846,30 @@ impl Runner {
                 }
             }
             Action::SendGratuitous { count } => {
+                let mut spaced = Vec::new();
                 for (dev, net, _) in &slot.vips {
                     let Some(iface) = self.ifaces.get(dev) else {
                         continue;
                     };
-                    let frame = match net.addr {
-                        IpAddr::V4(v4) => announce::gratuitous_arp(iface.mac, v4),
-                        IpAddr::V6(v6) => announce::unsolicited_na(iface.mac, v6),
+                    let (frame, gap) = match net.addr {
+                        IpAddr::V4(v4) => (
+                            announce::gratuitous_arp(iface.mac, v4),
+                            self.global.vrrp_garp_interval,
+                        ),
+                        IpAddr::V6(v6) => (
+                            announce::unsolicited_na(iface.mac, v6),
+                            self.global.vrrp_gna_interval,
+                        ),
                     };
-                    for _ in 0..count {
-                        if let Err(e) = iface.packet.send(&frame) {
-                            warn!(
-                                instance = slot.inst.name(),
-                                "announcing {} on {}: {e}", net.addr, iface.name
-                            );
-                        }
-                    }
+                    let gap = gap.map(|d| d.0).filter(|d| !d.is_zero());
+                    spaced.push(Announcement {
+                        packet: iface.packet.clone(),
+                        frame,
+                        gap,
+                        iface: iface.name.clone(),
+                    });
                 }
+                announce_all(slot.inst.name(), spaced, count);
             }
         }
     }
@@ -1112,6 +1130,71 @@ fn start_handback(
         "{old} released: connections under way go back to it for {grace} after a take-over \
          (handover_grace)"
     ))
+}
+
+/// Sends `count` announcements of each VIP: back to back, or with `vrrp_garp_interval` /
+/// `vrrp_gna_interval` between two on one interface (keepalived's pacing, for switches that
+/// rate-limit them), on a task of their own so the pacing never holds up the adverts.
+fn announce_all(instance: &str, frames: Vec<Announcement>, count: u8) {
+    let (paced, at_once): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| f.gap.is_some());
+    for f in &at_once {
+        for _ in 0..count {
+            f.send(instance);
+        }
+    }
+    if paced.is_empty() {
+        return;
+    }
+    let instance = instance.to_string();
+    tokio::spawn(async move {
+        for round in 0..count {
+            for (i, f) in paced.iter().enumerate() {
+                if round > 0 || i > 0 {
+                    tokio::time::sleep(f.gap.unwrap_or_default()).await;
+                }
+                f.send(&instance);
+            }
+        }
+    });
+}
+
+/// One gratuitous ARP / unsolicited NA frame, where it goes, and the pause before the next.
+struct Announcement {
+    packet: Arc<PacketSocket>,
+    frame: Vec<u8>,
+    gap: Option<Duration>,
+    iface: String,
+}
+
+impl Announcement {
+    fn send(&self, instance: &str) {
+        if let Err(e) = self.packet.send(&self.frame) {
+            warn!(instance, "announcing a VIP on {}: {e}", self.iface);
+        }
+    }
+}
+
+/// The multicast group of the VRRP standard (224.0.0.18, ff02::12).
+fn standard_group(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(VRRP_GROUP_V6)
+    } else {
+        IpAddr::V4(VRRP_GROUP_V4)
+    }
+}
+
+/// Where an instance's multicast adverts go (and are heard): its `mcast_dst_ip`, else the
+/// global `vrrp_mcast_group4/6`, else the standard group.
+fn advert_group(cfg: &VrrpInstance, global: &model::Global, v6: bool) -> IpAddr {
+    let global_group = if v6 {
+        global.vrrp_mcast_group6.map(IpAddr::V6)
+    } else {
+        global.vrrp_mcast_group4.map(IpAddr::V4)
+    };
+    cfg.mcast_dst_ip
+        .filter(|g| g.is_ipv6() == v6)
+        .or(global_group)
+        .unwrap_or_else(|| standard_group(v6))
 }
 
 /// A take-over after a release with `handover_grace` adds the VIPs only once the hand-back
