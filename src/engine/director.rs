@@ -97,6 +97,8 @@ pub struct Director {
     weights: HashMap<RealId, Override<u32>>,
     /// The last full dump of the kernel's table (or why there is none), and when.
     last_dump: Option<(Instant, Result<Vec<crate::ipvs::ServiceDump>, String>)>,
+    /// The IPVS worker's current spacing of full dumps.
+    dump_every: Duration,
     stats: HashMap<(ServiceKey, Option<DestKey>), StatsTrack>,
     /// The kernel-wide settings last sent to the IPVS worker.
     pushed_settings: Option<Settings>,
@@ -140,6 +142,7 @@ impl Director {
             drains: HashMap::new(),
             weights: HashMap::new(),
             last_dump: None,
+            dump_every: Duration::ZERO,
             stats: HashMap::new(),
             pushed_settings: None,
             events: VecDeque::new(),
@@ -491,6 +494,9 @@ impl Director {
             self.log("ipvs", "kernel", e.clone());
         }
         self.last_dump = Some((report.at, dump));
+        if let Some(every) = report.dump_every {
+            self.dump_every = every;
+        }
     }
 
     /// Find the configured virtual server and real server a target names.
@@ -750,6 +756,7 @@ impl Director {
             error,
             services,
             refreshed_at_ms,
+            refresh_interval_ms: self.dump_every.as_millis() as u64,
         }
     }
 

@@ -33,6 +33,9 @@ pub struct IpvsReport {
     pub settings_failed: Vec<(SettingOp, String)>,
     /// Things worth the operator's attention about the kernel's IPVS.
     pub notes: Vec<String>,
+    /// After a full dump: how long until the next one (the interval, or more on a table
+    /// whose dump is slow), so a view can tell old data from data not yet due again.
+    pub dump_every: Option<Duration>,
 }
 
 impl IpvsReport {
@@ -47,6 +50,7 @@ impl IpvsReport {
             settings_applied: Vec::new(),
             settings_failed: Vec::new(),
             notes: Vec::new(),
+            dump_every: None,
         }
     }
 
@@ -202,8 +206,12 @@ fn worker(
                     .map(|d| Table::from_dump(d));
                 // Space full dumps by their cost, so a large table does not keep the thread busy.
                 dump_cost = started.elapsed();
-                next_full = Instant::now() + interval.max(dump_cost * 4);
-                report
+                let every = interval.max(dump_cost * 4);
+                next_full = Instant::now() + every;
+                IpvsReport {
+                    dump_every: Some(every),
+                    ..report
+                }
             }
         };
         // Settings: at once when they change, and on every full pass (a sync daemon stopped

@@ -100,6 +100,10 @@ pub struct IpvsView {
     pub error: Option<String>,
     pub services: Vec<ServiceView>,
     pub refreshed_at_ms: u64,
+    /// How often the daemon dumps the kernel's table now (0: not known): the IPVS values are
+    /// up to this old by design, and only older ones are stale.
+    #[serde(default)]
+    pub refresh_interval_ms: u64,
 }
 
 /// One virtual service.
@@ -285,6 +289,7 @@ impl Snapshot {
                     ],
                 }],
                 refreshed_at_ms: now_ms,
+                refresh_interval_ms: 1000,
             },
             events: vec![
                 EventView {

@@ -357,7 +357,13 @@ impl App {
 
     /// Whether values last refreshed at `at_ms` are older than two refresh intervals.
     pub fn is_stale(&self, at_ms: u64, now_ms: u64) -> bool {
-        at_ms == 0 || now_ms.saturating_sub(at_ms) > 2 * self.config.refresh_ms
+        self.is_overdue(at_ms, 0, now_ms)
+    }
+
+    /// Whether values that the daemon refreshes every `every_ms` (IPVS dumps: 1 s, more on a
+    /// table whose dump is slow) are stale: older than that plus two refresh intervals.
+    pub fn is_overdue(&self, at_ms: u64, every_ms: u64, now_ms: u64) -> bool {
+        at_ms == 0 || now_ms.saturating_sub(at_ms) > 2 * self.config.refresh_ms + every_ms
     }
 
     /// How many rows a pane shows (after its filter).

@@ -310,9 +310,16 @@ pub(crate) fn pane(
     inner
 }
 
-/// The title piece that tells how old a pane's values are when they are stale.
-pub(crate) fn age_span(app: &App, at_ms: u64, now_ms: u64, theme: &Theme) -> Option<Span<'static>> {
-    app.is_stale(at_ms, now_ms).then(|| {
+/// The title piece that tells how old a pane's values are when they are stale (values the
+/// daemon refreshes every `every_ms`; 0 for the snapshot's own).
+pub(crate) fn age_span(
+    app: &App,
+    at_ms: u64,
+    every_ms: u64,
+    now_ms: u64,
+    theme: &Theme,
+) -> Option<Span<'static>> {
+    app.is_overdue(at_ms, every_ms, now_ms).then(|| {
         Span::styled(
             format!(" STALE: refreshed {} ", fmt::ago(at_ms, now_ms)),
             theme.stale.add_modifier(ratatui::style::Modifier::REVERSED),

@@ -74,7 +74,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             theme.dim,
         ));
     }
-    if let Some(s) = age_span(app, snap.ipvs.refreshed_at_ms, now_ms, theme) {
+    if let Some(s) = age_span(
+        app,
+        snap.ipvs.refreshed_at_ms,
+        snap.ipvs.refresh_interval_ms,
+        now_ms,
+        theme,
+    ) {
         extra.push(s);
     }
 
@@ -136,7 +142,11 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let x = xs(x0, &w);
     headings(buf, inner.y, &cols, &w, &x, theme);
 
-    let stale = app.is_stale(snap.ipvs.refreshed_at_ms, now_ms);
+    let stale = app.is_overdue(
+        snap.ipvs.refreshed_at_ms,
+        snap.ipvs.refresh_interval_ms,
+        now_ms,
+    );
     let val = if stale { theme.stale } else { theme.base };
     let focused = app.focus() == Pane::Reals && app.dialog().is_none();
     let mut s = String::with_capacity(64);

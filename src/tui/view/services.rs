@@ -32,7 +32,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let ipvs = &snap.ipvs;
     let mut extra: Vec<Span> = Vec::new();
     if app.has_snapshot()
-        && let Some(s) = age_span(app, ipvs.refreshed_at_ms, now_ms, theme)
+        && let Some(s) = age_span(
+            app,
+            ipvs.refreshed_at_ms,
+            ipvs.refresh_interval_ms,
+            now_ms,
+            theme,
+        )
     {
         extra.push(s);
     }
@@ -105,7 +111,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, x0, inner.y + 1, tw, msg, theme.dim);
         return;
     }
-    let stale = app.is_stale(ipvs.refreshed_at_ms, now_ms);
+    let stale = app.is_overdue(ipvs.refreshed_at_ms, ipvs.refresh_interval_ms, now_ms);
     let val = if stale { theme.stale } else { theme.base };
     let (start, end) = app.window(Pane::Services, rows);
     let focused = app.focus() == Pane::Services && app.dialog().is_none();

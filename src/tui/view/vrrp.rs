@@ -31,7 +31,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let snap = app.snapshot();
     let stale_at = snap.vrrp.iter().map(|v| v.refreshed_at_ms).min();
     let mut extra: Vec<Span> = Vec::new();
-    if let Some(s) = stale_at.and_then(|at| age_span(app, at, now_ms, theme)) {
+    if let Some(s) = stale_at.and_then(|at| age_span(app, at, 0, now_ms, theme)) {
         extra.push(s);
     }
     let inner = pane(buf, area, app, Pane::Vrrp, &extra, theme);
