@@ -106,9 +106,13 @@ pub fn judge(url: &UrlProbe, r: &ResponseReader) -> Result<u16, String> {
         return Err(format!("digest mismatch (got {})", hex(&got)));
     }
     if let Some(re) = &url.regex
-        && !re.is_match(r.body())
+        && re.is_match(r.body()) == url.regex_no_match
     {
-        return Err("regex did not match".into());
+        return Err(if url.regex_no_match {
+            "regex matched (regex_no_match)".into()
+        } else {
+            "regex did not match".into()
+        });
     }
     Ok(status)
 }

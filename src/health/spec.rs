@@ -79,6 +79,8 @@ pub struct UrlProbe {
     /// MD5 of the body, as keepalived's genhash prints it.
     pub digest: Option<[u8; 16]>,
     pub regex: Option<Regex>,
+    /// Pass when the regex does not match (`regex_no_match`).
+    pub regex_no_match: bool,
     /// HTTPS: the TLS settings (the SNI name may differ per URL).
     pub tls: Option<TlsProbe>,
 }

@@ -310,6 +310,7 @@ impl CheckTarget {
                 status,
                 digest,
                 regex,
+                regex_no_match: u.regex_no_match,
                 tls,
             });
         }

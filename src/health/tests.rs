@@ -194,6 +194,7 @@ fn url(path: &str) -> UrlCheck {
         status_code: Vec::new(),
         digest: None,
         regex: None,
+        regex_no_match: false,
         virtualhost: None,
     }
 }
@@ -491,6 +492,16 @@ async fn http_regex_on_the_body() {
     assert_eq!(summary(&r), (true, "HTTP 200"));
     let r = attempt(addr, http(CheckKind::Http, vec![re("/degraded")])).await;
     assert_eq!(summary(&r), (false, "regex did not match"));
+    // keepalived's `regex_no_match`: the same regex, the verdicts swapped.
+    let no_match = |path: &str| {
+        let mut u = re(path);
+        u.regex_no_match = true;
+        u
+    };
+    let r = attempt(addr, http(CheckKind::Http, vec![no_match("/status")])).await;
+    assert_eq!(summary(&r), (false, "regex matched (regex_no_match)"));
+    let r = attempt(addr, http(CheckKind::Http, vec![no_match("/degraded")])).await;
+    assert_eq!(summary(&r), (true, "HTTP 200"));
 }
 
 #[tokio::test]

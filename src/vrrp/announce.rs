@@ -1,7 +1,14 @@
 //! Frames that tell the LAN where a VIP now lives: gratuitous ARP (IPv4) and unsolicited
-//! neighbour advertisement (IPv6). Pure builders; `io` sends them on an AF_PACKET socket.
+//! neighbour advertisement (IPv6). Pure builders; `io` sends them on an AF_PACKET socket, and
+//! [`announce_all`] paces them when keepalived's `vrrp_garp_interval` asks for it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::io::PacketSocket;
 
 /// An Ethernet MAC address.
 pub type Mac = [u8; 6];
@@ -81,6 +88,48 @@ fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+/// Sends `count` announcements of each VIP: back to back, or with `vrrp_garp_interval` /
+/// `vrrp_gna_interval` between two on one interface (keepalived's pacing, for switches that
+/// rate-limit them), on a task of their own so the pacing never holds up the adverts.
+pub fn announce_all(instance: &str, frames: Vec<Announcement>, count: u8) {
+    let (paced, at_once): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| f.gap.is_some());
+    for f in &at_once {
+        for _ in 0..count {
+            f.send(instance);
+        }
+    }
+    if paced.is_empty() {
+        return;
+    }
+    let instance = instance.to_string();
+    tokio::spawn(async move {
+        for round in 0..count {
+            for (i, f) in paced.iter().enumerate() {
+                if round > 0 || i > 0 {
+                    tokio::time::sleep(f.gap.unwrap_or_default()).await;
+                }
+                f.send(&instance);
+            }
+        }
+    });
+}
+
+/// One gratuitous ARP / unsolicited NA frame, where it goes, and the pause before the next.
+pub struct Announcement {
+    pub packet: Arc<PacketSocket>,
+    pub frame: Vec<u8>,
+    pub gap: Option<Duration>,
+    pub iface: String,
+}
+
+impl Announcement {
+    fn send(&self, instance: &str) {
+        if let Err(e) = self.packet.send(&self.frame) {
+            warn!(instance, "announcing a VIP on {}: {e}", self.iface);
+        }
+    }
 }
 
 #[cfg(test)]

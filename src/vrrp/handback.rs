@@ -10,9 +10,10 @@
 //! and `dup` lowers the TTL, which bounds any loop.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
+use tracing::{info, warn};
 
 /// How long an `nft` call may take before it is given up (a take-over waits for the load).
 pub const LOAD_LIMIT: Duration = Duration::from_secs(5);
@@ -115,6 +116,37 @@ async fn finish(child: tokio::process::Child) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// A take-over after a release with `handover_grace` adds the VIPs only once the hand-back
+/// rule is in place: on a loaded host `nft` can take longer than the skew time, and a packet
+/// of a connection under way that arrived before its rule was reset here (seen in the VM).
+/// The old master keeps its VIPs until it hears this director, so the wait costs no packet.
+pub async fn wait_loaded(
+    instance: &str,
+    loaded: tokio::sync::oneshot::Receiver<()>,
+    limit: Duration,
+    events: &mut Vec<(String, String)>,
+) {
+    let start = Instant::now();
+    let waited = tokio::time::timeout(limit, loaded).await;
+    let ms = start.elapsed().as_millis();
+    let note = if waited.is_err() {
+        warn!(
+            instance,
+            "taking over without the hand-back rule after {ms} ms"
+        );
+        format!(
+            "took over without the hand-back rule after waiting {ms} ms: connections under way \
+             may be reset"
+        )
+    } else if ms >= 10 {
+        info!(instance, "take-over waited {ms} ms for the hand-back rule");
+        format!("take-over waited {ms} ms for the hand-back rule")
+    } else {
+        return;
+    };
+    events.push((instance.to_string(), note));
 }
 
 #[cfg(test)]

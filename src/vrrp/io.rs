@@ -11,6 +11,8 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::config::model::{Global, VrrpInstance};
+
 /// IANA protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
 /// VRRP's IPv4 multicast group (RFC 9568 §5.1.1.2).
@@ -271,4 +273,26 @@ impl PacketSocket {
             Ok(())
         }
     }
+}
+/// The multicast group of the VRRP standard (224.0.0.18, ff02::12).
+pub fn standard_group(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(VRRP_MCAST_V6)
+    } else {
+        IpAddr::V4(VRRP_MCAST_V4)
+    }
+}
+
+/// Where an instance's multicast adverts go (and are heard): its `mcast_dst_ip`, else the
+/// global `vrrp_mcast_group4/6`, else the standard group.
+pub fn advert_group(cfg: &VrrpInstance, global: &Global, v6: bool) -> IpAddr {
+    let global_group = if v6 {
+        global.vrrp_mcast_group6.map(IpAddr::V6)
+    } else {
+        global.vrrp_mcast_group4.map(IpAddr::V4)
+    };
+    cfg.mcast_dst_ip
+        .filter(|g| g.is_ipv6() == v6)
+        .or(global_group)
+        .unwrap_or_else(|| standard_group(v6))
 }

@@ -12,13 +12,13 @@ use tracing::{error, info, warn};
 
 use super::announce;
 use super::handback;
-use super::io::{PacketSocket, Received, VrrpSocket};
+use super::io::{self, PacketSocket, Received, VrrpSocket};
 use super::machine::{
     Action, EventKind, GarpParams, InitialState, Instance, InstanceParams, State, SyncGroup,
 };
 use super::packet::{
     Advert, AuthPolicy, ChecksumMode, DecodeOptions, Endpoints, IpHeader, Ipv4Header, Packet,
-    VRRP_GROUP_V4, VRRP_GROUP_V6, Version, auth_pass, check_ttl,
+    VRRP_GROUP_V6, Version, auth_pass, check_ttl,
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
@@ -381,8 +381,8 @@ impl Runner {
                 }
             });
         }
-        let group = advert_group(cfg, global, v6);
-        if multicast && group != standard_group(v6) && self.joined.insert((link.index, group)) {
+        let group = io::advert_group(cfg, global, v6);
+        if multicast && group != io::standard_group(v6) && self.joined.insert((link.index, group)) {
             self.sockets[&(link.index, v6)]
                 .join(group, link.index)
                 .map_err(|source| RunError::Socket {
@@ -779,7 +779,7 @@ impl Runner {
             Action::SendAdvert(advert) => {
                 let socket = self.sockets[&(slot.ifindex, slot.v6)].clone();
                 let dsts: Vec<IpAddr> = if slot.peers.is_empty() {
-                    vec![advert_group(&slot.cfg, &self.global, slot.v6)]
+                    vec![io::advert_group(&slot.cfg, &self.global, slot.v6)]
                 } else {
                     slot.peers.clone()
                 };
@@ -818,7 +818,7 @@ impl Runner {
                     // Within the old master's patience: it resumes if no one takes over
                     // within 4.5 advert intervals of its release (`Instance::handover`).
                     let limit = handback::LOAD_LIMIT.min(slot.cfg.advert_int.0 * 3);
-                    wait_for_handback(slot.inst.name(), loaded, limit, &mut self.events).await;
+                    handback::wait_loaded(slot.inst.name(), loaded, limit, &mut self.events).await;
                 }
                 for (dev, net, label) in slot.vips.clone() {
                     if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
@@ -862,14 +862,14 @@ impl Runner {
                         ),
                     };
                     let gap = gap.map(|d| d.0).filter(|d| !d.is_zero());
-                    spaced.push(Announcement {
+                    spaced.push(announce::Announcement {
                         packet: iface.packet.clone(),
                         frame,
                         gap,
                         iface: iface.name.clone(),
                     });
                 }
-                announce_all(slot.inst.name(), spaced, count);
+                announce::announce_all(slot.inst.name(), spaced, count);
             }
         }
     }
@@ -1130,102 +1130,6 @@ fn start_handback(
         "{old} released: connections under way go back to it for {grace} after a take-over \
          (handover_grace)"
     ))
-}
-
-/// Sends `count` announcements of each VIP: back to back, or with `vrrp_garp_interval` /
-/// `vrrp_gna_interval` between two on one interface (keepalived's pacing, for switches that
-/// rate-limit them), on a task of their own so the pacing never holds up the adverts.
-fn announce_all(instance: &str, frames: Vec<Announcement>, count: u8) {
-    let (paced, at_once): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| f.gap.is_some());
-    for f in &at_once {
-        for _ in 0..count {
-            f.send(instance);
-        }
-    }
-    if paced.is_empty() {
-        return;
-    }
-    let instance = instance.to_string();
-    tokio::spawn(async move {
-        for round in 0..count {
-            for (i, f) in paced.iter().enumerate() {
-                if round > 0 || i > 0 {
-                    tokio::time::sleep(f.gap.unwrap_or_default()).await;
-                }
-                f.send(&instance);
-            }
-        }
-    });
-}
-
-/// One gratuitous ARP / unsolicited NA frame, where it goes, and the pause before the next.
-struct Announcement {
-    packet: Arc<PacketSocket>,
-    frame: Vec<u8>,
-    gap: Option<Duration>,
-    iface: String,
-}
-
-impl Announcement {
-    fn send(&self, instance: &str) {
-        if let Err(e) = self.packet.send(&self.frame) {
-            warn!(instance, "announcing a VIP on {}: {e}", self.iface);
-        }
-    }
-}
-
-/// The multicast group of the VRRP standard (224.0.0.18, ff02::12).
-fn standard_group(v6: bool) -> IpAddr {
-    if v6 {
-        IpAddr::V6(VRRP_GROUP_V6)
-    } else {
-        IpAddr::V4(VRRP_GROUP_V4)
-    }
-}
-
-/// Where an instance's multicast adverts go (and are heard): its `mcast_dst_ip`, else the
-/// global `vrrp_mcast_group4/6`, else the standard group.
-fn advert_group(cfg: &VrrpInstance, global: &model::Global, v6: bool) -> IpAddr {
-    let global_group = if v6 {
-        global.vrrp_mcast_group6.map(IpAddr::V6)
-    } else {
-        global.vrrp_mcast_group4.map(IpAddr::V4)
-    };
-    cfg.mcast_dst_ip
-        .filter(|g| g.is_ipv6() == v6)
-        .or(global_group)
-        .unwrap_or_else(|| standard_group(v6))
-}
-
-/// A take-over after a release with `handover_grace` adds the VIPs only once the hand-back
-/// rule is in place: on a loaded host `nft` can take longer than the skew time, and a packet
-/// of a connection under way that arrived before its rule was reset here (seen in the VM).
-/// The old master keeps its VIPs until it hears this director, so the wait costs no packet.
-async fn wait_for_handback(
-    instance: &str,
-    loaded: tokio::sync::oneshot::Receiver<()>,
-    limit: Duration,
-    events: &mut Vec<(String, String)>,
-) {
-    let start = Instant::now();
-    let waited = tokio::time::timeout(limit, loaded).await;
-    let ms = start.elapsed().as_millis();
-    let note = if waited.is_err() {
-        warn!(
-            instance,
-            "taking over without the hand-back rule after {ms} ms"
-        );
-        format!(
-            "took over without the hand-back rule after waiting {ms} ms: connections under way \
-             may be reset"
-        )
-    } else if ms >= 10 {
-        info!(instance, "take-over waited {ms} ms for the hand-back rule");
-        format!("take-over waited {ms} ms for the hand-back rule")
-    } else {
-        return;
-    };
-    events.push((instance.to_string(), note));
 }
 
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no

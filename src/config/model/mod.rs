@@ -660,6 +660,9 @@ pub struct UrlCheck {
     pub digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+    /// The URL passes when `regex` does NOT match (keepalived's `regex_no_match`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regex_no_match: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
 }

@@ -189,7 +189,14 @@ impl Ctx {
                 "MISC_CHECK",
             ],
             Ctx::Check(_) => &[],
-            Ctx::Url => &["path", "digest", "status_code", "regex", "virtualhost"],
+            Ctx::Url => &[
+                "path",
+                "digest",
+                "status_code",
+                "regex",
+                "regex_no_match",
+                "virtualhost",
+            ],
         }
     }
 }

@@ -469,7 +469,6 @@ const TABLE: &[Entry] = &[
     ignored(
         &[Ctx::Url],
         &[
-            "regex_no_match",
             "regex_options",
             "regex_min_offset",
             "regex_max_offset",

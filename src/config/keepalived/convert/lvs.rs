@@ -604,6 +604,7 @@ impl Conv<'_> {
             status_code: Vec::new(),
             digest: None,
             regex: None,
+            regex_no_match: false,
             virtualhost: None,
         };
         for n in self.block(node) {
@@ -613,6 +614,10 @@ impl Conv<'_> {
                 "path" => set(&mut url.path, self.text(n)),
                 "digest" => url.digest = self.name(n),
                 "regex" => url.regex = self.text(n),
+                "regex_no_match" => {
+                    self.no_args(n);
+                    url.regex_no_match = true;
+                }
                 "virtualhost" => url.virtualhost = self.name(n),
                 "status_code" => {
                     for w in &n.args {
