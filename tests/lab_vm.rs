@@ -546,8 +546,11 @@ fn lab_drain_handover_and_master_kill() {
             b.last_sent_by_server.get("web-node2").copied().unwrap_or(0) > drained_at + 4000,
             "web-node2 answers the new requests: {b:?}"
         );
+        // Every answer of those 4 s came from web-node2 (how many there were depends on the
+        // CPU the guest gets: the stress mode and a busy host slow the client down).
         assert!(
-            answers(&b, "web-node2") - answers(&a, "web-node2") >= u64::from(RATE) * 2,
+            answers(&b, "web-node2") > answers(&a, "web-node2")
+                && answers(&b, "web-node2") - answers(&a, "web-node2") == b.ok - a.ok,
             "web-node2 takes them all: {a:?} -> {b:?}"
         );
         let drain_failed = b.failed - before.failed;
