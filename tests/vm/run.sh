@@ -92,14 +92,20 @@ trap cleanup EXIT
 # Shares: the repo's parent (or the repo when that is /), the cwd, the run folder, --share ones.
 # A folder inside another share is not shared again.
 parent=$(dirname "$repo")
-[[ $parent == / ]] && parent=$repo
+if [[ $parent == / || $parent == /tmp ]]; then
+    # The guest's /tmp is its own tmpfs: shared over 9p it would take unix sockets, which 9p
+    # cannot carry (a daemon's control socket failed with ENXIO from a clone in /tmp). Share
+    # the repo, and the ../shared beside it, instead of the whole parent.
+    [[ -d $parent/shared ]] && shares+=("${parent%/}/shared")
+    parent=$repo
+fi
 # shellcheck disable=SC2206 # LVSDECK_VM_SHARE is a space-separated list of folders
 cands=("$parent" "$PWD" "$run" "${shares[@]}" ${LVSDECK_VM_SHARE:-})
 mapfile -t cands < <(printf '%s\n' "${cands[@]}" | awk '{ print length($0) "\t" $0 }' | sort -n -s | cut -f2-)
 final=()
 for c in "${cands[@]}"; do
     case $c in
-    / | /bin | /sbin | /lib | /lib64 | /usr | /etc | /proc | /sys | /dev | /run | /init)
+    / | /bin | /sbin | /lib | /lib64 | /usr | /etc | /proc | /sys | /dev | /run | /tmp | /init)
         fail 2 "cannot share $c (the guest needs its own)" ;;
     *[\ ,:]*) fail 2 "cannot share '$c': path contains a space, comma or colon" ;;
     esac
