@@ -678,6 +678,8 @@ struct Row {
     file: String,
     services: usize,
     reals: usize,
+    /// Real servers the file names (a group's addresses counted, its ranges not expanded).
+    named_reals: usize,
     vips: usize,
     verdict: Verdict,
     times: String,
@@ -727,6 +729,7 @@ fn diff_file(n: usize, rel: &str, must_accept: bool) -> Row {
         file: Path::new(rel).file_name().unwrap().to_string_lossy().into(),
         services: 0,
         reals: 0,
+        named_reals: 0,
         vips: 0,
         verdict: Verdict::Same,
         times: String::new(),
@@ -748,6 +751,19 @@ fn diff_file(n: usize, rel: &str, must_accept: bool) -> Row {
             return row;
         }
     };
+    row.named_reals = config
+        .virtual_server
+        .iter()
+        .map(|vs| {
+            let addrs = vs.group.as_ref().map_or(1, |g| {
+                config
+                    .virtual_server_group
+                    .get(g)
+                    .map_or(1, |g| g.address.len() + g.fwmark.len())
+            });
+            addrs * vs.real_server.len()
+        })
+        .sum();
     let plan = match plan(&config) {
         Ok(p) => p,
         Err(why) => {
@@ -856,8 +872,8 @@ fn same_file_same_kernel_state() {
         }
 
         println!(
-            "\n{:<44} {:>8} {:>6} {:>5}  {:<12} result",
-            "file", "services", "reals", "VIPs", "settled"
+            "\n{:<42} {:>8} {:>7} {:>4}  {:<15} result",
+            "file", "services", "reals", "VIPs", "settled (ka/lv)"
         );
         let mut bad = Vec::new();
         let mut compared = 0;
@@ -870,8 +886,12 @@ fn same_file_same_kernel_state() {
                 Verdict::Failed(why) => format!("FAILED: {why}"),
             };
             println!(
-                "{:<44} {:>8} {:>6} {:>5}  {:<12} {verdict}",
-                r.file, r.services, r.reals, r.vips, r.times
+                "{:<42} {:>8} {:>7} {:>4}  {:<15} {verdict}",
+                r.file,
+                r.services,
+                format!("{}/{}", r.reals, r.named_reals),
+                r.vips,
+                r.times
             );
             match &r.verdict {
                 Verdict::Same | Verdict::Deliberate(_) => compared += 1,
