@@ -19,8 +19,10 @@
 //!
 //! Differences are either listed in [`DELIBERATE`] with the reason that goes into
 //! docs/keepalived-compat.md, or fail the test. Files lvsdeck does not accept yet
-//! ([`PENDING`]) are skipped with a note until it does; files whose checks cannot be made to
-//! pass here (an HTTP digest, TLS, a script) are skipped with the reason.
+//! ([`PENDING`]) are skipped with a note until it does. A check nothing here can pass (an HTTP
+//! body digest or regex, TLS, a status other than 200, a script) gets no listener: it is
+//! refused at once, and both tools have to agree on taking that server out (settled means it
+//! is out of the table, or at weight 0, too).
 //!
 //! `keepalived_diff_in_the_guest` boots it; on the host the guest test is `#[ignore]`d.
 
@@ -55,7 +57,7 @@ const ACCEPTED: &[&str] = &[
     "corpus/realworld/65-lvs-dr-three-nodes.conf",
     "corpus/keepalived-samples/keepalived.conf.fwmark",
     "corpus/keepalived-samples/keepalived.conf.vrrp.lvs_syncd",
-    // Accepted, but with checks no listener here can pass (skipped with the reason).
+    // With checks no listener here can pass (a body digest, TLS): those servers are down.
     "corpus/keepalived-samples/keepalived.conf.sample",
     "corpus/keepalived-samples/keepalived.conf.inhibit",
     "corpus/keepalived-samples/keepalived.conf.virtual_server_group",
@@ -99,6 +101,8 @@ const DELIBERATE: &[(&str, &str, &str)] = &[];
 
 /// How long the state must stay unchanged to count as settled.
 const STABLE: Duration = Duration::from_secs(2);
+/// Longest wait for servers whose checks fail to leave the table (keepalived's retries).
+const DOWN_BOUND: Duration = Duration::from_secs(30);
 /// Longest wait for one tool run to settle.
 const CAP: Duration = Duration::from_secs(45);
 /// Files compared at once (each runs keepalived and lvsdeck side by side).
@@ -138,6 +142,11 @@ struct Plan {
     /// When every instance without a peer has had time to become MASTER (after its start).
     vrrp_bound: Duration,
     has_services: bool,
+    /// Real servers (`ip:port` as `ipvsadm -Sn` writes them) whose checks nothing here can
+    /// pass: out of the table (or at weight 0) once settled.
+    expect_down: BTreeSet<String>,
+    /// Why they are down.
+    notes: BTreeSet<String>,
 }
 
 /// Why a file cannot be compared here, or its plan.
@@ -161,8 +170,21 @@ fn plan(config: &Config) -> Result<Plan, String> {
                 p.reals.insert(ip);
                 used.insert(ip);
                 let port = check.connect_port.or(rs.port).or(vs.port);
-                if let Some(l) = listener_for(check, ip, port)? {
-                    p.listen.insert(l);
+                match listener_for(check, ip, port) {
+                    Ok(Some(l)) => {
+                        p.listen.insert(l);
+                    }
+                    Ok(None) => {}
+                    // Nothing listens there: the check fails at once (refused) for both tools,
+                    // which then have to agree on taking the server out.
+                    Err(why) => {
+                        let port = rs.port.or(vs.port).unwrap_or(0);
+                        p.expect_down.insert(match rs.ip {
+                            IpAddr::V4(a) => format!("{a}:{port}"),
+                            IpAddr::V6(a) => format!("[{a}]:{port}"),
+                        });
+                        p.notes.insert(why);
+                    }
                 }
             }
         }
@@ -589,7 +611,14 @@ fn settle(
             .iter()
             .all(|v| last.addrs.iter().any(|l| l.contains(&format!(" {v}/"))));
         let services = !plan.has_services || last.services() > 0;
-        if (late || (vips && services)) && since.elapsed() >= STABLE {
+        let down = plan.expect_down.iter().all(|rs| {
+            !last.ipvs.iter().any(|l| {
+                l.starts_with("-a ") && l.contains(&format!(" -r {rs} ")) && !l.ends_with(" -w 0")
+            })
+        });
+        if ((late && (down || start.elapsed() > DOWN_BOUND)) || (vips && services && down))
+            && since.elapsed() >= STABLE
+        {
             return (last, Some(start.elapsed()));
         }
         if start.elapsed() > CAP || !alive() {
@@ -803,6 +832,9 @@ fn diff_file(n: usize, rel: &str, must_accept: bool) -> Row {
         t(&ka),
         t(&lv)
     );
+    for why in &plan.notes {
+        println!("    expected down: {why}");
+    }
     for (tool, o) in [("keepalived", &ka), ("lvsdeck", &lv)] {
         println!("--- {tool}:");
         for l in o.state.lines() {
