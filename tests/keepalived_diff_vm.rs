@@ -546,44 +546,42 @@ fn addr_line(line: &str, infra: &BTreeSet<String>) -> Option<String> {
     Some(words.join(" "))
 }
 
-fn capture(ns: &str, infra: &BTreeSet<String>) -> State {
-    let out = vm::try_sh(&format!(
-        "ip netns exec {ns} bash -c 'ipvsadm -Sn; echo @@; ip -o addr; echo @@; \
-         ipvsadm -L --daemon; ipvsadm -L --timeout'"
-    ));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split("@@\n");
-    let sorted = |lines: Vec<String>| {
-        let mut v = lines;
-        v.sort();
-        v
+/// Runs `program ARGS` (no shell: every process costs ~0.1 s under TCG) and returns its
+/// output lines, words single-spaced, sorted.
+fn lines_of(program: &str, args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The state in `ns`: the table and the addresses, and with `full` the sync daemons and
+/// timeouts too (read once, when settled: they follow VRRP, which the VIPs show).
+fn capture(ns: &str, infra: &BTreeSet<String>, full: bool) -> State {
+    let ipvsadm = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns, "ipvsadm"];
+        all.extend_from_slice(args);
+        lines_of("ip", &all)
     };
-    let ipvs = sorted(
-        parts
-            .next()
-            .unwrap_or("")
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| !l.is_empty())
-            .collect(),
-    );
-    let addrs = sorted(
-        parts
-            .next()
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| addr_line(l, infra))
-            .collect(),
-    );
-    let extra = sorted(
-        parts
-            .next()
-            .unwrap_or("")
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| !l.is_empty())
-            .collect(),
-    );
+    let ipvs = ipvsadm(&["-Sn"]);
+    let mut addrs: Vec<String> = lines_of("ip", &["-n", ns, "-o", "addr"])
+        .iter()
+        .filter_map(|l| addr_line(l, infra))
+        .collect();
+    addrs.sort();
+    let mut extra = Vec::new();
+    if full {
+        extra.extend(ipvsadm(&["-L", "--daemon"]));
+        extra.extend(ipvsadm(&["-L", "--timeout"]));
+    }
     State { ipvs, addrs, extra }
 }
 
@@ -596,11 +594,11 @@ fn settle(
     mut alive: impl FnMut() -> bool,
 ) -> (State, Option<Duration>) {
     let start = Instant::now();
-    let mut last = capture(ns, infra);
+    let mut last = capture(ns, infra, false);
     let mut since = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let now = capture(ns, infra);
+        std::thread::sleep(Duration::from_millis(500));
+        let now = capture(ns, infra, false);
         if now != last {
             last = now;
             since = Instant::now();
@@ -619,10 +617,10 @@ fn settle(
         if ((late && (down || start.elapsed() > DOWN_BOUND)) || (vips && services && down))
             && since.elapsed() >= STABLE
         {
-            return (last, Some(start.elapsed()));
+            return (capture(ns, infra, true), Some(start.elapsed()));
         }
         if start.elapsed() > CAP || !alive() {
-            return (last, None);
+            return (capture(ns, infra, true), None);
         }
     }
 }
