@@ -717,6 +717,8 @@ struct Row {
     vips: usize,
     verdict: Verdict,
     times: String,
+    /// Listed in PENDING.
+    pending: bool,
 }
 
 fn compare(file: &str, ka: &State, lv: &State) -> Verdict {
@@ -761,6 +763,7 @@ fn diff_file(n: usize, rel: &str, must_accept: bool) -> Row {
     let path = path.canonicalize().unwrap_or(path);
     let mut row = Row {
         file: Path::new(rel).file_name().unwrap().to_string_lossy().into(),
+        pending: !must_accept,
         services: 0,
         reals: 0,
         named_reals: 0,
@@ -921,6 +924,12 @@ fn same_file_same_kernel_state() {
                 Verdict::Different(d) => format!("DIFFERENT ({})", d.len()),
                 Verdict::Skipped(why) => format!("skipped: {why}"),
                 Verdict::Failed(why) => format!("FAILED: {why}"),
+            };
+            let verdict = match &r.verdict {
+                Verdict::Same | Verdict::Deliberate(_) | Verdict::Different(_) if r.pending => {
+                    format!("{verdict} (accepted now: move it from PENDING to ACCEPTED)")
+                }
+                _ => verdict,
             };
             println!(
                 "{:<42} {:>8} {:>7} {:>4}  {:<15} {verdict}",
