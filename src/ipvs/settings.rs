@@ -64,14 +64,15 @@ pub fn wanted(config: &Config, state_of: impl Fn(&str) -> Option<String>) -> Set
         ..Settings::default()
     };
     // keepalived's older spelling, `lvs_sync_daemon_interface` in a vrrp_instance, names the
-    // interface there and the instance by where it stands.
+    // interface there and the instance by where it stands; keepalived 2.2.7 then leaves the
+    // sync id at 0 rather than taking the VRID (seen in tests/keepalived_diff_vm.rs).
     let legacy = config.vrrp_instance.iter().find_map(|(name, i)| {
         i.lvs_sync_daemon_interface
             .as_ref()
             .map(|ifn| crate::config::model::SyncDaemon {
                 interface: ifn.clone(),
                 instance: Some(name.clone()),
-                sync_id: None,
+                sync_id: Some(0),
             })
     });
     let Some(sync) = config.global.lvs_sync_daemon.as_ref().or(legacy.as_ref()) else {
@@ -204,7 +205,7 @@ mod tests {
             ]
         );
         assert!(!wanted(&config(None), state("MASTER")).manage_sync);
-        // the older per-instance spelling
+        // the older per-instance spelling: sync id 0, as keepalived 2.2.7 leaves it
         let mut c = config(None);
         c.vrrp_instance
             .get_mut("VI_1")
@@ -212,7 +213,7 @@ mod tests {
             .lvs_sync_daemon_interface = Some("eth2".into());
         assert_eq!(
             wanted(&c, state("MASTER")).sync,
-            [SyncDaemon::new(SyncState::Master, "eth2", 51)]
+            [SyncDaemon::new(SyncState::Master, "eth2", 0)]
         );
     }
 

@@ -136,6 +136,10 @@ impl Rtnl {
     ) -> Result<(), VipError> {
         let mut req = self.handle.address().add(index, net.addr, net.prefix);
         let msg = req.message_mut();
+        // rtnetlink's request carries a broadcast address for IPv4 prefixes under /31;
+        // keepalived sets none unless the file says `brd` (seen by tests/keepalived_diff_vm.rs).
+        msg.attributes
+            .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
         if let Some(label) = label {
             msg.attributes
                 .push(AddressAttribute::Label(label.to_string()));
