@@ -73,6 +73,24 @@ impl LabConsole {
         std::thread::sleep(Duration::from_millis(300));
     }
 
+    /// Presses an action key once the view is fresh, as an operator would: on a stale view the
+    /// console refuses actions (it says so), and on a starved guest a view can be stale for a
+    /// moment while the daemon is too (the freshness watch fails the test when only the
+    /// console lags).
+    fn act(&self, key: &str) {
+        let start = Instant::now();
+        let mut screen = self.tmux.text();
+        while screen.contains("STALE") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the view stayed stale for 20 s:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            screen = self.tmux.text();
+        }
+        self.keys(&[key]);
+    }
+
     /// Confirms the open dialog (its default button is Cancel).
     fn confirm(&self) {
         self.wait_screen("Cancel", Duration::from_secs(5));
@@ -494,7 +512,7 @@ fn lab_drain_handover_and_master_kill() {
             .collect();
         assert_eq!(order, ["10.10.10.72", "10.10.10.73"]);
         lab.keys(&["Enter"]);
-        lab.keys(&["d"]);
+        lab.act("d");
         let dialog = lab.wait_screen("Cancel", Duration::from_secs(5));
         assert!(
             dialog
@@ -563,7 +581,7 @@ fn lab_drain_handover_and_master_kill() {
             guest::dests_of(&listing, "TCP 10.10.10.100:80").contains(&format!("{WEB1} Route 0")),
             "{listing}"
         );
-        lab.keys(&["u"]);
+        lab.act("u");
         lab.confirm();
         lab.wait_screen("10.10.10.72 back to weight 1", Duration::from_secs(5));
         println!("undrained web-node1 from the console");
@@ -588,7 +606,7 @@ fn lab_drain_handover_and_master_kill() {
             lab.wait_line("VI_1 as MASTER", Duration::from_secs(10), |l| {
                 l.contains("VI_1") && l.contains(" MASTER ")
             });
-            lab.keys(&["h"]);
+            lab.act("h");
             lab.confirm();
             println!("hand-over from the console on {from}");
             let moved = vm::wait_for(
