@@ -48,7 +48,19 @@ use lvsdeck::config::validate::FsProbe;
 
 #[test]
 fn keepalived_diff_in_the_guest() {
+    // Two tools in turn on each file, on one emulated CPU: more than the default 300 s when
+    // the host is busy (a run on a loaded host timed out after its 14 files).
+    if std::env::var_os("LVSDECK_VM_TIMEOUT").is_none() {
+        // SAFETY: set before any thread of this test binary reads the environment for it.
+        unsafe { std::env::set_var("LVSDECK_VM_TIMEOUT", "900") };
+    }
     vm::run_tests_in_guest(&["same_file_same_kernel_state"]);
+}
+
+/// Whether to compare the PENDING files lvsdeck accepts by now (`LVSDECK_DIFF_PENDING=1`, by
+/// hand): CI compares the ACCEPTED ones, whose verdicts are known.
+fn compare_pending() -> bool {
+    std::env::var("LVSDECK_DIFF_PENDING").is_ok_and(|v| v == "1")
 }
 
 /// Files (under `../shared/`) lvsdeck accepts today, with virtual servers. One refused now is a
@@ -883,13 +895,25 @@ fn same_file_same_kernel_state() {
         let files: Vec<(&str, bool)> = ACCEPTED
             .iter()
             .map(|f| (*f, true))
-            .chain(PENDING.iter().map(|f| (*f, false)))
+            .chain(
+                PENDING
+                    .iter()
+                    .filter(|_| compare_pending())
+                    .map(|f| (*f, false)),
+            )
             // For debugging: LVSDECK_DIFF_ONLY=03-,fwmark runs the files whose path has one.
             .filter(|(f, _)| {
                 std::env::var("LVSDECK_DIFF_ONLY")
                     .map_or(true, |only| only.split(',').any(|o| f.contains(o)))
             })
             .collect();
+        if !compare_pending() {
+            println!(
+                "not compared: the {} PENDING files (LVSDECK_DIFF_PENDING=1 compares those \
+                 lvsdeck accepts)",
+                PENDING.len()
+            );
+        }
         let mut rows: Vec<Row> = Vec::new();
         for batch in files
             .chunks(jobs())
