@@ -205,7 +205,9 @@ pub async fn run(
             app.set_connection(ConnectionState::Embedded);
             let mut snapshots = handles.snapshot.clone();
             let (tx, latest) = (tx.clone(), latest.clone());
+            let watching = lvsdeck::engine::director::Watching::new(handles);
             followers.push(tokio::spawn(async move {
+                let _watching = watching;
                 loop {
                     let s = snapshots.borrow_and_update().clone();
                     if deliver(&latest, 0, Box::new(s), &tx).await.is_err()

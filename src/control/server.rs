@@ -259,6 +259,7 @@ async fn subscribe(
     handles: Handles,
 ) -> io::Result<()> {
     limit_send_buffer(&write);
+    let _watching = crate::engine::director::Watching::new(&handles);
     let mut snapshots = handles.snapshot.clone();
     let mut events = handles.events.subscribe();
     let snapshot = snapshots.borrow_and_update().clone();

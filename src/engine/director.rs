@@ -4,6 +4,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -45,6 +47,26 @@ pub struct Handles {
     pub snapshot: watch::Receiver<Snapshot>,
     pub events: broadcast::Sender<EventView>,
     pub commands: mpsc::Sender<CommandRequest>,
+    /// Consoles following the snapshots now (see [`Watching`]).
+    pub watchers: Arc<AtomicUsize>,
+}
+
+/// Held by whoever follows the snapshots as they change (a console): while one does, a quiet
+/// director still publishes every `PUBLISH_EVERY`, and not otherwise (a snapshot of 2,000
+/// services is not free).
+pub struct Watching(Arc<AtomicUsize>);
+
+impl Watching {
+    pub fn new(handles: &Handles) -> Watching {
+        handles.watchers.fetch_add(1, Ordering::Relaxed);
+        Watching(handles.watchers.clone())
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Rates of one service or real server from successive dumps, and their recent history.
@@ -104,6 +126,7 @@ pub struct Director {
     pushed_settings: Option<Settings>,
     events: VecDeque<EventView>,
     snapshot_tx: watch::Sender<Snapshot>,
+    watchers: Arc<AtomicUsize>,
     events_tx: broadcast::Sender<EventView>,
     commands_rx: mpsc::Receiver<CommandRequest>,
     commands_tx: mpsc::Sender<CommandRequest>,
@@ -147,6 +170,7 @@ impl Director {
             pushed_settings: None,
             events: VecDeque::new(),
             snapshot_tx,
+            watchers: Arc::new(AtomicUsize::new(0)),
             events_tx,
             commands_rx,
             commands_tx,
@@ -173,6 +197,7 @@ impl Director {
             snapshot: self.snapshot_tx.subscribe(),
             events: self.events_tx.clone(),
             commands: self.commands_tx.clone(),
+            watchers: self.watchers.clone(),
         }
     }
 
@@ -352,8 +377,9 @@ impl Director {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(signal_err)?;
         let mut hup = signal(SignalKind::hangup()).map_err(signal_err)?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        // A quiet director still publishes twice a second, so what a watcher is sent is never
-        // more than half a second old when taken (a console shows a view over 2 s old as stale).
+        // A quiet director still publishes twice a second while a console follows, so what it
+        // is sent is never more than half a second old when taken (a view over 2 s old is
+        // shown as stale).
         let mut publish_tick = tokio::time::interval(PUBLISH_EVERY);
         // The watchdog is fed from this loop, so a stuck director is restarted by systemd.
         let mut watchdog = tokio::time::interval(
@@ -395,7 +421,7 @@ impl Director {
                     }
                 }
                 _ = tick.tick() => self.refresh_host(),
-                _ = publish_tick.tick() => {}
+                _ = publish_tick.tick() => changed = self.watchers.load(Ordering::Relaxed) > 0,
                 _ = watchdog.tick() => {
                     super::systemd::notify("WATCHDOG=1");
                     changed = false;
