@@ -15,15 +15,9 @@ use assert_cmd::cargo::CommandCargoExt;
 /// The refused files: folder, file, and each error as (line, message).
 type Refusal = (&'static str, &'static str, &'static [(usize, &'static str)]);
 
-const VMAC: &str = "`use_vmac` (VRRP virtual MAC) is not supported";
 const AH: &str = "auth_type AH is not supported";
 
 const REFUSED: &[Refusal] = &[
-    (
-        "realworld",
-        "01-vmac-syncgroup-gateway.conf",
-        &[(32, VMAC), (85, VMAC)],
-    ),
     (
         "realworld",
         "17-notes-nat-all-checkers.conf",
@@ -33,7 +27,6 @@ const REFUSED: &[Refusal] = &[
         )],
     ),
     ("realworld", "44-pihole-unicast-ah.conf", &[(15, AH)]),
-    ("realworld", "64-use-vmac-no-state.conf", &[(4, VMAC)]),
     (
         "keepalived-samples",
         "keepalived.conf.IPv6",
@@ -58,12 +51,6 @@ const REFUSED: &[Refusal] = &[
         "keepalived-samples",
         "keepalived.conf.UDP_CHECK",
         &[(23, "UDP_CHECK is not supported")],
-    ),
-    // With a config id of neither `high` nor `low` (see `check` below).
-    (
-        "keepalived-samples",
-        "keepalived.conf.conditional_conf",
-        &[(23, VMAC)],
     ),
     (
         "keepalived-samples",

@@ -8,3 +8,4 @@ pub mod packet;
 pub mod runner;
 pub mod sim;
 pub mod vip;
+pub mod vmac;

@@ -21,6 +21,7 @@ use super::packet::{
     VRRP_GROUP_V6, Version, auth_pass, check_ttl,
 };
 use super::vip::{LinkWatch, Rtnl, VipError};
+use super::vmac::{self, Vmacs};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
 use crate::config::validate::{FsProbe, ScriptProbe, ScriptStatus, script_program};
 use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
@@ -75,6 +76,10 @@ struct Slot {
     cfg: VrrpInstance,
     inst: Instance,
     ifindex: u32,
+    /// The interface adverts go out and are heard on: the VMAC, or `ifindex`.
+    sock_ifindex: u32,
+    /// The name of its VMAC interface (`use_vmac`).
+    vmac: Option<String>,
     v6: bool,
     src: IpAddr,
     /// Each VIP with the index of the interface it goes on.
@@ -238,6 +243,7 @@ pub struct Runner {
     joined: std::collections::HashSet<(u32, IpAddr)>,
     /// (instance, event) since the last [`Runner::take_events`].
     events: Vec<(String, String)>,
+    vmacs: Vmacs,
 }
 
 impl Runner {
@@ -255,7 +261,7 @@ impl Runner {
             ifaces: HashMap::new(),
             sockets: HashMap::new(),
             groups: Vec::new(),
-            rtnl,
+            rtnl: rtnl.clone(),
             scripts: BTreeMap::new(),
             script_tasks: BTreeMap::new(),
             global: config.global.clone(),
@@ -265,6 +271,7 @@ impl Runner {
             inputs_tx,
             inputs_rx,
             events: Vec::new(),
+            vmacs: Vmacs::new(rtnl),
         };
         for (name, cfg) in &config.vrrp_instance {
             let slot = runner.prepare(name, cfg, &config.global, None).await?;
@@ -349,22 +356,31 @@ impl Runner {
                     what: "link-local IPv6",
                 })?,
         };
+        let vmac = self.vmac(name, cfg, global, &link, v6, src).await?;
+        let sock_link = match (&vmac, cfg.use_vmac.as_ref().is_some_and(|v| v.xmit_base)) {
+            (Some(vmac), false) => vmac.clone(),
+            _ => link.clone(),
+        };
         let multicast = cfg.unicast_peer.is_empty();
-        if let std::collections::hash_map::Entry::Vacant(e) = self.sockets.entry((link.index, v6)) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            self.sockets.entry((sock_link.index, v6))
+        {
             let sock_err = |source| RunError::Socket {
                 instance: name.into(),
-                interface: cfg.interface.clone(),
+                interface: sock_link.name.clone(),
                 source,
             };
             let socket = match src {
-                IpAddr::V6(s) => VrrpSocket::open_v6(&cfg.interface, link.index, s, multicast),
-                IpAddr::V4(_) => VrrpSocket::open_v4(&cfg.interface, link.index, multicast),
+                IpAddr::V6(s) => {
+                    VrrpSocket::open_v6(&sock_link.name, sock_link.index, s, multicast)
+                }
+                IpAddr::V4(_) => VrrpSocket::open_v4(&sock_link.name, sock_link.index, multicast),
             }
             .map_err(sock_err)?;
             let socket = Arc::new(socket);
             e.insert(socket.clone());
             let tx = self.inputs_tx.clone();
-            let index = link.index;
+            let index = sock_link.index;
             tokio::spawn(async move {
                 loop {
                     match socket.recv().await {
@@ -382,9 +398,12 @@ impl Runner {
             });
         }
         let group = io::advert_group(cfg, global, v6);
-        if multicast && group != io::standard_group(v6) && self.joined.insert((link.index, group)) {
-            self.sockets[&(link.index, v6)]
-                .join(group, link.index)
+        if multicast
+            && group != io::standard_group(v6)
+            && self.joined.insert((sock_link.index, group))
+        {
+            self.sockets[&(sock_link.index, v6)]
+                .join(group, sock_link.index)
                 .map_err(|source| RunError::Socket {
                     instance: name.into(),
                     interface: cfg.interface.clone(),
@@ -397,7 +416,8 @@ impl Runner {
                 Some(dev) if dev != &cfg.interface => {
                     self.rtnl.link_by_name(dev).await.map_err(err)?.index
                 }
-                _ => link.index,
+                // As keepalived: a VIP on the instance's interface goes on its VMAC.
+                _ => vmac.as_ref().map_or(link.index, |l| l.index),
             };
             vips.push((dev, v.address, v.label.clone()));
         }
@@ -405,6 +425,8 @@ impl Runner {
             if !self.ifaces.contains_key(&index) {
                 let info = if index == link.index {
                     link.clone()
+                } else if let Some(vmac) = vmac.as_ref().filter(|l| l.index == index) {
+                    vmac.clone()
                 } else {
                     self.rtnl_link(index, &vips, cfg).await?
                 };
@@ -444,6 +466,8 @@ impl Runner {
             cfg: cfg.clone(),
             inst,
             ifindex: link.index,
+            sock_ifindex: sock_link.index,
+            vmac: vmac.map(|l| l.name),
             v6,
             src,
             vips,
@@ -455,6 +479,40 @@ impl Runner {
             handback_loaded: None,
             vips_release_at: None,
         })
+    }
+
+    /// The instance's VMAC (`use_vmac`), made and up; None without one.
+    async fn vmac(
+        &mut self,
+        name: &str,
+        cfg: &VrrpInstance,
+        global: &model::Global,
+        base: &super::vip::LinkInfo,
+        v6: bool,
+        src: IpAddr,
+    ) -> Result<Option<super::vip::LinkInfo>, RunError> {
+        let Some(v) = &cfg.use_vmac else {
+            return Ok(None);
+        };
+        let vmac_name = v.name.clone().unwrap_or_else(|| {
+            let prefix = global.vmac_prefix.as_deref().unwrap_or("vrrp");
+            let taken = |n: &str| self.slots.iter().any(|s| s.vmac.as_deref() == Some(n));
+            vmac::default_name(prefix, cfg.virtual_router_id, v6, taken)
+        });
+        // An IPv6 advert's source must be on the interface it leaves by.
+        let ll = match src {
+            IpAddr::V6(s) if !v.xmit_base => Some(s),
+            _ => None,
+        };
+        let link = self
+            .vmacs
+            .ensure(&vmac_name, base, v, cfg.virtual_router_id, v6, ll)
+            .await
+            .map_err(|source| RunError::Interface {
+                instance: name.to_string(),
+                source,
+            })?;
+        Ok(Some(link))
     }
 
     async fn rtnl_link(
@@ -602,6 +660,8 @@ impl Runner {
                 }
             }
         }
+        let vmacs: Vec<String> = self.slots.iter().filter_map(|s| s.vmac.clone()).collect();
+        self.vmacs.keep_only(&vmacs).await;
         self.rebuild_groups(config);
         self.start_scripts(config);
         self.step(now).await;
@@ -707,11 +767,9 @@ impl Runner {
                 return self.drop_packet(e.reason());
             }
         };
-        let Some(slot) = self
-            .slots
-            .iter_mut()
-            .find(|s| s.ifindex == ifindex && s.v6 == v6 && s.cfg.virtual_router_id == advert.vrid)
-        else {
+        let Some(slot) = self.slots.iter_mut().find(|s| {
+            s.sock_ifindex == ifindex && s.v6 == v6 && s.cfg.virtual_router_id == advert.vrid
+        }) else {
             return self.drop_packet("unknown_vrid");
         };
         if !slot.peers.is_empty() && !slot.peers.contains(&src) {
@@ -777,7 +835,7 @@ impl Runner {
         let slot = &mut self.slots[i];
         match action {
             Action::SendAdvert(advert) => {
-                let socket = self.sockets[&(slot.ifindex, slot.v6)].clone();
+                let socket = self.sockets[&(slot.sock_ifindex, slot.v6)].clone();
                 let dsts: Vec<IpAddr> = if slot.peers.is_empty() {
                     vec![io::advert_group(&slot.cfg, &self.global, slot.v6)]
                 } else {
@@ -1070,6 +1128,7 @@ impl Runner {
         }
         self.step(now).await;
         self.clear_handbacks().await;
+        self.vmacs.remove_all().await;
         if !self.drops.is_empty() {
             info!("VRRP packets dropped: {:?}", self.drops);
         }

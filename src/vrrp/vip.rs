@@ -39,16 +39,19 @@ pub enum VipError {
     NoSuchLink(String),
     #[error("rtnetlink: {0}")]
     Netlink(String),
+    /// A step around netlink (a setting under /proc/sys, an interface in the way).
+    #[error("{0}")]
+    Setup(String),
     #[error("rtnetlink socket: {0}")]
     Io(#[from] io::Error),
 }
 
-fn nl_error(e: rtnetlink::Error) -> VipError {
+pub(super) fn nl_error(e: rtnetlink::Error) -> VipError {
     VipError::Netlink(e.to_string())
 }
 
 /// errno of a netlink error reply, if it is one.
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
+pub(super) fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {
         rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
         _ => None,
@@ -58,7 +61,7 @@ fn errno(e: &rtnetlink::Error) -> Option<i32> {
 /// A route-netlink connection; its driver task runs on the current tokio runtime.
 #[derive(Clone)]
 pub struct Rtnl {
-    handle: Handle,
+    pub(super) handle: Handle,
 }
 
 impl Rtnl {

@@ -99,6 +99,10 @@ pub struct Global {
     /// authentication on the wire (an auth_pass is refused), as RFC 5798 has none.
     #[serde(skip_serializing_if = "is_false")]
     pub vrrp_strict: bool,
+    /// Prefix of the VMAC interfaces' default names (`<prefix>.<VRID>`; keepalived's
+    /// `vmac_prefix`, default `vrrp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vmac_prefix: Option<String>,
 }
 
 impl Default for Global {
@@ -124,6 +128,7 @@ impl Default for Global {
             vrrp_no_swap: false,
             checker_no_swap: false,
             vrrp_strict: false,
+            vmac_prefix: None,
         }
     }
 }
@@ -298,6 +303,27 @@ pub struct VrrpInstance {
     /// Multicast group of this instance's adverts, instead of `vrrp_mcast_group4/6`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_dst_ip: Option<IpAddr>,
+    /// keepalived's `use_vmac`: the VIPs go on a macvlan carrying the VRRP virtual MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_vmac: Option<Vmac>,
+}
+
+/// A VRRP virtual MAC interface (RFC 3768 §7.3, RFC 5798 §7.3): a private macvlan over the
+/// instance's interface with MAC 00:00:5e:00:01:VRID (IPv6: :02:), holding the VIPs, so a
+/// switch keeps one MAC for the VIPs whichever director is master.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vmac {
+    /// Its name; default `<vmac_prefix>.<VRID>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A MAC instead of the RFC one (keepalived allows it outside strict mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<[u8; 6]>,
+    /// Send and hear adverts on the instance's interface, with its own MAC (keepalived's
+    /// `vmac_xmit_base`; forced with unicast peers).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub xmit_base: bool,
 }
 
 impl VrrpInstance {

@@ -39,6 +39,7 @@ impl Conv<'_> {
                     }
                 }
                 "default_interface" => g.default_interface = self.name(n),
+                "vmac_prefix" => g.vmac_prefix = self.name(n),
                 "lvs_sync_daemon" => {
                     if let Some(sync) = self.lvs_sync_daemon(n) {
                         g.lvs_sync_daemon = Some(sync);

@@ -112,9 +112,10 @@ const TABLE: &[Entry] = &[
     ),
     refused(
         &[Ctx::Instance],
-        &["use_vmac", "vmac_xmit_base", "use_vmac_addr"],
-        "`{}` (VRRP virtual MAC) is not supported",
-        "lvsdeck moves the VIP with gratuitous ARP / NA; remove use_vmac",
+        &["use_vmac_addr"],
+        NOT_SUPPORTED,
+        "it gives addresses of the other family a VMAC of their own: put them in an \
+              instance of their own with use_vmac",
     ),
     refused(
         &[Ctx::Instance],
@@ -364,7 +365,6 @@ const TABLE: &[Entry] = &[
             "vrrp_min_garp",
             "vrrp_garp_extra_if",
             "vrrp_vmac_garp_intvl",
-            "vmac_prefix",
             "vmac_addr_prefix",
         ],
         "lvsdeck follows RFC 3768 / 9568 here: interfaces must exist at start, a master \
@@ -590,7 +590,7 @@ mod tests {
     #[test]
     fn refused_and_ignored_keywords_say_why() {
         assert!(matches!(
-            unsupported(Ctx::Instance, "use_vmac"),
+            unsupported(Ctx::Instance, "use_vmac_addr"),
             Some((Effect::Refused(_), _))
         ));
         assert!(matches!(
@@ -598,7 +598,7 @@ mod tests {
             Some((Effect::Ignored, _))
         ));
         // Known in one block, not in another.
-        assert_eq!(unsupported(Ctx::Global, "use_vmac"), None);
+        assert_eq!(unsupported(Ctx::Global, "use_vmac_addr"), None);
         assert_eq!(
             home_of(Ctx::Root, "enable_script_security"),
             Some("global_defs")

@@ -10,6 +10,7 @@ mod blocks;
 mod global;
 pub mod keywords;
 mod lvs;
+mod vmac;
 mod vrrp;
 
 use std::collections::HashMap;

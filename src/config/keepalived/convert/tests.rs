@@ -128,13 +128,41 @@ fn a_keyword_of_another_block_says_where_it_belongs() {
 
 #[test]
 fn refused_keywords_keep_their_reason() {
-    let (_, d) = conv(&instance("use_vmac\nvirtual_routes {\n}\n"));
+    let (_, d) = conv(&instance("use_vmac_addr\nvirtual_routes {\n}\n"));
     let errors: Vec<String> = d.errors().map(|e| e.message.clone()).collect();
     assert_eq!(
         errors,
         [
-            "`use_vmac` (VRRP virtual MAC) is not supported",
+            "`use_vmac_addr` is not supported",
             "`virtual_routes` is not supported"
         ]
     );
+}
+
+#[test]
+fn use_vmac_is_read_as_keepalived_reads_it() {
+    let (c, d) = conv(&instance(
+        "use_vmac pub_a 02:00:00:00:00:07\nvmac_xmit_base\n",
+    ));
+    let v = c.vrrp_instance["VI_1"].use_vmac.clone().expect("use_vmac");
+    assert_eq!(v.name.as_deref(), Some("pub_a"));
+    assert_eq!(v.mac, Some([2, 0, 0, 0, 0, 7]));
+    assert!(v.xmit_base);
+    assert_eq!(d.errors().count(), 0, "{d}");
+    // A bad name: warned, the default name; unicast peers force vmac_xmit_base.
+    let (c, d) = conv(&instance("use_vmac a/b\nunicast_peer {\n10.0.0.2\n}\n"));
+    let v = c.vrrp_instance["VI_1"].use_vmac.clone().expect("use_vmac");
+    assert_eq!((v.name, v.xmit_base), (None, true));
+    assert!(said(&d).contains("the default name is used"), "{d}");
+    assert!(said(&d).contains("as keepalived forces"), "{d}");
+    // Five octets: the VRID is the sixth.
+    let (c, _) = conv(&instance("use_vmac 02:00:00:00:01\n"));
+    let vrid = c.vrrp_instance["VI_1"].virtual_router_id;
+    assert_eq!(
+        c.vrrp_instance["VI_1"].use_vmac.as_ref().unwrap().mac,
+        Some([2, 0, 0, 0, 1, vrid])
+    );
+    let (c, d) = conv(&instance("vmac_xmit_base\n"));
+    assert!(c.vrrp_instance["VI_1"].use_vmac.is_none());
+    assert!(said(&d).contains("without use_vmac is ignored"), "{d}");
 }

@@ -91,12 +91,15 @@ impl Conv<'_> {
             skip_check_adv_addr: false,
             strict_mode: None,
             mcast_dst_ip: None,
+            use_vmac: None,
         };
         let mut garp = self.config.global.garp;
         let mut garp_set = false;
         let mut seen_interface = false;
         let mut seen_vrid = false;
         let mut auth_at = None;
+        let mut xmit_base_at = None;
+        let mut vmac_short_mac = false;
         for n in self.block(node) {
             let kw = n.keyword.text.as_str();
             self.place(base.join(kw), &n.keyword);
@@ -189,6 +192,15 @@ impl Conv<'_> {
                     self.notify(n, &mut inst.notify, &base)
                 }
                 "lvs_sync_daemon_interface" => inst.lvs_sync_daemon_interface = self.name(n),
+                "use_vmac" => {
+                    let (vmac, short_mac) = self.use_vmac(n, inst.use_vmac.take());
+                    vmac_short_mac |= short_mac;
+                    inst.use_vmac = Some(vmac);
+                }
+                "vmac_xmit_base" => {
+                    self.no_args(n);
+                    xmit_base_at = Some(n.keyword.clone());
+                }
                 other => {
                     if let Some(key) = other.strip_prefix("garp_")
                         && self.garp_timing(key, n, &mut garp)
@@ -221,6 +233,10 @@ impl Conv<'_> {
         if let (Some(at), Some(_)) = (&auth_at, &inst.auth_pass) {
             self.auth_not_sent(at, &mut inst);
         }
+        if vmac_short_mac && let Some(mac) = inst.use_vmac.as_mut().and_then(|v| v.mac.as_mut()) {
+            mac[5] = inst.virtual_router_id;
+        }
+        self.vmac_settled(&node.keyword, xmit_base_at.as_ref(), &mut inst);
         self.config.vrrp_instance.insert(name, inst);
     }
 
