@@ -18,14 +18,6 @@ type Refusal = (&'static str, &'static str, &'static [(usize, &'static str)]);
 const AH: &str = "auth_type AH is not supported";
 
 const REFUSED: &[Refusal] = &[
-    (
-        "realworld",
-        "17-notes-nat-all-checkers.conf",
-        &[(
-            33,
-            "a virtual_server without a port (every port, made persistent) is not supported",
-        )],
-    ),
     ("realworld", "44-pihole-unicast-ah.conf", &[(15, AH)]),
     (
         "keepalived-samples",

@@ -83,7 +83,7 @@ struct Slot {
     v6: bool,
     src: IpAddr,
     /// Each VIP with the index of the interface it goes on.
-    vips: Vec<(u32, IpNet, Option<String>)>,
+    vips: Vec<(u32, IpNet, VipOptions)>,
     peers: Vec<IpAddr>,
     ip_id: u16,
     last_transition: Option<Transition>,
@@ -95,6 +95,13 @@ struct Slot {
     handback_loaded: Option<tokio::sync::oneshot::Receiver<()>>,
     /// After a graceful hand-over with `handover_grace`: when the kept VIPs go.
     vips_release_at: Option<Instant>,
+}
+
+/// How a VIP is added: its label and broadcast address (keepalived's `label`, `brd`).
+#[derive(Debug, Clone, Default)]
+struct VipOptions {
+    label: Option<String>,
+    broadcast: Option<Ipv4Addr>,
 }
 
 /// Health of one tracking script: keepalived's rise / fall counting.
@@ -419,7 +426,11 @@ impl Runner {
                 // As keepalived: a VIP on the instance's interface goes on its VMAC.
                 _ => vmac.as_ref().map_or(link.index, |l| l.index),
             };
-            vips.push((dev, v.address, v.label.clone()));
+            let opts = VipOptions {
+                label: v.label.clone(),
+                broadcast: v.broadcast,
+            };
+            vips.push((dev, v.address, opts));
         }
         for index in vips.iter().map(|v| v.0).chain([link.index]) {
             if !self.ifaces.contains_key(&index) {
@@ -518,7 +529,7 @@ impl Runner {
     async fn rtnl_link(
         &self,
         index: u32,
-        vips: &[(u32, IpNet, Option<String>)],
+        vips: &[(u32, IpNet, VipOptions)],
         cfg: &VrrpInstance,
     ) -> Result<super::vip::LinkInfo, RunError> {
         // A VIP's `dev` names another interface: look it up by the name the config gave.
@@ -878,8 +889,9 @@ impl Runner {
                     let limit = handback::LOAD_LIMIT.min(slot.cfg.advert_int.0 * 3);
                     handback::wait_loaded(slot.inst.name(), loaded, limit, &mut self.events).await;
                 }
-                for (dev, net, label) in slot.vips.clone() {
-                    if let Err(e) = self.rtnl.add_vip(dev, net, label.as_deref()).await {
+                for (dev, net, opts) in slot.vips.clone() {
+                    let (label, brd) = (opts.label.as_deref(), opts.broadcast);
+                    if let Err(e) = self.rtnl.add_vip(dev, net, label, brd).await {
                         error!(instance = slot.inst.name(), "adding VIP {net}: {e}");
                     }
                 }

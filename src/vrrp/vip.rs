@@ -136,6 +136,7 @@ impl Rtnl {
         index: u32,
         net: IpNet,
         label: Option<&str>,
+        broadcast: Option<Ipv4Addr>,
     ) -> Result<(), VipError> {
         let mut req = self.handle.address().add(index, net.addr, net.prefix);
         let msg = req.message_mut();
@@ -143,6 +144,9 @@ impl Rtnl {
         // keepalived sets none unless the file says `brd` (seen by tests/keepalived_diff_vm.rs).
         msg.attributes
             .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+        if let Some(brd) = broadcast {
+            msg.attributes.push(AddressAttribute::Broadcast(brd));
+        }
         if let Some(label) = label {
             msg.attributes
                 .push(AddressAttribute::Label(label.to_string()));

@@ -220,6 +220,7 @@ impl Vmacs {
                         prefix: 64,
                     },
                     None,
+                    None,
                 )
                 .await?;
         }

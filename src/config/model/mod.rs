@@ -357,6 +357,10 @@ pub struct VirtualIp {
     pub dev: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// IPv4 broadcast address to set with it (keepalived's `brd`); none: no broadcast, as
+    /// keepalived adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<Ipv4Addr>,
 }
 
 /// An interface whose state moves the instance's priority (weight) or puts it in FAULT (weight 0).

@@ -49,8 +49,12 @@ pub(super) fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: 
             "add e.g. port = 80",
         );
     }
-    if vs.port == Some(0) {
-        c.error(path.join("port"), "port 0 is not valid", "");
+    if vs.port == Some(0) && vs.persistence_timeout.is_none() {
+        c.error(
+            path.join("port"),
+            "port 0 (every port) needs persistence: IPVS refuses it otherwise",
+            "add persistence_timeout",
+        );
     }
     if vs.fwmark == Some(0) {
         c.error(

@@ -163,16 +163,12 @@ impl Conv<'_> {
         match node.args.first().map(|w| w.text.as_str()) {
             Some("fwmark") => vs.fwmark = self.parse_arg(node, 1, "a firewall mark"),
             Some("group") => vs.group = node.args.get(1).map(|w| w.text.clone()),
+            // No port, or 0: every port of the address (IPVS's port-0 service).
             Some(_)
                 if node.args.len() == 1 || node.args[1].text.trim_start_matches('0').is_empty() =>
             {
-                self.error(
-                    &node.args[0],
-                    "a virtual_server without a port (every port, made persistent) is not supported",
-                    "lvsdeck balances one port per address service: give the port, or mark the \
-                     packets and use virtual_server fwmark N",
-                );
-                return;
+                vs.ip = self.parse_arg(node, 0, "an IP address");
+                vs.port = Some(0);
             }
             Some(_) => {
                 vs.ip = self.parse_arg(node, 0, "an IP address");
@@ -321,7 +317,50 @@ impl Conv<'_> {
                 "write lvs_method explicitly",
             );
         }
+        // keepalived: a real server without a port takes the service's.
+        if vs.port.is_some() {
+            for rs in vs.real_server.iter_mut().filter(|rs| rs.port.is_none()) {
+                rs.port = vs.port;
+            }
+        }
+        if vs.port == Some(0) {
+            self.every_port(node, &mut vs);
+        }
         self.push_virtual_server(node, vs, &base);
+    }
+
+    /// A service of every port, as keepalived 2.2.7 settles it: persistent (IPVS takes port 0
+    /// only so; 360 s if the file gives no timeout), and DR / TUN real servers on port 0 (the
+    /// packet keeps its port).
+    fn every_port(&mut self, node: &Node, vs: &mut VirtualServer) {
+        let at = node.args.first().unwrap_or(&node.keyword).clone();
+        if vs.persistence_timeout.is_none() {
+            vs.persistence_timeout = Some(Dur::from_secs(360));
+            self.warn(
+                &at,
+                "a virtual_server of every port (no port) is persistent only: persistence_timeout \
+                 360 s, as keepalived sets",
+                "write persistence_timeout",
+            );
+        }
+        for rs in &mut vs.real_server {
+            let method = rs.lvs_method.unwrap_or(vs.lvs_method);
+            if matches!(method, ForwardMethod::Dr | ForwardMethod::Tun)
+                && rs.port.is_some_and(|p| p != 0)
+            {
+                self.warn(
+                    &at,
+                    format!(
+                        "real_server {} {}: a service of every port forwards on the client's \
+                         port; the port is reset to 0, as keepalived does",
+                        rs.ip,
+                        rs.port.unwrap_or(0)
+                    ),
+                    "leave the port out",
+                );
+                rs.port = Some(0);
+            }
+        }
     }
 
     /// Whether the service is one of addresses and ports (not only firewall marks), where the
@@ -579,7 +618,7 @@ impl Conv<'_> {
             }
         }
         let missing = match kind {
-            CheckKind::Http | CheckKind::Https if ck.url.is_empty() => Some("a url"),
+            CheckKind::Http | CheckKind::Https if ck.url.is_empty() => Some("url"),
             CheckKind::Misc if ck.misc_path.is_none() => Some("misc_path"),
             _ => None,
         };

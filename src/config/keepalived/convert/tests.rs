@@ -166,3 +166,47 @@ fn use_vmac_is_read_as_keepalived_reads_it() {
     assert!(c.vrrp_instance["VI_1"].use_vmac.is_none());
     assert!(said(&d).contains("without use_vmac is ignored"), "{d}");
 }
+
+#[test]
+fn vip_broadcast_is_read_as_keepalived_reads_it() {
+    let vips = |line: &str| {
+        let text = format!(
+            "vrrp_instance VI_1 {{\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {{\n{line}\n}}\n}}\n"
+        );
+        let (c, d) = conv(&text);
+        let v = c.vrrp_instance["VI_1"].virtual_ipaddress.clone();
+        (v.iter().map(|v| v.broadcast).collect::<Vec<_>>(), said(&d))
+    };
+    let ip = |s: &str| Some(s.parse().unwrap());
+    assert_eq!(vips("10.1.2.3/16 brd 10.1.255.255").0, [ip("10.1.255.255")]);
+    assert_eq!(vips("10.1.2.3/24 brd +").0, [ip("10.1.2.255")]);
+    assert_eq!(vips("10.1.2.3/24 broadcast -").0, [ip("10.1.2.0")]);
+    assert_eq!(vips("10.1.2.3/24").0, [None]);
+    // /31 and /32 have none: the VIP stays, without one.
+    let (b, d) = vips("10.1.2.3 brd +");
+    assert_eq!(b, [None]);
+    assert!(d.contains("has no broadcast"), "{d}");
+    // A value keepalived cannot read drops the VIP.
+    let (b, d) = vips("10.1.2.3/24 brd nonsense");
+    assert!(b.is_empty());
+    assert!(d.contains("the VIP is skipped"), "{d}");
+}
+
+#[test]
+fn a_virtual_server_without_a_port_serves_every_port_persistently() {
+    let (c, d) = conv(
+        "virtual_server 10.0.0.1 {\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.2 80 {\n}\n}\n\
+         virtual_server 10.0.0.3 0 {\nlb_kind NAT\nprotocol TCP\npersistence_timeout 50\n\
+         real_server 10.0.0.4 {\n}\n}\n",
+    );
+    assert_eq!(d.errors().count(), 0, "{d}");
+    let (dr, nat) = (&c.virtual_server[0], &c.virtual_server[1]);
+    assert_eq!(dr.port, Some(0));
+    assert_eq!(dr.persistence_timeout, Some(Dur::from_secs(360)));
+    assert_eq!(dr.real_server[0].port, Some(0));
+    assert!(said(&d).contains("persistence_timeout 360 s"), "{d}");
+    assert!(said(&d).contains("the port is reset to 0"), "{d}");
+    assert_eq!(nat.persistence_timeout, Some(Dur::from_secs(50)));
+    // Without a port, a real server takes the service's.
+    assert_eq!(nat.real_server[0].port, Some(0));
+}

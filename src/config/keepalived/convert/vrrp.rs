@@ -1,6 +1,6 @@
 //! `vrrp_script`, `vrrp_instance` and `vrrp_sync_group`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::keywords::{self, Ctx, visible};
 use super::{Conv, set};
@@ -464,7 +464,9 @@ impl Conv<'_> {
                 address,
                 dev: None,
                 label: None,
+                broadcast: None,
             };
+            let mut skip = false;
             let mut j = 0;
             while j < v.args.len() {
                 let opt = v.args[j].clone();
@@ -475,10 +477,21 @@ impl Conv<'_> {
                         self.place(path.join("label"), &v.args[j + 1]);
                         vip.label = Some(l);
                     }
-                    ("brd" | "broadcast" | "scope", Some(_)) => self.warn(
+                    ("brd" | "broadcast", value) => match broadcast(&address, value.as_deref()) {
+                        Ok(b) => vip.broadcast = b,
+                        Err(why) => {
+                            skip |= why.ends_with("skipped");
+                            self.warn(
+                                &opt,
+                                format!("VIP {}: {why}, as keepalived does", v.keyword.text),
+                                "write brd ADDRESS, brd + or brd -",
+                            );
+                        }
+                    },
+                    ("scope", Some(_)) => self.warn(
                         &opt,
                         format!("VIP option `{}` is ignored", opt.text),
-                        "lvsdeck adds VIPs with the kernel's default broadcast and global scope",
+                        "lvsdeck adds VIPs with global scope",
                     ),
                     (_, _) => self.error(
                         &opt,
@@ -488,7 +501,9 @@ impl Conv<'_> {
                 }
                 j += 2;
             }
-            out.push(vip);
+            if !skip {
+                out.push(vip);
+            }
         }
         out
     }
@@ -531,5 +546,29 @@ impl Conv<'_> {
             }
         }
         self.config.vrrp_sync_group.insert(name, g);
+    }
+}
+
+/// keepalived's `brd` of a VIP: an address, `+` (host bits set) or `-` (host bits clear);
+/// an error ends in "skipped" when keepalived drops the VIP, else only the broadcast goes.
+fn broadcast(vip: &IpNet, value: Option<&str>) -> Result<Option<Ipv4Addr>, String> {
+    let IpAddr::V4(addr) = vip.addr else {
+        return Err("`brd` on an IPv6 address: the VIP is skipped".into());
+    };
+    let Some(value) = value else {
+        return Err("`brd` without a value: the VIP is skipped".into());
+    };
+    let host_bits = u32::MAX.checked_shr(u32::from(vip.prefix)).unwrap_or(0);
+    let net = u32::from(addr) & !host_bits;
+    match value {
+        "+" | "-" if vip.prefix > 30 => {
+            Err(format!("a /{} has no broadcast: none is set", vip.prefix))
+        }
+        "+" => Ok(Some(Ipv4Addr::from(net | host_bits))),
+        "-" => Ok(Some(Ipv4Addr::from(net))),
+        other => other
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("`{other}` is not a broadcast address: the VIP is skipped")),
     }
 }
