@@ -44,55 +44,7 @@ const REFUSED: &[Refusal] = &[
         "keepalived.conf.UDP_CHECK",
         &[(23, "UDP_CHECK is not supported")],
     ),
-    (
-        "keepalived-samples",
-        "keepalived.conf.track_interface",
-        &[
-            (7, "`static_routes` is not supported"),
-            (28, "`virtual_routes` is not supported"),
-        ],
-    ),
-    (
-        "keepalived-samples",
-        "keepalived.conf.vrrp.routes",
-        &[
-            (7, "`static_routes` is not supported"),
-            (25, "`virtual_routes` is not supported"),
-        ],
-    ),
-    (
-        "keepalived-samples",
-        "keepalived.conf.vrrp.rules",
-        &[
-            (9, "`static_rules` is not supported"),
-            (24, "`virtual_rules` is not supported"),
-        ],
-    ),
-    (
-        "keepalived-samples",
-        "keepalived.conf.vrrp.static_ipaddress",
-        &[
-            (7, "`static_ipaddress` is not supported"),
-            (21, "`virtual_routes` is not supported"),
-        ],
-    ),
 ];
-
-/// `../shared/corpus` beside the repository, or `None` (with a visible SKIP) when it is not
-/// there; in CI a missing corpus is a failure.
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    // A SKIP line by hand, a failure in CI (`support::is_ci`: CI set to anything but empty, 0
-    // or false).
-    support::skip(&format!(
-        "{} not found; the corpus test did not run",
-        dir.display()
-    ));
-    None
-}
 
 fn files(dir: &Path, conf_only: bool) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -120,7 +72,9 @@ fn check(file: &Path) -> (bool, String) {
 
 #[test]
 fn every_corpus_file_is_accepted_except_the_refusals_listed_with_their_reason() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = support::shared_corpus("", "the corpus test") else {
+        return;
+    };
     let mut failures = Vec::new();
     let mut refused_seen = 0;
     for (folder, conf_only) in [("realworld", true), ("keepalived-samples", false)] {

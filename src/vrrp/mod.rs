@@ -5,6 +5,7 @@ pub mod handback;
 pub mod io;
 pub mod machine;
 pub mod packet;
+pub mod routes;
 pub mod runner;
 pub mod sim;
 pub mod vip;

@@ -20,7 +20,8 @@ use super::packet::{
     Advert, AuthPolicy, ChecksumMode, DecodeOptions, Endpoints, IpHeader, Ipv4Header, Packet,
     VRRP_GROUP_V6, Version, auth_pass, check_ttl,
 };
-use super::vip::{LinkWatch, Rtnl, VipError};
+use super::routes::{self, Statics};
+use super::vip::{LinkWatch, Rtnl, VipError, VipOptions};
 use super::vmac::{self, Vmacs};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
 use crate::config::validate::{FsProbe, ScriptProbe, ScriptStatus, script_program};
@@ -95,13 +96,6 @@ struct Slot {
     handback_loaded: Option<tokio::sync::oneshot::Receiver<()>>,
     /// After a graceful hand-over with `handover_grace`: when the kept VIPs go.
     vips_release_at: Option<Instant>,
-}
-
-/// How a VIP is added: its label and broadcast address (keepalived's `label`, `brd`).
-#[derive(Debug, Clone, Default)]
-struct VipOptions {
-    label: Option<String>,
-    broadcast: Option<Ipv4Addr>,
 }
 
 /// Health of one tracking script: keepalived's rise / fall counting.
@@ -251,6 +245,8 @@ pub struct Runner {
     /// (instance, event) since the last [`Runner::take_events`].
     events: Vec<(String, String)>,
     vmacs: Vmacs,
+    /// What static_ipaddress / static_routes / static_rules set.
+    statics: Statics,
 }
 
 impl Runner {
@@ -279,7 +275,9 @@ impl Runner {
             inputs_rx,
             events: Vec::new(),
             vmacs: Vmacs::new(rtnl),
+            statics: Statics::default(),
         };
+        runner.apply_statics(config).await?;
         for (name, cfg) in &config.vrrp_instance {
             let slot = runner.prepare(name, cfg, &config.global, None).await?;
             runner.slots.push(slot);
@@ -363,6 +361,9 @@ impl Runner {
                     what: "link-local IPv6",
                 })?,
         };
+        routes::check_devices(&self.rtnl, &cfg.virtual_routes, &cfg.virtual_rules)
+            .await
+            .map_err(err)?;
         let vmac = self.vmac(name, cfg, global, &link, v6, src).await?;
         let sock_link = match (&vmac, cfg.use_vmac.as_ref().is_some_and(|v| v.xmit_base)) {
             (Some(vmac), false) => vmac.clone(),
@@ -426,10 +427,7 @@ impl Runner {
                 // As keepalived: a VIP on the instance's interface goes on its VMAC.
                 _ => vmac.as_ref().map_or(link.index, |l| l.index),
             };
-            let opts = VipOptions {
-                label: v.label.clone(),
-                broadcast: v.broadcast,
-            };
+            let opts = VipOptions::of(v);
             vips.push((dev, v.address, opts));
         }
         for index in vips.iter().map(|v| v.0).chain([link.index]) {
@@ -490,6 +488,17 @@ impl Runner {
             handback_loaded: None,
             vips_release_at: None,
         })
+    }
+
+    /// static_ipaddress, static_routes and static_rules as `config` has them; an interface
+    /// they name that does not exist refuses the config, as keepalived does.
+    async fn apply_statics(&mut self, config: &Config) -> Result<(), RunError> {
+        Statics::check(&self.rtnl, config).await?;
+        for e in self.statics.apply(&self.rtnl, config).await {
+            warn!("{e}");
+            self.events.push((String::new(), e.to_string()));
+        }
+        Ok(())
     }
 
     /// The instance's VMAC (`use_vmac`), made and up; None without one.
@@ -662,6 +671,7 @@ impl Runner {
         }
         self.slots = kept;
         self.global = config.global.clone();
+        self.apply_statics(config).await?;
         for (name, cfg) in &config.vrrp_instance {
             if !self.slots.iter().any(|s| s.inst.name() == name) {
                 let slot = self.prepare(name, cfg, &config.global, Some(now)).await?;
@@ -890,10 +900,14 @@ impl Runner {
                     handback::wait_loaded(slot.inst.name(), loaded, limit, &mut self.events).await;
                 }
                 for (dev, net, opts) in slot.vips.clone() {
-                    let (label, brd) = (opts.label.as_deref(), opts.broadcast);
-                    if let Err(e) = self.rtnl.add_vip(dev, net, label, brd).await {
+                    if let Err(e) = self.rtnl.add_vip(dev, net, &opts).await {
                         error!(instance = slot.inst.name(), "adding VIP {net}: {e}");
                     }
+                }
+                let cfg = &slot.cfg;
+                for e in routes::add_all(&self.rtnl, &cfg.virtual_routes, &cfg.virtual_rules).await
+                {
+                    error!(instance = slot.inst.name(), "{e}");
                 }
             }
             Action::KeepVipsFor(grace) => {
@@ -909,11 +923,7 @@ impl Runner {
             }
             Action::RemoveVips => {
                 slot.vips_release_at = None;
-                for (dev, net, _) in slot.vips.clone() {
-                    if let Err(e) = self.rtnl.del_vip(dev, net).await {
-                        error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
-                    }
-                }
+                remove_vips(&self.rtnl, slot).await;
             }
             Action::SendGratuitous { count } => {
                 let mut spaced = Vec::new();
@@ -967,11 +977,7 @@ impl Runner {
             if slot.inst.state() == State::Master {
                 continue;
             }
-            for (dev, net, _) in slot.vips.clone() {
-                if let Err(e) = self.rtnl.del_vip(dev, net).await {
-                    error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
-                }
-            }
+            remove_vips(&self.rtnl, slot).await;
             self.events.push((
                 slot.inst.name().to_string(),
                 "VIPs released at the end of the hand-over's grace period".to_string(),
@@ -1141,10 +1147,27 @@ impl Runner {
         self.step(now).await;
         self.clear_handbacks().await;
         self.vmacs.remove_all().await;
+        for e in self.statics.clear(&self.rtnl).await {
+            warn!("{e}");
+        }
         if !self.drops.is_empty() {
             info!("VRRP packets dropped: {:?}", self.drops);
         }
         Stopped::Immediate
+    }
+}
+
+/// The instance's virtual rules and routes out (as keepalived: rules, then routes), then
+/// its VIPs.
+async fn remove_vips(rtnl: &Rtnl, slot: &Slot) {
+    let cfg = &slot.cfg;
+    for e in routes::remove_all(rtnl, &cfg.virtual_routes, &cfg.virtual_rules).await {
+        error!(instance = slot.inst.name(), "{e}");
+    }
+    for (dev, net, _) in &slot.vips {
+        if let Err(e) = rtnl.del_vip(*dev, *net).await {
+            error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
+        }
     }
 }
 

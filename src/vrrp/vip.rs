@@ -10,7 +10,9 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::stream::StreamExt;
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressScope,
+};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::{Handle, MulticastGroup};
 
@@ -24,6 +26,24 @@ pub struct LinkInfo {
     pub mac: Option<[u8; 6]>,
     /// Administratively up and with carrier (IFF_UP and IFF_LOWER_UP/RUNNING).
     pub up: bool,
+}
+
+/// How an address is added: keepalived's `label`, `brd` and `scope`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipOptions {
+    pub label: Option<String>,
+    pub broadcast: Option<Ipv4Addr>,
+    pub scope: Option<u8>,
+}
+
+impl VipOptions {
+    pub fn of(v: &crate::config::model::VirtualIp) -> Self {
+        Self {
+            label: v.label.clone(),
+            broadcast: v.broadcast,
+            scope: v.scope,
+        }
+    }
 }
 
 /// An address configured on an interface.
@@ -131,25 +151,21 @@ impl Rtnl {
     }
 
     /// Add a VIP; already present is fine (a restart over our own address).
-    pub async fn add_vip(
-        &self,
-        index: u32,
-        net: IpNet,
-        label: Option<&str>,
-        broadcast: Option<Ipv4Addr>,
-    ) -> Result<(), VipError> {
+    pub async fn add_vip(&self, index: u32, net: IpNet, opts: &VipOptions) -> Result<(), VipError> {
         let mut req = self.handle.address().add(index, net.addr, net.prefix);
         let msg = req.message_mut();
         // rtnetlink's request carries a broadcast address for IPv4 prefixes under /31;
         // keepalived sets none unless the file says `brd` (seen by tests/keepalived_diff_vm.rs).
         msg.attributes
             .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
-        if let Some(brd) = broadcast {
+        if let Some(brd) = opts.broadcast {
             msg.attributes.push(AddressAttribute::Broadcast(brd));
         }
-        if let Some(label) = label {
-            msg.attributes
-                .push(AddressAttribute::Label(label.to_string()));
+        if let Some(label) = &opts.label {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        }
+        if let Some(scope) = opts.scope {
+            msg.header.scope = AddressScope::from(scope);
         }
         if net.addr.is_ipv6() {
             // No duplicate address detection: the VIP must answer at once after a failover.

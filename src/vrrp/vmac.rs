@@ -219,8 +219,7 @@ impl Vmacs {
                         addr: IpAddr::V6(src),
                         prefix: 64,
                     },
-                    None,
-                    None,
+                    &Default::default(),
                 )
                 .await?;
         }

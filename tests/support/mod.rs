@@ -43,6 +43,19 @@ pub fn skip(msg: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP: {msg}");
 }
 
+/// `../shared/corpus/<sub>` beside the repository (keepalived's samples, operators' files),
+/// or `None` with a visible SKIP when it is not there; in CI a missing corpus fails `test`.
+pub fn shared_corpus(sub: &str, test: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    skip(&format!("{} not found; {test} did not run", dir.display()));
+    None
+}
+
 /// A namespace prefix unique to this test process and test, short enough for interface names.
 pub fn prefix(tag: &str) -> String {
     format!("lt{}{tag}", std::process::id() % 100_000)

@@ -4,6 +4,7 @@
 //! this model's serde representation, so `import` is "parse keepalived.conf, serialize".
 //! Field names follow keepalived's where one exists, so a keepalived user can guess them.
 
+mod routes;
 mod values;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use routes::{FIRST_RULE_PRIORITY, ROUTE_PROTOCOL, Route, RouteKind, Rule};
 pub use values::{Dur, IpNet, StatusRange};
 
 /// The whole configuration of one director.
@@ -32,6 +34,15 @@ pub struct Config {
     pub virtual_server: Vec<VirtualServer>,
     #[serde(default, skip_serializing_if = "Console::is_default")]
     pub console: Console,
+    /// Addresses set from start to stop, whatever the VRRP state (`static_ipaddress`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_ipaddress: Vec<VirtualIp>,
+    /// Routes set from start to stop (`static_routes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<Route>,
+    /// Policy rules set from start to stop (`static_rules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<Rule>,
 }
 
 /// Director-wide settings (keepalived's `global_defs`, plus lvsdeck's own).
@@ -306,6 +317,12 @@ pub struct VrrpInstance {
     /// keepalived's `use_vmac`: the VIPs go on a macvlan carrying the VRRP virtual MAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_vmac: Option<Vmac>,
+    /// Routes set while master, after the VIPs (`virtual_routes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_routes: Vec<Route>,
+    /// Policy rules set while master (`virtual_rules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_rules: Vec<Rule>,
 }
 
 /// A VRRP virtual MAC interface (RFC 3768 §7.3, RFC 5798 §7.3): a private macvlan over the
@@ -361,6 +378,9 @@ pub struct VirtualIp {
     /// keepalived adds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<Ipv4Addr>,
+    /// Address scope number (`scope link` = 253); none: global.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u8>,
 }
 
 /// An interface whose state moves the instance's priority (weight) or puts it in FAULT (weight 0).

@@ -67,20 +67,6 @@ const TABLE: &[Entry] = &[
     // --- refused: keepalived changes the data path or the election with these ---
     refused(
         &[Ctx::Root],
-        &["static_ipaddress", "static_routes", "static_rules"],
-        NOT_SUPPORTED,
-        "lvsdeck adds no addresses, routes or rules of its own; set them up with the \
-              system's network configuration",
-    ),
-    refused(
-        &[Ctx::Instance],
-        &["virtual_routes", "virtual_rules"],
-        NOT_SUPPORTED,
-        "lvsdeck moves only addresses with the master state; a notify script can add \
-              routes and rules",
-    ),
-    refused(
-        &[Ctx::Root],
         &["net_namespace", "net_namespace_ipvs"],
         NOT_SUPPORTED,
         "lvsdeck works in the namespace it starts in; start it with `ip netns exec NAME`",

@@ -10,6 +10,7 @@ mod blocks;
 mod global;
 pub mod keywords;
 mod lvs;
+mod routes;
 mod vmac;
 mod vrrp;
 
@@ -39,6 +40,7 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
         failed: Vec::new(),
         config: Config::default(),
         global_version: None,
+        rule_priority: [0, 0],
     };
     // Global defaults first: instances take the global VRRP version, GARP timings and strictness.
     for node in parsed
@@ -56,6 +58,15 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
             "vrrp_sync_group" => c.sync_group(node),
             "virtual_server_group" => c.vs_group(node),
             "virtual_server" => c.virtual_server(node),
+            "static_routes" => {
+                let routes = c.routes(node);
+                c.config.static_routes.extend(routes);
+            }
+            "static_rules" => {
+                let rules = c.rules(node);
+                c.config.static_rules.extend(rules);
+            }
+            "static_ipaddress" => c.static_ipaddress(node),
             _ => c.unknown(node, Ctx::Root),
         }
     }
@@ -73,6 +84,8 @@ struct Conv<'a> {
     failed: Vec<ConfPath>,
     config: Config,
     global_version: Option<u8>,
+    /// Rules without a priority so far, IPv4 and IPv6 (keepalived counts down per family).
+    rule_priority: [u32; 2],
 }
 
 impl Conv<'_> {

@@ -128,13 +128,13 @@ fn a_keyword_of_another_block_says_where_it_belongs() {
 
 #[test]
 fn refused_keywords_keep_their_reason() {
-    let (_, d) = conv(&instance("use_vmac_addr\nvirtual_routes {\n}\n"));
+    let (_, d) = conv(&instance("use_vmac_addr\nuse_ipvlan\n"));
     let errors: Vec<String> = d.errors().map(|e| e.message.clone()).collect();
     assert_eq!(
         errors,
         [
             "`use_vmac_addr` is not supported",
-            "`virtual_routes` is not supported"
+            "`use_ipvlan` is not supported"
         ]
     );
 }

@@ -92,6 +92,8 @@ impl Conv<'_> {
             strict_mode: None,
             mcast_dst_ip: None,
             use_vmac: None,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
         };
         let mut garp = self.config.global.garp;
         let mut garp_set = false;
@@ -192,6 +194,8 @@ impl Conv<'_> {
                     self.notify(n, &mut inst.notify, &base)
                 }
                 "lvs_sync_daemon_interface" => inst.lvs_sync_daemon_interface = self.name(n),
+                "virtual_routes" => inst.virtual_routes.extend(self.routes(n)),
+                "virtual_rules" => inst.virtual_rules.extend(self.rules(n)),
                 "use_vmac" => {
                     let (vmac, short_mac) = self.use_vmac(n, inst.use_vmac.take());
                     vmac_short_mac |= short_mac;
@@ -448,7 +452,7 @@ impl Conv<'_> {
         Some(sent)
     }
 
-    fn vips(&mut self, n: &Node, base: &ConfPath) -> Vec<VirtualIp> {
+    pub(super) fn vips(&mut self, n: &Node, base: &ConfPath) -> Vec<VirtualIp> {
         let mut out = Vec::new();
         for (i, v) in self.block(n).iter().enumerate() {
             let path = base.join(i);
@@ -465,6 +469,7 @@ impl Conv<'_> {
                 dev: None,
                 label: None,
                 broadcast: None,
+                scope: None,
             };
             let mut skip = false;
             let mut j = 0;
@@ -488,11 +493,14 @@ impl Conv<'_> {
                             );
                         }
                     },
-                    ("scope", Some(_)) => self.warn(
-                        &opt,
-                        format!("VIP option `{}` is ignored", opt.text),
-                        "lvsdeck adds VIPs with global scope",
-                    ),
+                    ("scope", Some(sc)) => match super::routes::scope(&sc) {
+                        Some(n) => vip.scope = Some(n),
+                        None => self.warn(
+                            &v.args[j + 1],
+                            format!("`{sc}` is not a scope: global, as keepalived falls back to"),
+                            "write host, link, site or global",
+                        ),
+                    },
                     (_, _) => self.error(
                         &opt,
                         format!("VIP option `{}` is not supported", opt.text),
