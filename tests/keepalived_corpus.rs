@@ -15,10 +15,7 @@ use assert_cmd::cargo::CommandCargoExt;
 /// The refused files: folder, file, and each error as (line, message).
 type Refusal = (&'static str, &'static str, &'static [(usize, &'static str)]);
 
-const AH: &str = "auth_type AH is not supported";
-
 const REFUSED: &[Refusal] = &[
-    ("realworld", "44-pihole-unicast-ah.conf", &[(15, AH)]),
     (
         "keepalived-samples",
         "keepalived.conf.IPv6",
@@ -38,7 +35,6 @@ const REFUSED: &[Refusal] = &[
             (89, "SMTP_CHECK is not supported"),
         ],
     ),
-    ("keepalived-samples", "keepalived.conf.SSL_GET", &[(20, AH)]),
     (
         "keepalived-samples",
         "keepalived.conf.UDP_CHECK",

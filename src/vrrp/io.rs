@@ -56,10 +56,15 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> 
 }
 
 impl VrrpSocket {
-    /// An IPv4 socket on `ifname`: we write whole IP headers (TTL 255, TOS 0xc0, as keepalived),
-    /// and with `multicast` join 224.0.0.18 by interface index (ip_mreqn), not by address.
-    pub fn open_v4(ifname: &str, ifindex: u32, multicast: bool) -> io::Result<Self> {
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
+    /// An IPv4 socket on `ifname` for IP protocol `protocol` (VRRP, or AH): we write whole IP
+    /// headers (TTL 255, TOS 0xc0, as keepalived), and with `multicast` join 224.0.0.18 by
+    /// interface index (ip_mreqn), not by address.
+    pub fn open_v4(ifname: &str, ifindex: u32, multicast: bool, protocol: u8) -> io::Result<Self> {
+        let s = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(protocol))),
+        )?;
         s.set_header_included_v4(true)?;
         s.bind_device(Some(ifname.as_bytes()))?;
         if multicast {

@@ -1,5 +1,6 @@
 //! VRRP (RFC 3768 v2, RFC 9568 v3): the pure codec and state machine, and the thin I/O around them.
 
+pub mod ah;
 pub mod announce;
 pub mod handback;
 pub mod io;

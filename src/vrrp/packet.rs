@@ -204,6 +204,8 @@ pub enum AuthPolicy {
     /// Require this local configuration: `None` means no authentication (VRRPv2 auth type 0,
     /// or VRRPv3), `Some(password)` means auth type 1 with exactly this (zero-padded) password.
     Require(Option<[u8; 8]>),
+    /// Auth type 2 (IPsec AH), already checked by [`super::ah`]: reported as no password.
+    Ah,
 }
 
 /// Options for [`Advert::decode`] and [`Packet::decode`].
@@ -542,6 +544,14 @@ impl Advert {
         let addr_end = msg.len() - auth_len;
         let auth = match version {
             Version::V2 => match msg[4] {
+                AUTH_AH if opts.auth == AuthPolicy::Ah => None,
+                found if opts.auth == AuthPolicy::Ah => {
+                    return Err(AuthError::TypeMismatch {
+                        expected: AUTH_AH,
+                        found,
+                    }
+                    .into());
+                }
                 // Authentication data is ignored when there is no authentication (RFC 3768 §5.3.10).
                 AUTH_NONE => None,
                 AUTH_PASS => {

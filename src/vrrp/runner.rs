@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+use super::ah::{self, AhState};
 use super::announce;
 use super::handback;
 use super::io::{self, PacketSocket, Received, VrrpSocket};
@@ -79,6 +80,9 @@ struct Slot {
     ifindex: u32,
     /// The interface adverts go out and are heard on: the VMAC, or `ifindex`.
     sock_ifindex: u32,
+    sock_kind: SockKind,
+    /// `auth_type AH`: the key and sequence counter.
+    ah: Option<AhState>,
     /// The name of its VMAC interface (`use_vmac`).
     vmac: Option<String>,
     v6: bool,
@@ -130,9 +134,28 @@ impl ScriptHealth {
     }
 }
 
+/// What a VRRP socket carries: adverts over IPv4 or IPv6, or IPv4 adverts inside an IPsec
+/// AH (`auth_type AH`, IP protocol 51).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SockKind {
+    V4,
+    V6,
+    Ah,
+}
+
+impl SockKind {
+    fn of(v6: bool, ah: bool) -> Self {
+        match (v6, ah) {
+            (true, _) => SockKind::V6,
+            (false, true) => SockKind::Ah,
+            (false, false) => SockKind::V4,
+        }
+    }
+}
+
 /// Something for the instances: a packet, a tracking script's result, a link change.
 pub enum Input {
-    Packet(u32, bool, Received),
+    Packet(u32, SockKind, Received),
     Script(String, bool),
     Link(super::vip::LinkInfo),
     /// Something a background task has to say about an instance, for the event log.
@@ -172,7 +195,10 @@ pub fn instance_params(
     p.preempt = cfg.preempt;
     p.preempt_delay = cfg.preempt_delay.0;
     p.accept = cfg.accept;
-    p.auth = cfg.auth_pass.as_ref().map(|s| auth_pass(s.as_bytes()));
+    // With AH the password keys the AH layer's ICV; the advert itself carries none.
+    p.auth = (!cfg.auth_ah)
+        .then(|| cfg.auth_pass.as_ref().map(|s| auth_pass(s.as_bytes())))
+        .flatten();
     p.check_adv_addrs = !(global.vrrp_skip_check_adv_addr || cfg.skip_check_adv_addr);
     let g = cfg.garp.unwrap_or(global.garp);
     p.garp = GarpParams {
@@ -229,7 +255,7 @@ async fn run_script(script: &VrrpScript) -> bool {
 pub struct Runner {
     slots: Vec<Slot>,
     ifaces: HashMap<u32, Iface>,
-    sockets: HashMap<(u32, bool), Arc<VrrpSocket>>,
+    sockets: HashMap<(u32, SockKind), Arc<VrrpSocket>>,
     groups: Vec<(SyncGroup, Vec<usize>)>,
     rtnl: Rtnl,
     scripts: BTreeMap<String, (VrrpScript, ScriptHealth)>,
@@ -241,7 +267,7 @@ pub struct Runner {
     inputs_tx: mpsc::Sender<Input>,
     inputs_rx: mpsc::Receiver<Input>,
     /// Non-standard multicast groups joined, by interface index.
-    joined: std::collections::HashSet<(u32, IpAddr)>,
+    joined: std::collections::HashSet<(u32, SockKind, IpAddr)>,
     /// (instance, event) since the last [`Runner::take_events`].
     events: Vec<(String, String)>,
     vmacs: Vmacs,
@@ -370,19 +396,24 @@ impl Runner {
             _ => link.clone(),
         };
         let multicast = cfg.unicast_peer.is_empty();
+        let kind = SockKind::of(v6, cfg.auth_ah);
         if let std::collections::hash_map::Entry::Vacant(e) =
-            self.sockets.entry((sock_link.index, v6))
+            self.sockets.entry((sock_link.index, kind))
         {
             let sock_err = |source| RunError::Socket {
                 instance: name.into(),
                 interface: sock_link.name.clone(),
                 source,
             };
-            let socket = match src {
-                IpAddr::V6(s) => {
-                    VrrpSocket::open_v6(&sock_link.name, sock_link.index, s, multicast)
+            let (name, index) = (&sock_link.name, sock_link.index);
+            let socket = match (src, kind) {
+                (IpAddr::V6(s), _) => VrrpSocket::open_v6(name, index, s, multicast),
+                (IpAddr::V4(_), SockKind::Ah) => {
+                    VrrpSocket::open_v4(name, index, multicast, ah::IPPROTO_AH)
                 }
-                IpAddr::V4(_) => VrrpSocket::open_v4(&sock_link.name, sock_link.index, multicast),
+                (IpAddr::V4(_), _) => {
+                    VrrpSocket::open_v4(name, index, multicast, super::packet::IPPROTO_VRRP)
+                }
             }
             .map_err(sock_err)?;
             let socket = Arc::new(socket);
@@ -393,7 +424,7 @@ impl Runner {
                 loop {
                     match socket.recv().await {
                         Ok(pkt) => {
-                            if tx.send(Input::Packet(index, v6, pkt)).await.is_err() {
+                            if tx.send(Input::Packet(index, kind, pkt)).await.is_err() {
                                 return;
                             }
                         }
@@ -408,9 +439,9 @@ impl Runner {
         let group = io::advert_group(cfg, global, v6);
         if multicast
             && group != io::standard_group(v6)
-            && self.joined.insert((sock_link.index, group))
+            && self.joined.insert((sock_link.index, kind, group))
         {
-            self.sockets[&(sock_link.index, v6)]
+            self.sockets[&(sock_link.index, kind)]
                 .join(group, sock_link.index)
                 .map_err(|source| RunError::Socket {
                     instance: name.into(),
@@ -476,6 +507,10 @@ impl Runner {
             inst,
             ifindex: link.index,
             sock_ifindex: sock_link.index,
+            sock_kind: kind,
+            ah: cfg
+                .auth_ah
+                .then(|| AhState::new(cfg.auth_pass.as_deref().unwrap_or_default(), !multicast)),
             vmac: vmac.map(|l| l.name),
             v6,
             src,
@@ -719,7 +754,10 @@ impl Runner {
     /// Feed one input to the instances it concerns.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Packet(ifindex, v6, pkt) => self.handle_packet(now, ifindex, v6, pkt),
+            Input::Packet(ifindex, SockKind::Ah, pkt) => self.handle_ah_packet(now, ifindex, pkt),
+            Input::Packet(ifindex, kind, pkt) => {
+                self.handle_packet(now, ifindex, kind == SockKind::V6, pkt)
+            }
             Input::Script(name, ok) => {
                 let Some((script, health)) = self.scripts.get_mut(&name) else {
                     return;
@@ -788,11 +826,60 @@ impl Runner {
                 return self.drop_packet(e.reason());
             }
         };
-        let Some(slot) = self.slots.iter_mut().find(|s| {
-            s.sock_ifindex == ifindex && s.v6 == v6 && s.cfg.virtual_router_id == advert.vrid
+        // An AH instance hears only AH packets (its socket's protocol is 51).
+        let kind = SockKind::of(v6, false);
+        let Some(i) = self.slots.iter().position(|s| {
+            s.sock_ifindex == ifindex
+                && s.sock_kind == kind
+                && s.cfg.virtual_router_id == advert.vrid
         }) else {
             return self.drop_packet("unknown_vrid");
         };
+        self.deliver(now, i, src, advert);
+    }
+
+    /// An IPv4 advert inside an IPsec AH: its instance (by VRID) checks the AH with its key
+    /// and sequence counter before the advert is decoded.
+    fn handle_ah_packet(&mut self, now: Instant, ifindex: u32, pkt: Received) {
+        let Some(vrid) = ah::peek_vrid(&pkt.bytes) else {
+            return self.drop_packet("ah_malformed");
+        };
+        let Some(i) = self.slots.iter().position(|s| {
+            s.sock_ifindex == ifindex
+                && s.sock_kind == SockKind::Ah
+                && s.cfg.virtual_router_id == vrid
+        }) else {
+            return self.drop_packet("unknown_vrid");
+        };
+        let opts = DecodeOptions {
+            checksum: self.checksum,
+            auth: AuthPolicy::Ah,
+        };
+        let decoded = match self.slots[i].ah.as_mut().map(|a| a.open(&pkt.bytes)) {
+            Some(Ok(o)) => {
+                let ep = Endpoints::V4 {
+                    src: o.src,
+                    dst: o.dst,
+                };
+                Advert::decode(o.vrrp, &ep, &opts)
+                    .map(|a| (o.src, a))
+                    .map_err(|e| e.reason())
+            }
+            Some(Err(e)) => {
+                tracing::debug!("dropped AH packet from {}: {e}", pkt.src);
+                Err(e.reason())
+            }
+            None => Err("unknown_vrid"),
+        };
+        match decoded {
+            Ok((src, advert)) => self.deliver(now, i, IpAddr::V4(src), advert),
+            Err(reason) => self.drop_packet(reason),
+        }
+    }
+
+    /// A decoded advert for instance `i`.
+    fn deliver(&mut self, now: Instant, i: usize, src: IpAddr, advert: Advert) {
+        let slot = &mut self.slots[i];
         if !slot.peers.is_empty() && !slot.peers.contains(&src) {
             return self.drop_packet("unknown_peer");
         }
@@ -856,7 +943,7 @@ impl Runner {
         let slot = &mut self.slots[i];
         match action {
             Action::SendAdvert(advert) => {
-                let socket = self.sockets[&(slot.sock_ifindex, slot.v6)].clone();
+                let socket = self.sockets[&(slot.sock_ifindex, slot.sock_kind)].clone();
                 let dsts: Vec<IpAddr> = if slot.peers.is_empty() {
                     vec![io::advert_group(&slot.cfg, &self.global, slot.v6)]
                 } else {
@@ -870,11 +957,16 @@ impl Runner {
                                 dst,
                                 ..Ipv4Header::advert(src, slot.ip_id)
                             };
-                            Packet {
-                                ip: IpHeader::V4(ip),
-                                advert: advert.clone(),
+                            match slot.ah.as_mut() {
+                                Some(ah) => advert
+                                    .encode(&Endpoints::V4 { src, dst }, checksum)
+                                    .map(|msg| ah.seal(&ip, &msg)),
+                                None => Packet {
+                                    ip: IpHeader::V4(ip),
+                                    advert: advert.clone(),
+                                }
+                                .encode(checksum),
                             }
-                            .encode(checksum)
                         }
                         (IpAddr::V6(src), IpAddr::V6(dst)) => {
                             advert.encode(&Endpoints::V6 { src, dst }, checksum)

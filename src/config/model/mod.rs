@@ -266,9 +266,13 @@ pub struct VrrpInstance {
     pub state: InitialState,
     #[serde(default = "default_advert_int")]
     pub advert_int: Dur,
-    /// v2 simple password (keepalived's `authentication { auth_type PASS }`).
+    /// v2 simple password (keepalived's `authentication { auth_type PASS }`), or the AH key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_pass: Option<String>,
+    /// `auth_pass` keys an IPsec AH (RFC 2402, HMAC-MD5-96) around each advert instead of
+    /// going in it (keepalived's `auth_type AH`; VRRPv2, IPv4).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auth_ah: bool,
     pub virtual_ipaddress: Vec<VirtualIp>,
     /// Addresses the instance keeps in step with the VIPs but does not advertise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -99,6 +99,26 @@ pub(super) fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &V
             );
         }
     }
+    if inst.auth_ah {
+        if inst.auth_pass.is_none() {
+            c.error(
+                path.join("auth_ah"),
+                "auth_ah needs auth_pass, its key",
+                "add auth_pass",
+            );
+        }
+        if inst
+            .virtual_ipaddress
+            .iter()
+            .any(|v| v.address.addr.is_ipv6())
+        {
+            c.error(
+                path.join("auth_ah"),
+                "auth_ah is for IPv4 (VRRPv2) only, as keepalived's",
+                "remove auth_ah",
+            );
+        }
+    }
     if inst.virtual_ipaddress.is_empty() {
         if c.lenient() {
             c.warn(

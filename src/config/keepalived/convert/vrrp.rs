@@ -92,6 +92,7 @@ impl Conv<'_> {
             strict_mode: None,
             mcast_dst_ip: None,
             use_vmac: None,
+            auth_ah: false,
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
         };
@@ -124,7 +125,9 @@ impl Conv<'_> {
                 "version" => set(&mut inst.version, self.num(n, "2 or 3")),
                 "authentication" => {
                     auth_at = Some(n.keyword.clone());
-                    inst.auth_pass = self.authentication(n, &base);
+                    let auth = self.authentication(n, &base);
+                    inst.auth_ah = auth.as_ref().is_some_and(|a| a.1);
+                    inst.auth_pass = auth.map(|a| a.0);
                 }
                 "virtual_ipaddress" => {
                     inst.virtual_ipaddress = self.vips(n, &base.join("virtual_ipaddress"))
@@ -236,6 +239,9 @@ impl Conv<'_> {
         }
         if let (Some(at), Some(_)) = (&auth_at, &inst.auth_pass) {
             self.auth_not_sent(at, &mut inst);
+            if inst.auth_ah {
+                self.ah_settled(at, &mut inst);
+            }
         }
         if vmac_short_mac && let Some(mac) = inst.use_vmac.as_mut().and_then(|v| v.mac.as_mut()) {
             mac[5] = inst.virtual_router_id;
@@ -255,11 +261,39 @@ impl Conv<'_> {
             return;
         };
         inst.auth_pass = None;
+        inst.auth_ah = false;
         self.warn(
             at,
             format!("{why}: adverts carry none, as keepalived's do"),
             "remove the authentication block",
         );
+    }
+
+    /// What keepalived settles for AH: no IPv6 (the VIPs' family), and no initial MASTER
+    /// below priority 255 (it would start with a sequence number the backups have passed).
+    fn ah_settled(&mut self, at: &Word, inst: &mut VrrpInstance) {
+        if inst
+            .virtual_ipaddress
+            .iter()
+            .any(|v| v.address.addr.is_ipv6())
+        {
+            inst.auth_pass = None;
+            inst.auth_ah = false;
+            self.warn(
+                at,
+                "auth_type AH cannot be used with IPv6: adverts carry no authentication, as \
+                 keepalived's do",
+                "remove the authentication block",
+            );
+        } else if inst.state == InitialState::Master && inst.priority < 255 {
+            inst.state = InitialState::Backup;
+            self.warn(
+                at,
+                "initial state MASTER is incompatible with AH authentication: BACKUP, as \
+                 keepalived starts it",
+                "write state BACKUP",
+            );
+        }
     }
 
     /// One of the `garp_*` timings (`vrrp_garp_*` in global_defs); false if `key` is none.
@@ -366,7 +400,9 @@ impl Conv<'_> {
 
     /// The password adverts carry, if any: keepalived sends one only with `auth_type PASS`
     /// (exactly), and only its first 8 bytes.
-    fn authentication(&mut self, n: &Node, base: &ConfPath) -> Option<String> {
+    /// The password, and whether it keys an IPsec AH (`auth_type AH`) rather than goes in
+    /// the advert (`PASS`).
+    fn authentication(&mut self, n: &Node, base: &ConfPath) -> Option<(String, bool)> {
         let mut kind: Option<Word> = None;
         let mut pass = None;
         for a in self.block(n) {
@@ -389,16 +425,8 @@ impl Conv<'_> {
             return None;
         };
         match kind.text.as_str() {
-            "PASS" => pass,
-            "AH" => {
-                self.error(
-                    &kind,
-                    "auth_type AH is not supported",
-                    "lvsdeck does not implement IPsec AH (RFC 2402) for VRRP, which RFC 3768 \
-                     removed; use PASS or none on every director",
-                );
-                None
-            }
+            "PASS" => pass.map(|p| (p, false)),
+            "AH" => pass.map(|p| (p, true)),
             other => {
                 let meant = if other.to_ascii_uppercase().starts_with("PASS") {
                     "probably not what was meant: keepalived peers with PASS drop these \
