@@ -7,21 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use lvsdeck::lab::netns::{HostSpec, Topology};
+use lvsdeck::lab::netns::Topology;
 use support::{TempDir, keepalived, lvsdeck_daemon, prerequisites, wait_until};
 
 const VIP: &str = "10.81.0.100";
 
 fn lan(tag: &str) -> Topology {
-    Topology::build(
-        &support::prefix(tag),
-        vec![
-            HostSpec::new("d1", 0x71, &["10.81.0.71/24"]),
-            HostSpec::new("d2", 0x70, &["10.81.0.70/24"]),
-            HostSpec::new("client", 0x10, &["10.81.0.10/24"]),
-        ],
-    )
-    .expect("topology")
+    support::two_directors_and_a_client(tag, 81)
 }
 
 fn conf(priority: u8, pass: &str) -> String {

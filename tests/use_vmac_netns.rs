@@ -12,7 +12,7 @@ mod support;
 
 use std::time::Duration;
 
-use lvsdeck::lab::netns::{HostSpec, Topology};
+use lvsdeck::lab::netns::Topology;
 use support::{TempDir, keepalived, lvsdeck_daemon, prerequisites, wait_until};
 
 const VIP: &str = "10.79.0.100";
@@ -20,15 +20,7 @@ const VIP: &str = "10.79.0.100";
 const VMAC: &str = "00:00:5e:00:01:34";
 
 fn lan(tag: &str) -> Topology {
-    Topology::build(
-        &support::prefix(tag),
-        vec![
-            HostSpec::new("d1", 0x71, &["10.79.0.71/24"]),
-            HostSpec::new("d2", 0x70, &["10.79.0.70/24"]),
-            HostSpec::new("client", 0x10, &["10.79.0.10/24"]),
-        ],
-    )
-    .expect("topology")
+    support::two_directors_and_a_client(tag, 79)
 }
 
 fn conf(priority: u8) -> String {

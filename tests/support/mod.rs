@@ -56,6 +56,22 @@ pub fn shared_corpus(sub: &str, test: &str) -> Option<std::path::PathBuf> {
     None
 }
 
+/// Two directors and a client on one LAN, 10.`net`.0.0/24: d1 at .71, d2 at .70, client at
+/// .10.
+pub fn two_directors_and_a_client(tag: &str, net: u8) -> Topology {
+    use lvsdeck::lab::netns::HostSpec;
+    let addr = |host: u8| format!("10.{net}.0.{host}/24");
+    Topology::build(
+        &prefix(tag),
+        vec![
+            HostSpec::new("d1", 0x71, &[&addr(71)]),
+            HostSpec::new("d2", 0x70, &[&addr(70)]),
+            HostSpec::new("client", 0x10, &[&addr(10)]),
+        ],
+    )
+    .expect("topology")
+}
+
 /// A namespace prefix unique to this test process and test, short enough for interface names.
 pub fn prefix(tag: &str) -> String {
     format!("lt{}{tag}", std::process::id() % 100_000)
