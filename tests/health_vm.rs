@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::guest::{self, Daemon, Seen, in_netns, ipvsadm, now_ms, real_in, wait_dests};
+use common::guest::{self, Daemon, Seen, ipvsadm, now_ms, real_in, wait_dests};
+use common::support::in_netns;
 use common::vm;
 use lvsdeck::lab::netns::{HostSpec, Topology};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

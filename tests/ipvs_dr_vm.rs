@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::guest::{Daemon, in_netns, ipvsadm, lvsdeck_exe, table_lines};
+use common::guest::{Daemon, ipvsadm, lvsdeck_exe, table_lines};
+use common::support::in_netns;
 use common::support::{self, Proc, TempDir};
 use common::vm;
 use lvsdeck::control::client::Client;

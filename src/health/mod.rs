@@ -32,12 +32,15 @@ pub mod core;
 pub mod http;
 pub mod http_parse;
 pub mod misc;
+pub mod ping;
 pub mod runner;
+pub mod smtp;
 pub mod spec;
 pub mod state;
 pub mod target;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 
 #[cfg(test)]
 mod tests;

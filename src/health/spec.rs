@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use regex::bytes::Regex;
 use rustls::pki_types::ServerName;
 
+pub use super::ping::PingProbe;
+pub use super::smtp::SmtpProbe;
 use super::state::{Policy, Timing};
-use super::{CheckResult, http, misc, tcp};
+pub use super::udp::UdpProbe;
+use super::{CheckResult, http, misc, ping, smtp, tcp, udp};
 use crate::config::model::{CheckKind, StatusRange};
 
 /// The HTTP version of requests. keepalived's default is 1.0 (`http_protocol`); both send
@@ -40,6 +43,9 @@ pub enum Probe {
     Tcp(TcpProbe),
     Http(HttpProbe),
     Misc(MiscProbe),
+    Ping(PingProbe),
+    Udp(UdpProbe),
+    Smtp(SmtpProbe),
 }
 
 /// A TCP connection attempt.
@@ -106,6 +112,9 @@ impl Probe {
             Probe::Tcp(p) => tcp::check(p, start).await,
             Probe::Http(p) => http::check(p, start).await,
             Probe::Misc(p) => misc::check(p, start).await,
+            Probe::Ping(p) => ping::check(p, start).await,
+            Probe::Udp(p) => udp::check(p, start).await,
+            Probe::Smtp(p) => smtp::check(p, start).await,
         }
     }
 }

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::spec::{
-    CheckSpec, HttpProbe, HttpVersion, MiscProbe, Probe, TcpProbe, TlsProbe, UrlProbe,
+    CheckSpec, HttpProbe, HttpVersion, MiscProbe, PingProbe, Probe, SmtpProbe, TcpProbe, TlsProbe,
+    UdpProbe, UrlProbe,
 };
 use super::state::{CheckState, Policy, Timing};
-use super::{TargetId, http, http_parse, misc, tls};
+use super::{TargetId, http, http_parse, misc, smtp, tls, udp};
 use crate::config::model::{Check, CheckKind, RealServer, StatusRange, VirtualServer, VrrpScript};
 
 /// One checked thing: a real server of a service with its checks, or a tracking script.
@@ -68,6 +69,9 @@ pub fn kind_name(kind: CheckKind) -> &'static str {
         CheckKind::Http => "HTTP",
         CheckKind::Https => "HTTPS",
         CheckKind::Misc => "MISC",
+        CheckKind::Ping => "PING",
+        CheckKind::Udp => "UDP",
+        CheckKind::Smtp => "SMTP",
     }
 }
 
@@ -216,6 +220,25 @@ impl CheckTarget {
                 };
                 (label, Probe::Misc(probe))
             }
+            CheckKind::Ping => {
+                let conn = self.address(c)?;
+                let probe = PingProbe {
+                    addr: conn,
+                    timeout: self.connect_timeout(c)?,
+                };
+                (format!("PING {conn}"), Probe::Ping(probe))
+            }
+            CheckKind::Udp => {
+                let conn = self.tcp_probe(c)?;
+                let probe = udp_probe(c, conn)?;
+                (format!("UDP {}", probe.addr), Probe::Udp(probe))
+            }
+            CheckKind::Smtp => {
+                let conn = self.tcp_probe(c)?;
+                let helo = c.helo_name.clone().unwrap_or(smtp::DEFAULT_HELO.into());
+                let label = format!("SMTP {}", conn.addr);
+                (label, Probe::Smtp(SmtpProbe { conn, helo }))
+            }
         };
         Ok(CheckSpec {
             label: label.into(),
@@ -226,14 +249,27 @@ impl CheckTarget {
         })
     }
 
-    fn tcp_probe(&self, c: &Check) -> Result<TcpProbe, String> {
+    /// The address a check goes to: connect_ip, else the real server's.
+    fn address(&self, c: &Check) -> Result<IpAddr, String> {
         let ip = c.connect_ip.unwrap_or(self.id.real.ip());
+        if ip.is_unspecified() {
+            return Err("no address to check; set connect_ip".into());
+        }
+        Ok(ip)
+    }
+
+    fn connect_timeout(&self, c: &Check) -> Result<Duration, String> {
+        if c.connect_timeout.is_zero() {
+            return Err("connect_timeout must be more than 0".into());
+        }
+        Ok(c.connect_timeout.0)
+    }
+
+    fn tcp_probe(&self, c: &Check) -> Result<TcpProbe, String> {
+        let ip = self.address(c)?;
         let port = c.connect_port.unwrap_or(self.id.real.port());
         if port == 0 {
             return Err("no port to check: the real server has none; set connect_port".into());
-        }
-        if ip.is_unspecified() {
-            return Err("no address to check; set connect_ip".into());
         }
         let bind = match (c.bind_ip, c.bind_port) {
             (None, None) => None,
@@ -249,13 +285,10 @@ impl CheckTarget {
                 Some(SocketAddr::new(b.unwrap_or(unspecified), p.unwrap_or(0)))
             }
         };
-        if c.connect_timeout.is_zero() {
-            return Err("connect_timeout must be more than 0".into());
-        }
         Ok(TcpProbe {
             addr: SocketAddr::new(ip, port),
             bind,
-            timeout: c.connect_timeout.0,
+            timeout: self.connect_timeout(c)?,
         })
     }
 
@@ -320,6 +353,33 @@ impl CheckTarget {
             urls,
         })
     }
+}
+
+/// A UDP_CHECK from its connection and keepalived's payload / reply settings.
+fn udp_probe(c: &Check, conn: TcpProbe) -> Result<UdpProbe, String> {
+    let payload = match &c.payload {
+        Some(hex) => udp::parse_hex(hex, false)
+            .map_err(|e| format!("payload: {e}"))?
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect(),
+        None => udp::DEFAULT_PAYLOAD.to_vec(),
+    };
+    let reply = match &c.require_reply {
+        Some(hex) => Some(udp::Reply {
+            pattern: udp::parse_hex(hex, true).map_err(|e| format!("require_reply: {e}"))?,
+            min_len: usize::from(c.min_reply_length.unwrap_or(0)),
+            max_len: usize::from(c.max_reply_length.unwrap_or(255)),
+        }),
+        None => None,
+    };
+    Ok(UdpProbe {
+        addr: conn.addr,
+        bind: conn.bind,
+        payload,
+        reply,
+        timeout: conn.timeout,
+    })
 }
 
 impl Compiled {

@@ -148,7 +148,7 @@ impl VrrpSocket {
     }
 }
 
-fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
+pub(crate) fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
     // SAFETY: the socket owns its descriptor, and nothing replaces or closes it while the
     // AsyncFd holds it.
     unsafe { AsyncFd::register_with_interest(s, Interest::READABLE | Interest::WRITABLE) }

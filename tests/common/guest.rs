@@ -4,9 +4,7 @@
 //!
 //! Needs only `mod common;` in a test file (`common` brings `support` along).
 
-use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,23 +17,6 @@ use lvsdeck::engine::snapshot::{EventView, RealView, ServiceView, Snapshot};
 
 use super::support::Proc;
 use super::vm;
-
-/// Runs `f` on a thread that has entered network namespace `ns` (made by `ip netns add`).
-/// Sockets made there stay in that namespace whichever thread uses them later.
-pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = File::open(format!("/run/netns/{ns}"))
-                .unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
-            // SAFETY: setns(2) on an open namespace file; it changes this thread only.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("thread in the namespace")
-    })
-}
 
 /// The lvsdeck binary under test, run from a copy in the guest's RAM: from the 9p share
 /// (cache=none) every page it touches is a round trip to the host, which made a daemon take

@@ -72,6 +72,29 @@ pub fn two_directors_and_a_client(tag: &str, net: u8) -> Topology {
     .expect("topology")
 }
 
+/// Runs `f` on a thread that has entered network namespace `ns` (made by `ip netns add`).
+/// Sockets made there stay in that namespace whichever thread uses them later.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter_netns(ns);
+            f()
+        })
+        .join()
+        .expect("thread in the namespace")
+    })
+}
+
+/// Moves the calling thread into network namespace `ns` (for a thread that serves there).
+pub fn enter_netns(ns: &str) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(format!("/run/netns/{ns}"))
+        .unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
+    // SAFETY: setns(2) on an open namespace file; it changes this thread only.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+}
+
 /// A namespace prefix unique to this test process and test, short enough for interface names.
 pub fn prefix(tag: &str) -> String {
     format!("lt{}{tag}", std::process::id() % 100_000)

@@ -623,6 +623,12 @@ pub enum CheckKind {
     Http,
     Https,
     Misc,
+    /// ICMP / ICMPv6 echo (keepalived's PING_CHECK).
+    Ping,
+    /// A datagram, and maybe its answer (UDP_CHECK).
+    Udp,
+    /// The 220 / HELO / 250 exchange (SMTP_CHECK).
+    Smtp,
 }
 
 /// A health check of a real server. Fields that do not apply to the kind are refused.
@@ -670,6 +676,21 @@ pub struct Check {
     pub misc_dynamic: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// UDP: the datagram sent, in hex (keepalived's `payload`); none: a 32-byte default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// UDP: an answer is needed, starting with these hex digits (`x` matches any digit);
+    /// empty: any answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_reply: Option<String>,
+    /// UDP: the answer's length bounds, with a `require_reply` pattern (default 0 and 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_reply_length: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_reply_length: Option<u16>,
+    /// SMTP: the name said in HELO (default `smtpchecker.keepalived.org`, keepalived's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helo_name: Option<String>,
 }
 
 fn default_connect_timeout() -> Dur {
@@ -697,6 +718,11 @@ impl Check {
             misc_timeout: None,
             misc_dynamic: false,
             user: None,
+            payload: None,
+            require_reply: None,
+            min_reply_length: None,
+            max_reply_length: None,
+            helo_name: None,
         }
     }
 }

@@ -298,6 +298,34 @@ fn check_check(c: &mut Checker, path: ConfPath, ck: &Check, owner: &str, others:
             "",
         );
     }
+    let udp_only = ck.payload.is_some()
+        || ck.require_reply.is_some()
+        || ck.min_reply_length.is_some()
+        || ck.max_reply_length.is_some();
+    if ck.kind != CheckKind::Udp && udp_only {
+        c.error(
+            path.clone(),
+            format!("payload / require_reply / *_reply_length do not apply to a {kind} check"),
+            "",
+        );
+    }
+    for (key, hex, wildcard) in [
+        ("payload", &ck.payload, false),
+        ("require_reply", &ck.require_reply, true),
+    ] {
+        if let Some(h) = hex
+            && let Err(e) = crate::health::udp::parse_hex(h, wildcard)
+        {
+            c.error(path.join(key), format!("{key}: {e}"), "write hex digits");
+        }
+    }
+    if ck.kind != CheckKind::Smtp && ck.helo_name.is_some() {
+        c.error(
+            path.join("helo_name"),
+            format!("helo_name does not apply to a {kind} check"),
+            "",
+        );
+    }
     if ck.connect_timeout.is_zero() {
         c.error(
             path.join("connect_timeout"),

@@ -33,6 +33,9 @@ impl Ctx {
             Ctx::Check(CheckKind::Http) => "HTTP_GET",
             Ctx::Check(CheckKind::Https) => "SSL_GET",
             Ctx::Check(CheckKind::Misc) => "MISC_CHECK",
+            Ctx::Check(CheckKind::Ping) => "PING_CHECK",
+            Ctx::Check(CheckKind::Udp) => "UDP_CHECK",
+            Ctx::Check(CheckKind::Smtp) => "SMTP_CHECK",
             Ctx::Url => "url",
         }
     }
@@ -46,6 +49,18 @@ impl Ctx {
                 &[CHECK_COMMON, CHECK_CONNECT, CHECK_HTTP, &["enable_sni"]]
             }
             Ctx::Check(CheckKind::Misc) => &[CHECK_COMMON, CHECK_MISC],
+            Ctx::Check(CheckKind::Ping) => &[CHECK_COMMON, CHECK_CONNECT],
+            Ctx::Check(CheckKind::Udp) => &[
+                CHECK_COMMON,
+                CHECK_CONNECT,
+                &[
+                    "payload",
+                    "require_reply",
+                    "min_reply_length",
+                    "max_reply_length",
+                ],
+            ],
+            Ctx::Check(CheckKind::Smtp) => &[CHECK_COMMON, CHECK_CONNECT, &["helo_name", "host"]],
             _ => &[self.own()],
         };
         parts.concat()

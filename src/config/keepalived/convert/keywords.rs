@@ -58,6 +58,9 @@ const ANY_CHECK: &[Ctx] = &[
     Ctx::Check(CheckKind::Http),
     Ctx::Check(CheckKind::Https),
     Ctx::Check(CheckKind::Misc),
+    Ctx::Check(CheckKind::Ping),
+    Ctx::Check(CheckKind::Udp),
+    Ctx::Check(CheckKind::Smtp),
 ];
 const HTTP_CHECKS: &[Ctx] = &[Ctx::Check(CheckKind::Http), Ctx::Check(CheckKind::Https)];
 const NOT_SUPPORTED: &str = "`{}` is not supported";
@@ -124,17 +127,10 @@ const TABLE: &[Entry] = &[
     ),
     refused(
         &[Ctx::RealServer],
-        &[
-            "SMTP_CHECK",
-            "DNS_CHECK",
-            "UDP_CHECK",
-            "PING_CHECK",
-            "FILE_CHECK",
-            "BFD_CHECK",
-        ],
+        &["DNS_CHECK", "FILE_CHECK", "BFD_CHECK"],
         "{} is not supported",
-        "lvsdeck checks with TCP_CHECK, HTTP_GET, SSL_GET and MISC_CHECK; a MISC_CHECK \
-              script can do the rest",
+        "lvsdeck checks with TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, PING_CHECK, UDP_CHECK \
+              and SMTP_CHECK; a MISC_CHECK script can do the rest",
     ),
     // --- ignored: nothing on the data path ---
     ignored(
@@ -438,6 +434,9 @@ const TABLE: &[Entry] = &[
             Ctx::Check(CheckKind::Tcp),
             Ctx::Check(CheckKind::Http),
             Ctx::Check(CheckKind::Https),
+            Ctx::Check(CheckKind::Ping),
+            Ctx::Check(CheckKind::Udp),
+            Ctx::Check(CheckKind::Smtp),
         ],
         &["bind_if", "fwmark"],
         "lvsdeck's checks leave from the address bindto names, unmarked",
@@ -552,6 +551,9 @@ mod tests {
             Ctx::Check(CheckKind::Http),
             Ctx::Check(CheckKind::Https),
             Ctx::Check(CheckKind::Misc),
+            Ctx::Check(CheckKind::Ping),
+            Ctx::Check(CheckKind::Udp),
+            Ctx::Check(CheckKind::Smtp),
             Ctx::Url,
         ] {
             let all: Vec<&str> = candidates(ctx).collect();

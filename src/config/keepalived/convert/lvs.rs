@@ -541,15 +541,19 @@ impl Conv<'_> {
                 "virtualhost" => virtualhost = self.name(n),
                 "notify_up" => rs.notify_up = self.notify_command(n),
                 "notify_down" => rs.notify_down = self.notify_command(n),
-                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" => {
+                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "PING_CHECK"
+                | "UDP_CHECK" | "SMTP_CHECK" => {
                     let kind = match kw {
                         "TCP_CHECK" => CheckKind::Tcp,
                         "HTTP_GET" => CheckKind::Http,
                         "SSL_GET" => CheckKind::Https,
+                        "PING_CHECK" => CheckKind::Ping,
+                        "UDP_CHECK" => CheckKind::Udp,
+                        "SMTP_CHECK" => CheckKind::Smtp,
                         _ => CheckKind::Misc,
                     };
                     let path = base.join("check").join(rs.check.len());
-                    if let Some((ck, own)) = self.check(n, kind, &path) {
+                    for (ck, own) in self.check(n, kind, &path) {
                         rs.check.push(ck);
                         pending.checks.push(own);
                     }
@@ -578,10 +582,11 @@ impl Conv<'_> {
         node: &Node,
         kind: CheckKind,
         base: &ConfPath,
-    ) -> Option<(Check, CheckDefaults)> {
+    ) -> Vec<(Check, CheckDefaults)> {
         self.place(base.clone(), &node.keyword);
         let mut ck = Check::new(kind);
         let mut own = CheckDefaults::default();
+        let mut hosts = Vec::new();
         for n in self.block(node) {
             let kw = n.keyword.text.as_str();
             self.place(base.join(kw), &n.keyword);
@@ -612,6 +617,21 @@ impl Conv<'_> {
                 "misc_timeout" => ck.misc_timeout = self.dur(n),
                 "misc_dynamic" => ck.misc_dynamic = self.flag(n).unwrap_or(ck.misc_dynamic),
                 "user" => ck.user = self.name(n),
+                "payload" => ck.payload = self.hex(n, false),
+                "require_reply" => ck.require_reply = self.hex(n, true).or(Some(String::new())),
+                "min_reply_length" => ck.min_reply_length = self.num(n, "a length"),
+                "max_reply_length" => ck.max_reply_length = self.num(n, "a length"),
+                // keepalived takes the first word, quotes removed.
+                "helo_name" => ck.helo_name = self.name(n),
+                "host" => {
+                    self.warn(
+                        &n.keyword,
+                        "`host` is deprecated: each host is a check of its own, as keepalived \
+                         makes it",
+                        "write one real_server, or one SMTP_CHECK with connect_ip, per host",
+                    );
+                    hosts.push(n);
+                }
                 _ => {
                     own.read(self, n);
                 }
@@ -631,9 +651,74 @@ impl Conv<'_> {
                 ),
                 "a real server without checks counts as up",
             );
-            return None;
+            return Vec::new();
         }
-        Some((ck, own))
+        if hosts.is_empty() {
+            return vec![(ck, own)];
+        }
+        self.smtp_hosts(ck, own, &hosts)
+    }
+
+    /// keepalived's hex (`payload`, `require_reply`): the words joined; one it cannot read
+    /// is left out with a warning, as keepalived leaves it.
+    fn hex(&mut self, n: &Node, wildcard: bool) -> Option<String> {
+        let text = n
+            .args
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match crate::health::udp::parse_hex(&text, wildcard) {
+            Ok(_) if !text.is_empty() => Some(text),
+            Ok(_) => None,
+            Err(e) => {
+                self.warn(
+                    &n.keyword,
+                    format!("`{}`: {e}; left out, as keepalived does", n.keyword.text),
+                    "write hex digits, e.g. 0a1b 2c",
+                );
+                None
+            }
+        }
+    }
+
+    /// SMTP_CHECK's `host` blocks, as keepalived reads them: each host a check with its own
+    /// connection (from the real server's address and port), and the block's own connection
+    /// one more when it sets any.
+    fn smtp_hosts(
+        &mut self,
+        ck: Check,
+        own: CheckDefaults,
+        hosts: &[&Node],
+    ) -> Vec<(Check, CheckDefaults)> {
+        let mut out = Vec::new();
+        if ck.connect_ip.is_some() || ck.connect_port.is_some() || ck.bind_ip.is_some() {
+            out.push((ck.clone(), own));
+        }
+        for host in hosts {
+            let mut hc = Check {
+                connect_ip: None,
+                connect_port: None,
+                bind_ip: None,
+                bind_port: None,
+                ..ck.clone()
+            };
+            let mut host_own = own;
+            for n in self.block(host) {
+                match n.keyword.text.as_str() {
+                    "connect_ip" => hc.connect_ip = self.num(n, "an IP address"),
+                    "connect_port" => hc.connect_port = self.num(n, "a port"),
+                    "bindto" => hc.bind_ip = self.num(n, "an IP address"),
+                    "bind_port" => hc.bind_port = self.num(n, "a port"),
+                    "connect_timeout" => {
+                        host_own.connect_timeout = self.dur(n).or(own.connect_timeout)
+                    }
+                    _ => self.unknown(n, Ctx::Check(CheckKind::Smtp)),
+                }
+            }
+            out.push((hc, host_own));
+        }
+        out
     }
 
     fn url(&mut self, node: &Node, base: &ConfPath) -> Option<UrlCheck> {

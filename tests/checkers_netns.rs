@@ -1,0 +1,196 @@
+//! PING_CHECK, UDP_CHECK and SMTP_CHECK against real servers in namespaces: the checker in
+//! one, a server that answers in another, and a mute one whose nftables drop ICMP echo and
+//! UDP without a word. Each probe runs as the daemon runs it (compiled from the config
+//! model), inside the checker's namespace.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lvsdeck::config::model::{Check, CheckKind, Dur};
+use lvsdeck::health::{CheckResult, CheckTarget, TargetId};
+use lvsdeck::lab::netns::{HostSpec, Topology};
+use support::{enter_netns, in_netns, prerequisites};
+
+const SERVER: &str = "10.82.0.2";
+const MUTE: &str = "10.82.0.3";
+
+fn lan(tag: &str) -> Topology {
+    let topo = Topology::build(
+        &support::prefix(tag),
+        vec![
+            HostSpec::new("checker", 0x01, &["10.82.0.1/24"]),
+            HostSpec::new("server", 0x02, &[&format!("{SERVER}/24")]),
+            HostSpec::new("mute", 0x03, &[&format!("{MUTE}/24")]),
+        ],
+    )
+    .expect("topology");
+    for rule in [
+        "add table inet mute",
+        "add chain inet mute input { type filter hook input priority 0 ; }",
+        "add rule inet mute input icmp type echo-request drop",
+        "add rule inet mute input meta l4proto udp drop",
+    ] {
+        topo.exec("mute", &["nft", rule])
+            .expect("nft in the mute host");
+    }
+    topo
+}
+
+/// One attempt of `check` against `ip:port` from the checker's namespace.
+fn attempt(topo: &Topology, ip: &str, port: u16, check: Check) -> CheckResult {
+    let real: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    let target = CheckTarget::new(TargetId::new("test", real), vec![check]);
+    let compiled = target.compile().expect("the check compiles");
+    in_netns(&topo.ns("checker"), || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(compiled.specs[0].probe.run())
+    })
+}
+
+fn check(kind: CheckKind) -> Check {
+    let mut c = Check::new(kind);
+    c.connect_timeout = Dur(Duration::from_millis(700));
+    c
+}
+
+#[test]
+fn ping_check_is_up_with_an_echo_reply_only() {
+    if !prerequisites("PING_CHECK", &["ip", "nft"]) {
+        return;
+    }
+    let topo = lan("pg");
+    let up = attempt(&topo, SERVER, 0, check(CheckKind::Ping));
+    assert!(up.ok, "{up:?}");
+    let mute = attempt(&topo, MUTE, 0, check(CheckKind::Ping));
+    assert!(
+        !mute.ok && mute.message.contains("no echo reply"),
+        "{mute:?}"
+    );
+    let nobody = attempt(&topo, "10.82.0.9", 0, check(CheckKind::Ping));
+    assert!(!nobody.ok, "{nobody:?}");
+}
+
+/// A UDP server that answers `answer` to every datagram, in `ns`.
+fn udp_server(ns: &str, port: u16, answer: &'static [u8]) {
+    let ns = ns.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        enter_netns(&ns);
+        let s = UdpSocket::bind(("0.0.0.0", port)).unwrap();
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 2048];
+        while let Ok((_, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to(answer, from);
+        }
+    });
+    rx.recv().unwrap();
+}
+
+#[test]
+fn udp_check_reads_answers_silence_and_port_unreachable_as_keepalived() {
+    if !prerequisites("UDP_CHECK", &["ip", "nft"]) {
+        return;
+    }
+    let topo = lan("ud");
+    udp_server(&topo.ns("server"), 5353, b"OK fine");
+    let with_reply = |pattern: &str| {
+        let mut c = check(CheckKind::Udp);
+        c.payload = Some("68 65 6c 6c 6f".into());
+        c.require_reply = Some(pattern.into());
+        c
+    };
+    let ok = attempt(&topo, SERVER, 5353, with_reply("4f4b"));
+    assert!(ok.ok, "{ok:?}");
+    let wild = attempt(&topo, SERVER, 5353, with_reply("4x 4b 20"));
+    assert!(wild.ok, "{wild:?}");
+    let differs = attempt(&topo, SERVER, 5353, with_reply("4e4f"));
+    assert!(
+        !differs.ok && differs.message.contains("differs"),
+        "{differs:?}"
+    );
+    // Nobody on the port: the ICMP port unreachable marks it down.
+    let closed = attempt(&topo, SERVER, 5354, check(CheckKind::Udp));
+    assert!(
+        !closed.ok && closed.message.contains("port unreachable"),
+        "{closed:?}"
+    );
+    // Silence: up, unless an answer is required.
+    let silent = attempt(&topo, MUTE, 5353, check(CheckKind::Udp));
+    assert!(silent.ok, "{silent:?}");
+    let needed = attempt(&topo, MUTE, 5353, with_reply(""));
+    assert!(
+        !needed.ok && needed.message.contains("no answer"),
+        "{needed:?}"
+    );
+}
+
+/// A minimal SMTP server in `ns`: `greeting`, then 250 to HELO (the name it got is kept),
+/// 221 to QUIT.
+fn smtp_server(ns: &str, port: u16, greeting: &'static str) -> Arc<Mutex<Vec<String>>> {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let (ns, log) = (ns.to_string(), heard.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        enter_netns(&ns);
+        let l = TcpListener::bind(("0.0.0.0", port)).unwrap();
+        tx.send(()).unwrap();
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.write_all(greeting.as_bytes());
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                log.lock().unwrap().push(line.trim_end().to_string());
+                let answer: &[u8] = if line.starts_with("HELO") {
+                    b"250 pleased to meet you\r\n"
+                } else {
+                    b"221 bye\r\n"
+                };
+                let _ = s.write_all(answer);
+                line.clear();
+            }
+        }
+    });
+    rx.recv().unwrap();
+    heard
+}
+
+#[test]
+fn smtp_check_wants_220_then_250_to_helo() {
+    if !prerequisites("SMTP_CHECK", &["ip", "nft"]) {
+        return;
+    }
+    let topo = lan("sm");
+    let heard = smtp_server(&topo.ns("server"), 2525, "220 mx.test ESMTP\r\n");
+    let mut c = check(CheckKind::Smtp);
+    c.helo_name = Some("lb.example".into());
+    let ok = attempt(&topo, SERVER, 2525, c);
+    assert!(ok.ok, "{ok:?}");
+    assert_eq!(*heard.lock().unwrap(), ["HELO lb.example", "QUIT"]);
+    // keepalived reads only a greeting's first line: `220-` (more to come) fails.
+    smtp_server(
+        &topo.ns("server"),
+        2526,
+        "220-mx.test first of two\r\n220 mx.test\r\n",
+    );
+    let multi = attempt(&topo, SERVER, 2526, check(CheckKind::Smtp));
+    assert!(
+        !multi.ok && multi.message.contains("expected 220"),
+        "{multi:?}"
+    );
+    smtp_server(&topo.ns("server"), 2527, "554 go away\r\n");
+    let refused = attempt(&topo, SERVER, 2527, check(CheckKind::Smtp));
+    assert!(!refused.ok, "{refused:?}");
+    let closed = attempt(&topo, SERVER, 2528, check(CheckKind::Smtp));
+    assert!(
+        !closed.ok && closed.message.contains("refused"),
+        "{closed:?}"
+    );
+}
