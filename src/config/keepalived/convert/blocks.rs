@@ -76,6 +76,9 @@ impl Ctx {
                 "vrrp_sync_group",
                 "virtual_server_group",
                 "virtual_server",
+                "static_ipaddress",
+                "static_routes",
+                "static_rules",
             ],
             Ctx::Global => &[
                 "router_id",
@@ -99,6 +102,7 @@ impl Ctx {
                 "default_interface",
                 "lvs_sync_daemon",
                 "lvs_timeouts",
+                "vmac_prefix",
             ],
             Ctx::Script => &[
                 "script", "interval", "timeout", "weight", "rise", "fall", "user",
@@ -138,6 +142,10 @@ impl Ctx {
                 "garp_lower_prio_delay",
                 "garp_lower_prio_repeat",
                 "lvs_sync_daemon_interface",
+                "use_vmac",
+                "vmac_xmit_base",
+                "virtual_routes",
+                "virtual_rules",
             ],
             Ctx::Auth => &["auth_type", "auth_pass"],
             Ctx::SyncGroup => &[
@@ -202,6 +210,9 @@ impl Ctx {
                 "HTTP_GET",
                 "SSL_GET",
                 "MISC_CHECK",
+                "PING_CHECK",
+                "UDP_CHECK",
+                "SMTP_CHECK",
             ],
             Ctx::Check(_) => &[],
             Ctx::Url => &[

@@ -10,6 +10,7 @@ mod blocks;
 mod global;
 pub mod keywords;
 mod lvs;
+mod reflow;
 mod routes;
 mod vmac;
 mod vrrp;
@@ -42,15 +43,27 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
         global_version: None,
         rule_priority: [0, 0],
     };
+    let (nodes, early) = reflow::reflow(&parsed.nodes);
+    for e in &early {
+        c.warn(
+            &e.unknown,
+            format!(
+                "`{}` is no keyword of {} to keepalived, so its {{ }} is no block: keepalived \
+                 reads its lines as part of {}, and its `}}` ends {} here; lvsdeck reads it the \
+                 same way",
+                keywords::visible(&e.unknown.text),
+                e.ended,
+                e.ended,
+                e.ended
+            ),
+            "remove the line, or fix its spelling; what follows is outside that block now",
+        );
+    }
     // Global defaults first: instances take the global VRRP version, GARP timings and strictness.
-    for node in parsed
-        .nodes
-        .iter()
-        .filter(|n| n.keyword.text == "global_defs")
-    {
+    for node in nodes.iter().filter(|n| n.keyword.text == "global_defs") {
         c.global_defs(node);
     }
-    for node in &parsed.nodes {
+    for node in &nodes {
         match node.keyword.text.as_str() {
             "global_defs" => {}
             "vrrp_script" => c.vrrp_script(node),
@@ -135,13 +148,7 @@ impl Conv<'_> {
                 self.error(kw, message.replace("{}", &kw.text), why);
             }
             None => {
-                let mut help = unknown_help(&kw.text, ctx);
-                if node.block.is_some() {
-                    help.push_str(
-                        " (its { } block is skipped too; keepalived reads the block's lines as \
-                         part of the enclosing block, which its `}` then ends early)",
-                    );
-                }
+                let help = unknown_help(&kw.text, ctx);
                 let shown = keywords::visible(&kw.text);
                 self.warn(
                     kw,

@@ -210,3 +210,73 @@ fn a_virtual_server_without_a_port_serves_every_port_persistently() {
     // Without a port, a real server takes the service's.
     assert_eq!(nat.real_server[0].port, Some(0));
 }
+
+/// The tree as nested keyword lists, for comparing shapes.
+fn shape(nodes: &[crate::config::keepalived::parse::Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| match &n.block {
+            Some(b) => format!("{}{{{}}}", n.keyword.text, shape(b)),
+            None => n.keyword.text.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn reflowed(text: &str) -> (String, Vec<String>) {
+    let (parsed, _) = parse(Path::new("k.conf"), text.into(), &NoFiles, "x");
+    let (nodes, early) = super::reflow::reflow(&parsed.nodes);
+    let early = early
+        .iter()
+        .map(|e| format!("{} ends {}", e.unknown.text, e.ended))
+        .collect();
+    (shape(&nodes), early)
+}
+
+#[test]
+fn a_known_tree_is_left_as_it_is() {
+    let text = "virtual_server 10.0.0.1 80 {\nreal_server 10.0.0.2 80 {\nweight 1\nHTTP_GET {\n\
+                url {\npath /\n}\n}\n}\n}\n";
+    let (shape, early) = reflowed(text);
+    assert_eq!(
+        shape,
+        "virtual_server{real_server{weight HTTP_GET{url{path}}}}"
+    );
+    assert!(early.is_empty());
+}
+
+#[test]
+fn an_unknown_block_ends_the_enclosing_one_as_in_keepalived() {
+    // An operator's file: `SMTP_CHEKC {}` ends the first real_server; the TCP_CHECK after it
+    // is read in the virtual_server, where it is unknown, and its `}` ends the
+    // virtual_server; the second real_server is read at the top level, unknown there.
+    let text = "virtual_server 10.0.0.1 80 {\nlb_kind NAT\nprotocol TCP\nreal_server 10.0.0.2 80 {\n\
+                weight 1\nSMTP_CHEKC {}\nTCP_CHECK {\nconnect_port 80\n}\n}\n\
+                real_server 10.0.0.3 80 {\nweight 1\n}\n}\n";
+    let (shape, early) = reflowed(text);
+    assert_eq!(
+        shape,
+        "virtual_server{lb_kind protocol real_server{weight SMTP_CHEKC} TCP_CHECK connect_port} \
+         real_server weight"
+    );
+    assert_eq!(
+        early,
+        [
+            "SMTP_CHEKC ends real_server",
+            "TCP_CHECK ends virtual_server"
+        ]
+    );
+    let (c, d) = conv(text);
+    let reals: Vec<String> = c.virtual_server[0]
+        .real_server
+        .iter()
+        .map(|r| r.ip.to_string())
+        .collect();
+    assert_eq!(reals, ["10.0.0.2"], "{d}");
+    assert!(c.virtual_server[0].real_server[0].check.is_empty());
+    assert!(said(&d).contains("ends real_server here"), "{d}");
+    // At the top level an unknown block is harmless: its lines are unknown there too.
+    let (shape, early) = reflowed("bal_defs {\nrouter_id x\n}\nglobal_defs {\nrouter_id y\n}\n");
+    assert_eq!(shape, "bal_defs router_id global_defs{router_id}");
+    assert!(early.is_empty());
+}
