@@ -82,6 +82,7 @@ const ACCEPTED: &[&str] = &[
     "corpus/keepalived-samples/keepalived.conf.status_code",
     "corpus/keepalived-samples/keepalived.conf.virtualhost",
     // Compared identical by hand (LVSDECK_DIFF_PENDING=1) once lvsdeck accepted them.
+    "corpus/realworld/17-notes-nat-all-checkers.conf",
     "corpus/realworld/02-codis-lvs-dr-notify.conf",
     "corpus/realworld/04-tarena-lvs-dr.conf",
     "corpus/realworld/09-lvs-dr-lowercase-sorry-server.conf",
@@ -108,9 +109,7 @@ const ACCEPTED: &[&str] = &[
 /// Files with virtual servers that keepalived runs and lvsdeck refuses today (issue 14 makes
 /// them accepted): skipped with a note while `lvsdeck check` refuses them, compared once it
 /// accepts them.
-const PENDING: &[&str] = &[
-    "corpus/realworld/17-notes-nat-all-checkers.conf",
-];
+const PENDING: &[&str] = &[];
 
 /// Documented, deliberate differences: (file name, or "" for every file; a line of the state
 /// that only one tool produces, `-` keepalived's and `+` lvsdeck's, matched as a substring;
@@ -163,6 +162,10 @@ struct Plan {
     /// Real servers (`ip:port` as `ipvsadm -Sn` writes them) whose checks nothing here can
     /// pass: out of the table (or at weight 0) once settled.
     expect_down: BTreeSet<String>,
+    /// Real servers of `alpha` services whose checks pass here: they start down and come
+    /// up with their first check (a random warmup up to delay_loop away), so settled waits
+    /// for them.
+    expect_up: BTreeSet<String>,
     /// Why they are down.
     notes: BTreeSet<String>,
 }
@@ -178,6 +181,15 @@ fn plan(config: &Config) -> Result<Plan, String> {
         p.ifaces.entry(name.to_string()).or_default();
     };
     for vs in &config.virtual_server {
+        if vs.alpha {
+            for rs in &vs.real_server {
+                let port = rs.port.or(vs.port).unwrap_or(0);
+                p.expect_up.insert(match rs.ip {
+                    IpAddr::V4(a) => format!("{a}:{port}"),
+                    IpAddr::V6(a) => format!("[{a}]:{port}"),
+                });
+            }
+        }
         if let Some(s) = &vs.sorry_server {
             used.insert(s.ip);
         }
@@ -630,7 +642,17 @@ fn settle(
                 l.starts_with("-a ") && l.contains(&format!(" -r {rs} ")) && !l.ends_with(" -w 0")
             })
         });
-        if ((late && (down || start.elapsed() > DOWN_BOUND)) || (vips && services && down))
+        let up = plan
+            .expect_up
+            .iter()
+            .filter(|rs| !plan.expect_down.contains(*rs))
+            .all(|rs| {
+                last.ipvs
+                    .iter()
+                    .any(|l| l.starts_with("-a ") && l.contains(&format!(" -r {rs} ")))
+            });
+        let checked = down && up;
+        if ((late && (checked || start.elapsed() > DOWN_BOUND)) || (vips && services && checked))
             && since.elapsed() >= STABLE
         {
             return (capture(ns, infra, true), Some(start.elapsed()));
