@@ -371,6 +371,24 @@ impl Director {
 
     /// Run until SIGTERM (graceful hand-over, then stop) or SIGINT (immediate release).
     pub async fn run(mut self) -> Result<Stopped, RunError> {
+        let stopped = self.run_until_stopped().await;
+        if stopped.is_ok() {
+            self.omega();
+        }
+        stopped
+    }
+
+    /// keepalived's `omega`: a service's quorum_down script runs at stop too.
+    fn omega(&self) {
+        for vs in self.config.virtual_server.iter().filter(|vs| vs.omega) {
+            if let Some(line) = &vs.quorum_down {
+                info!("omega: running quorum_down of {}", VsId::of(vs).0);
+                run_script(line, &[]);
+            }
+        }
+    }
+
+    async fn run_until_stopped(&mut self) -> Result<Stopped, RunError> {
         let signal_err = |e: std::io::Error| RunError::Rtnl(crate::vrrp::vip::VipError::Io(e));
         let mut term = signal(SignalKind::terminate()).map_err(signal_err)?;
         let mut int = signal(SignalKind::interrupt()).map_err(signal_err)?;

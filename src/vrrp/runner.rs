@@ -257,6 +257,8 @@ pub struct Runner {
     ifaces: HashMap<u32, Iface>,
     sockets: HashMap<(u32, SockKind), Arc<VrrpSocket>>,
     groups: Vec<(SyncGroup, Vec<usize>)>,
+    /// Each group's notify scripts and the state they were last run for (as `groups`).
+    group_notify: Vec<(model::Notify, Option<State>)>,
     rtnl: Rtnl,
     scripts: BTreeMap<String, (VrrpScript, ScriptHealth)>,
     script_tasks: BTreeMap<String, tokio::task::JoinHandle<()>>,
@@ -290,6 +292,7 @@ impl Runner {
             ifaces: HashMap::new(),
             sockets: HashMap::new(),
             groups: Vec::new(),
+            group_notify: Vec::new(),
             rtnl: rtnl.clone(),
             scripts: BTreeMap::new(),
             script_tasks: BTreeMap::new(),
@@ -664,6 +667,21 @@ impl Runner {
 
     /// Sync groups by member index into `slots`.
     fn rebuild_groups(&mut self, config: &Config) {
+        // A group whose scripts did not change keeps the state it was last notified in.
+        let old: HashMap<String, (model::Notify, Option<State>)> = self
+            .groups
+            .iter()
+            .map(|(g, _)| g.name().to_string())
+            .zip(std::mem::take(&mut self.group_notify))
+            .collect();
+        self.group_notify = config
+            .vrrp_sync_group
+            .iter()
+            .map(|(name, g)| match old.get(name) {
+                Some((n, last)) if *n == g.notify => (n.clone(), *last),
+                _ => (g.notify.clone(), None),
+            })
+            .collect();
         self.groups.clear();
         for (gname, group) in &config.vrrp_sync_group {
             let members = group
@@ -919,11 +937,13 @@ impl Runner {
                 let slot = &mut self.slots[i];
                 info!(instance = slot.inst.name(), "{}", event.kind);
                 if let EventKind::Transition { from, to, reason } = &event.kind {
+                    let priority = slot.inst.effective_priority();
                     notify(
-                        &slot.cfg,
+                        &slot.cfg.notify,
+                        "INSTANCE",
                         slot.inst.name(),
                         *to,
-                        slot.inst.effective_priority(),
+                        priority,
                     );
                     slot.last_transition = Some(Transition {
                         from: from.to_string(),
@@ -935,6 +955,26 @@ impl Runner {
                 self.events
                     .push((slot.inst.name().to_string(), event.kind.to_string()));
             }
+        }
+        self.notify_groups();
+    }
+
+    /// A sync group's own notify scripts, as keepalived runs them: once all its members are
+    /// in one state that the group was not in (`GROUP name STATE priority` for `notify`).
+    fn notify_groups(&mut self) {
+        for ((group, members), (n, last)) in self.groups.iter().zip(&mut self.group_notify) {
+            let mut states = members.iter().map(|&i| self.slots[i].inst.state());
+            let Some(first) = states.next() else { continue };
+            if states.any(|s| s != first) || *last == Some(first) {
+                continue;
+            }
+            *last = Some(first);
+            let priority = members
+                .iter()
+                .map(|&i| self.slots[i].inst.effective_priority())
+                .max()
+                .unwrap_or(0);
+            notify(n, "GROUP", group.name(), first, priority);
         }
     }
 
@@ -1320,8 +1360,8 @@ fn start_handback(
 
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no
 /// arguments, and the generic `notify` with `INSTANCE NAME STATE PRIORITY`.
-fn notify(cfg: &VrrpInstance, name: &str, to: State, priority: u8) {
-    let n = &cfg.notify;
+/// Run the notify scripts of an instance or a sync group (`kind`: INSTANCE or GROUP).
+fn notify(n: &model::Notify, kind: &str, name: &str, to: State, priority: u8) {
     let specific = match to {
         State::Master => n.master.as_ref(),
         State::Backup => n.backup.as_ref(),
@@ -1340,7 +1380,7 @@ fn notify(cfg: &VrrpInstance, name: &str, to: State, priority: u8) {
         };
         runs.push((
             s.clone(),
-            vec!["INSTANCE".into(), name.into(), state, priority.to_string()],
+            vec![kind.into(), name.into(), state, priority.to_string()],
         ));
     }
     for (line, args) in runs {
