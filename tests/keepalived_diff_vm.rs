@@ -118,7 +118,8 @@ const DELIBERATE: &[(&str, &str, &str)] = &[];
 
 /// How long the state must stay unchanged to count as settled.
 const STABLE: Duration = Duration::from_secs(2);
-/// Longest wait for servers whose checks fail to leave the table (keepalived's retries).
+/// Longest wait for servers whose checks fail to leave the table, at least (the plan's
+/// `check_bound` from the file's timings when longer).
 const DOWN_BOUND: Duration = Duration::from_secs(30);
 /// Longest wait for one tool run to settle.
 const CAP: Duration = Duration::from_secs(45);
@@ -166,6 +167,9 @@ struct Plan {
     /// up with their first check (a random warmup up to delay_loop away), so settled waits
     /// for them.
     expect_up: BTreeSet<String>,
+    /// How long the checks may take to settle: a first check up to a warmup (delay_loop by
+    /// default) away, then every retry with its timeout and delay, and a margin.
+    check_bound: Duration,
     /// Why they are down.
     notes: BTreeSet<String>,
 }
@@ -181,6 +185,23 @@ fn plan(config: &Config) -> Result<Plan, String> {
         p.ifaces.entry(name.to_string()).or_default();
     };
     for vs in &config.virtual_server {
+        for rs in &vs.real_server {
+            for ck in &rs.check {
+                let warmup = ck
+                    .warmup
+                    .or(ck.delay_loop)
+                    .or(rs.delay_loop)
+                    .unwrap_or(vs.delay_loop)
+                    .0;
+                let retry = ck
+                    .delay_before_retry
+                    .map_or(Duration::from_secs(3), |d| d.0);
+                let tries = ck.retry + 1;
+                let bound =
+                    warmup + (ck.connect_timeout.0 + retry) * tries + Duration::from_secs(6);
+                p.check_bound = p.check_bound.max(bound);
+            }
+        }
         if vs.alpha {
             for rs in &vs.real_server {
                 let port = rs.port.or(vs.port).unwrap_or(0);
@@ -652,12 +673,13 @@ fn settle(
                     .any(|l| l.starts_with("-a ") && l.contains(&format!(" -r {rs} ")))
             });
         let checked = down && up;
-        if ((late && (checked || start.elapsed() > DOWN_BOUND)) || (vips && services && checked))
+        let bound = DOWN_BOUND.max(plan.check_bound);
+        if ((late && (checked || start.elapsed() > bound)) || (vips && services && checked))
             && since.elapsed() >= STABLE
         {
             return (capture(ns, infra, true), Some(start.elapsed()));
         }
-        if start.elapsed() > CAP || !alive() {
+        if start.elapsed() > CAP.max(bound + STABLE + Duration::from_secs(5)) || !alive() {
             return (capture(ns, infra, true), None);
         }
     }

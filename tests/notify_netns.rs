@@ -1,7 +1,7 @@
 //! Notify scripts as keepalived runs them: an instance's (`notify_master`, and `notify` with
 //! `INSTANCE name STATE priority`), and a sync group's own, once its members are all in a
 //! new state (`GROUP name STATE priority`), at a transition and at stop; and with `omega`, a
-//! service's quorum_down at stop.
+//! service's quorum_down at stop; all of them as `script_user`.
 
 mod support;
 
@@ -19,8 +19,12 @@ fn instance_and_sync_group_notify_scripts_run_on_their_transitions() {
     let log = dir.0.join("notify.log");
     let script = dir.write(
         "notify.sh",
-        &format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+        &format!("#!/bin/sh\necho \"$* as $(id -un)\" >> {}\n", log.display()),
     );
+    // Written by the scripts, which run as `script_user` nobody.
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let s = script.display();
     let instance = |name: &str, vrid: u8, vip: &str| {
@@ -31,7 +35,7 @@ fn instance_and_sync_group_notify_scripts_run_on_their_transitions() {
         )
     };
     let conf = format!(
-        "{}{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
+        "global_defs {{\n    script_user nobody\n}}\n{}{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
          notify_master \"{s} group-master\"\n    notify \"{s} group-any\"\n}}\n\
          virtual_server 10.83.0.100 80 {{\n    lb_kind DR\n    protocol TCP\n    omega\n    \
          quorum_down \"{s} quorum-down\"\n    real_server 10.83.0.10 80 {{\n        weight 1\n    \
@@ -57,13 +61,13 @@ fn instance_and_sync_group_notify_scripts_run_on_their_transitions() {
         lines(),
         // BACKUP at start, then MASTER alone, as keepalived notifies them.
         [
-            "VI_1-any INSTANCE VI_1 BACKUP 100",
-            "VI_1-any INSTANCE VI_1 MASTER 100",
-            "VI_2-any INSTANCE VI_2 BACKUP 100",
-            "VI_2-any INSTANCE VI_2 MASTER 100",
-            "group-any GROUP G1 BACKUP 100",
-            "group-any GROUP G1 MASTER 100",
-            "group-master",
+            "VI_1-any INSTANCE VI_1 BACKUP 100 as nobody",
+            "VI_1-any INSTANCE VI_1 MASTER 100 as nobody",
+            "VI_2-any INSTANCE VI_2 BACKUP 100 as nobody",
+            "VI_2-any INSTANCE VI_2 MASTER 100 as nobody",
+            "group-any GROUP G1 BACKUP 100 as nobody",
+            "group-any GROUP G1 MASTER 100 as nobody",
+            "group-master as nobody",
         ],
         "{}",
         d1.log_text()
@@ -72,9 +76,9 @@ fn instance_and_sync_group_notify_scripts_run_on_their_transitions() {
     d1.wait_exit(Duration::from_secs(5));
     wait_until(Duration::from_secs(3), || lines().len() >= 11);
     assert!(
-        lines().contains(&"group-any GROUP G1 STOP 100".to_string())
-            && lines().contains(&"VI_1-any INSTANCE VI_1 STOP 100".to_string())
-            && lines().contains(&"quorum-down".to_string()),
+        lines().contains(&"group-any GROUP G1 STOP 100 as nobody".to_string())
+            && lines().contains(&"VI_1-any INSTANCE VI_1 STOP 100 as nobody".to_string())
+            && lines().contains(&"quorum-down as nobody".to_string()),
         "{:?}",
         lines()
     );

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::ipvs_worker::{IpvsReport, IpvsWorker};
 use super::snapshot::*;
-use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer};
+use crate::config::model::{CheckKind, Config, ForwardMethod, RealServer, VirtualServer};
 use crate::control::protocol::{Command, RealTarget};
 use crate::health::runner::{HealthHandle, RunnerConfig};
 use crate::health::target::CheckTarget;
@@ -237,7 +237,18 @@ impl Director {
         for vs in &self.config.virtual_server {
             let service = VsId::of(vs).0;
             for rs in vs.real_server.iter().filter(|rs| !rs.check.is_empty()) {
-                let t = CheckTarget::for_real_server(service.clone(), vs, rs);
+                let mut t = CheckTarget::for_real_server(service.clone(), vs, rs);
+                // A MISC_CHECK without `user` runs as the global script_user, as keepalived's
+                // (root when this host has no such user).
+                let script_user = self
+                    .config
+                    .global
+                    .script_user
+                    .clone()
+                    .filter(|u| crate::health::misc::lookup_user(u).is_some());
+                for c in t.checks.iter_mut().filter(|c| c.kind == CheckKind::Misc) {
+                    c.user = c.user.take().or(script_user.clone());
+                }
                 self.targets.insert(t.id.clone(), RealId::of(vs, rs));
                 targets.push(t);
             }
@@ -313,7 +324,7 @@ impl Director {
                 }
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(line) = script {
-                    run_script(line, &[]);
+                    run_script(line, &[], self.config.global.script_user.as_deref());
                 }
             }
         }
@@ -362,7 +373,7 @@ impl Director {
             {
                 let script = if up { &cfg.quorum_up } else { &cfg.quorum_down };
                 if let Some(line) = script {
-                    run_script(line, &[]);
+                    run_script(line, &[], self.config.global.script_user.as_deref());
                 }
             }
         }
@@ -383,7 +394,7 @@ impl Director {
         for vs in self.config.virtual_server.iter().filter(|vs| vs.omega) {
             if let Some(line) = &vs.quorum_down {
                 info!("omega: running quorum_down of {}", VsId::of(vs).0);
-                run_script(line, &[]);
+                run_script(line, &[], self.config.global.script_user.as_deref());
             }
         }
     }
@@ -946,8 +957,9 @@ impl Director {
 }
 
 /// Run a configured script line without waiting for it.
-fn run_script(line: &str, args: &[String]) {
+fn run_script(line: &str, args: &[String], user: Option<&str>) {
     let mut cmd = crate::vrrp::runner::script_command(line, args);
+    crate::vrrp::runner::run_as(&mut cmd, user);
     cmd.stdin(std::process::Stdio::null());
     match cmd.spawn() {
         Ok(mut child) => {

@@ -232,9 +232,22 @@ pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
     }
 }
 
+/// Run `cmd` as `user` (keepalived's vrrp_script `user`, else the global `script_user`);
+/// a user this host does not have: a warning, and root, as before.
+pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) {
+    let Some(user) = user else { return };
+    match crate::health::misc::lookup_user(user) {
+        Some((uid, gid)) => {
+            cmd.uid(uid).gid(gid);
+        }
+        None => warn!("script user `{user}` does not exist on this host: the script runs as root"),
+    }
+}
+
 /// Run a tracking script once: success is exit status 0 within the timeout.
-async fn run_script(script: &VrrpScript) -> bool {
+async fn run_script(script: &VrrpScript, script_user: Option<&str>) -> bool {
     let mut cmd = script_command(&script.script, &[]);
+    run_as(&mut cmd, script.user.as_deref().or(script_user));
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -599,6 +612,19 @@ impl Runner {
             if !tracked || self.scripts.get(name).is_some_and(|(s, _)| s == script) {
                 continue;
             }
+            // A user this host does not have disables the script, as keepalived does.
+            if let Some(user) = &script.user
+                && crate::health::misc::lookup_user(user).is_none()
+            {
+                if let Some(task) = self.script_tasks.remove(name) {
+                    task.abort();
+                }
+                self.scripts.remove(name);
+                let msg = format!("vrrp_script {name} disabled: user `{user}` does not exist");
+                warn!(script = %name, "{msg}");
+                self.events.push((name.clone(), msg));
+                continue;
+            }
             // A program that is not there disables the script, as keepalived does: it never
             // runs and moves no priority. A reload probes again.
             if let Some(program) = script_program(&script.script)
@@ -628,13 +654,14 @@ impl Runner {
                 .insert(name.clone(), (script.clone(), ScriptHealth::default()));
             let tx = self.inputs_tx.clone();
             let (task_name, script) = (name.clone(), script.clone());
+            let script_user = config.global.script_user.clone();
             let task = tokio::spawn(async move {
                 let mut tick =
                     tokio::time::interval(script.interval.0.max(Duration::from_millis(10)));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    let ok = run_script(&script).await;
+                    let ok = run_script(&script, script_user.as_deref()).await;
                     if tx.send(Input::Script(task_name.clone(), ok)).await.is_err() {
                         return;
                     }
@@ -938,12 +965,14 @@ impl Runner {
                 info!(instance = slot.inst.name(), "{}", event.kind);
                 if let EventKind::Transition { from, to, reason } = &event.kind {
                     let priority = slot.inst.effective_priority();
+                    let user = self.global.script_user.as_deref();
                     notify(
                         &slot.cfg.notify,
                         "INSTANCE",
                         slot.inst.name(),
                         *to,
                         priority,
+                        user,
                     );
                     slot.last_transition = Some(Transition {
                         from: from.to_string(),
@@ -974,7 +1003,8 @@ impl Runner {
                 .map(|&i| self.slots[i].inst.effective_priority())
                 .max()
                 .unwrap_or(0);
-            notify(n, "GROUP", group.name(), first, priority);
+            let user = self.global.script_user.as_deref();
+            notify(n, "GROUP", group.name(), first, priority, user);
         }
     }
 
@@ -1361,7 +1391,7 @@ fn start_handback(
 /// Run the notify scripts for a transition, as keepalived does: the per-state script with no
 /// arguments, and the generic `notify` with `INSTANCE NAME STATE PRIORITY`.
 /// Run the notify scripts of an instance or a sync group (`kind`: INSTANCE or GROUP).
-fn notify(n: &model::Notify, kind: &str, name: &str, to: State, priority: u8) {
+fn notify(n: &model::Notify, kind: &str, name: &str, to: State, priority: u8, user: Option<&str>) {
     let specific = match to {
         State::Master => n.master.as_ref(),
         State::Backup => n.backup.as_ref(),
@@ -1386,6 +1416,7 @@ fn notify(n: &model::Notify, kind: &str, name: &str, to: State, priority: u8) {
     for (line, args) in runs {
         let mut cmd = script_command(&line, &args);
         cmd.stdin(std::process::Stdio::null());
+        run_as(&mut cmd, user);
         match cmd.spawn() {
             Ok(mut child) => {
                 tokio::spawn(async move {
