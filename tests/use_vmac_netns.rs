@@ -248,3 +248,51 @@ fn a_backups_vmac_stays_silent() {
         "no IGMP report held back from the VMAC:\n{rules}"
     );
 }
+
+/// `vmac_xmit_base`: the VIP is still on the VMAC (answering ARP from the virtual MAC), but
+/// the adverts leave from the base interface with its own MAC (d1's is 02:..:71).
+#[test]
+fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
+    if !prerequisites(
+        "vmac_xmit_base",
+        &["ip", "sysctl", "nft", "tcpdump", "timeout"],
+    ) {
+        return;
+    }
+    let topo = lan("vx");
+    let dir = TempDir::new("vx");
+    let text = conf(100).replace("    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n");
+    let c1 = dir.write("d1.conf", &text);
+    let ours = lvsdeck_daemon(&topo, "d1", &c1, &dir);
+    wait_until(Duration::from_secs(10), || vip_on_vmac(&topo, "d1"))
+        .unwrap_or_else(|| panic!("no VIP on the VMAC\n{}", ours.log_text()));
+    let dump = out(
+        &topo,
+        "client",
+        &[
+            "timeout", "5", "tcpdump", "-i", "eth0", "-e", "-n", "-c", "2", "proto", "112",
+        ],
+    );
+    let base_mac = out(&topo, "d1", &["cat", "/sys/class/net/eth0/address"]);
+    assert!(
+        dump.lines().count() == 2
+            && dump
+                .lines()
+                .all(|l| l.contains(&format!("{} > 01:00:5e:00:00:12", base_mac.trim()))),
+        "adverts from the base interface's MAC {}:\n{dump}",
+        base_mac.trim()
+    );
+    let replies = arp_capture(&topo, "arp[6:2] == 2");
+    out(&topo, "client", &["ip", "neigh", "flush", "dev", "eth0"]);
+    assert!(
+        ping(&topo),
+        "client cannot reach the VIP\n{}",
+        ours.log_text()
+    );
+    let replies = replies.wait_with_output().unwrap();
+    let replies = String::from_utf8_lossy(&replies.stdout);
+    assert!(
+        replies.contains(&format!("Reply {VIP} is-at {VMAC}")),
+        "the VIP answered from the virtual MAC:\n{replies}"
+    );
+}
