@@ -537,10 +537,11 @@ async fn serve(l: Listen) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     match l {
         Listen::Http(addr) => {
-            // Bound here so that a failure shows; the lab's node serves on its own socket.
-            drop(std::net::TcpListener::bind(addr)?);
+            // Bound here, once, so that a failure shows (binding it again in the node's task
+            // failed now and then with EADDRINUSE under load, and a check with it).
+            let listener = tokio::net::TcpListener::bind(addr).await?;
             tokio::spawn(async move {
-                if let Err(e) = lvsdeck::lab::node::serve(format!("rs-{addr}"), addr).await {
+                if let Err(e) = lvsdeck::lab::node::serve_on(format!("rs-{addr}"), listener).await {
                     println!("lab node {addr}: {e}");
                 }
             });

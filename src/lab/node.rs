@@ -8,10 +8,21 @@ use tokio::net::TcpListener;
 
 /// Serve until the process is killed.
 pub async fn serve(name: String, listen: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(listen).await?;
+    serve_on(name, TcpListener::bind(listen).await?).await
+}
+
+/// Serve on a bound listener until the process is killed. A failed accept (a connection
+/// reset while queued, no file descriptor free) skips that one: the node stays up.
+pub async fn serve_on(name: String, listener: TcpListener) -> std::io::Result<()> {
     let body = format!("{name}\n");
     loop {
-        let (mut stream, _) = listener.accept().await?;
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         let body = body.clone();
         tokio::spawn(async move {
             // Read the request head (bounded); its content does not matter.
