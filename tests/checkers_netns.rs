@@ -131,7 +131,7 @@ fn udp_check_reads_answers_silence_and_port_unreachable_as_keepalived() {
     );
 }
 
-/// A minimal SMTP server in `ns`: `greeting`, then 250 to HELO (the name it got is kept),
+/// A minimal SMTP server in `ns`: `greeting` (`|`: a pause), then 250 to HELO (the name it got is kept),
 /// 221 to QUIT.
 fn smtp_server(ns: &str, port: u16, greeting: &'static str) -> Arc<Mutex<Vec<String>>> {
     let heard = Arc::new(Mutex::new(Vec::new()));
@@ -143,7 +143,14 @@ fn smtp_server(ns: &str, port: u16, greeting: &'static str) -> Arc<Mutex<Vec<Str
         tx.send(()).unwrap();
         for stream in l.incoming() {
             let Ok(mut s) = stream else { continue };
-            let _ = s.write_all(greeting.as_bytes());
+            // `|` splits the greeting in two segments, 100 ms apart.
+            for (i, part) in greeting.split('|').enumerate() {
+                if i > 0 {
+                    let _ = s.flush();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = s.write_all(part.as_bytes());
+            }
             let mut r = BufReader::new(s.try_clone().unwrap());
             let mut line = String::new();
             while r.read_line(&mut line).is_ok_and(|n| n > 0) {
@@ -188,6 +195,10 @@ fn smtp_check_wants_220_then_250_to_helo() {
     smtp_server(&topo.ns("server"), 2527, "554 go away\r\n");
     let refused = attempt(&topo, SERVER, 2527, check(CheckKind::Smtp));
     assert!(!refused.ok, "{refused:?}");
+    // A greeting cut across two segments is one line, as keepalived reads it.
+    smtp_server(&topo.ns("server"), 2529, "22|0 mx.test slow\r\n");
+    let split = attempt(&topo, SERVER, 2529, check(CheckKind::Smtp));
+    assert!(split.ok, "{split:?}");
     let closed = attempt(&topo, SERVER, 2528, check(CheckKind::Smtp));
     assert!(
         !closed.ok && closed.message.contains("refused"),

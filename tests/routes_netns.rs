@@ -3,7 +3,8 @@
 //! namespace and by `lvsdeck --daemon` in another, each with the interfaces the file names.
 //! Once both settle (their instances, alone, become master and add the virtual entries),
 //! the routes of every table, the policy rules and the addresses must be the same; and
-//! after lvsdeck stops, none of its entries may remain (keepalived takes its back too).
+//! after lvsdeck stops, none of its entries may remain (keepalived takes its back too),
+//! and a route the operator set to the same network stays, running and after.
 
 mod support;
 
@@ -49,7 +50,30 @@ fn host(tag: &str) -> Topology {
         ip(&["-n", &ns, "link", "set", &peer, "up"]).unwrap();
         ip(&["-n", &ns, "link", "set", name, "up"]).unwrap();
     }
+    // The operator's own route to a network a sample's virtual_routes also names: neither
+    // daemon may take it away (keepalived deletes only protocol-18 routes).
+    ip(&[
+        "-n", &ns, "route", "add", OWN_ROUTE, "dev", "eth2", "proto", "static",
+    ])
+    .unwrap();
     topo
+}
+
+const OWN_ROUTE: &str = "192.168.111.0/24";
+
+/// Whether the operator's own route is still there.
+fn own_route_kept(topo: &Topology) -> bool {
+    let out = ip(&[
+        "-n",
+        &topo.ns("d"),
+        "route",
+        "show",
+        OWN_ROUTE,
+        "proto",
+        "static",
+    ])
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(OWN_ROUTE)
 }
 
 /// Routes of every table but the kernel's own, rules but the three defaults, and addresses
@@ -69,6 +93,7 @@ fn state(topo: &Topology) -> BTreeSet<String> {
     for family in ["-4", "-6"] {
         for l in lines(&[family, "route", "show", "table", "all"]) {
             if !l.contains("proto kernel")
+                && !l.contains("proto static")
                 && !l.starts_with("local ")
                 && !l.starts_with("multicast ")
             {
@@ -162,10 +187,16 @@ fn compare(i: usize, name: &str, text: &str) -> Option<String> {
         "{name}: keepalived set almost nothing: {ka_state:#?}\n{}",
         ka.log_text()
     );
+    if !own_route_kept(&lv_topo) {
+        report += "\nlvsdeck took the operator's own route away while running";
+    }
     lv.signal(libc::SIGTERM);
     lv.wait_exit(Duration::from_secs(5));
     ka.signal(libc::SIGTERM);
     ka.wait_exit(Duration::from_secs(5));
+    if !own_route_kept(&lv_topo) {
+        report += "\nlvsdeck took the operator's own route away at stop";
+    }
     let left = state(&lv_topo);
     if !left.is_empty() {
         report += &format!("\nleft after lvsdeck stopped: {left:#?}");

@@ -49,17 +49,24 @@ async fn dialogue(p: &SmtpProbe) -> Result<(), String> {
     read(&mut s, t, "QUIT").await.map(drop)
 }
 
+/// One answer line (as keepalived, until the first `\n`, however the server's segments cut
+/// it), within `t`.
 async fn read(s: &mut TcpStream, t: Duration, after: &str) -> Result<Vec<u8>, String> {
-    let mut buf = vec![0u8; 512];
-    match tokio::time::timeout(t, s.read(&mut buf)).await {
-        Ok(Ok(0)) => Err(format!("connection closed before the answer to {after}")),
-        Ok(Ok(n)) => {
-            buf.truncate(n);
-            Ok(buf)
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::Instant::now() + t;
+    while !answer.contains(&b'\n') && answer.len() < 4096 {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) if answer.is_empty() => {
+                return Err(format!("connection closed before the answer to {after}"));
+            }
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return Err(tcp::io_message(&e)),
+            Err(_) => return Err(format!("no answer to {after} in {}", fmt_dur(t))),
         }
-        Ok(Err(e)) => Err(tcp::io_message(&e)),
-        Err(_) => Err(format!("no answer to {after} in {}", fmt_dur(t))),
     }
+    Ok(answer)
 }
 
 async fn expect(s: &mut TcpStream, t: Duration, code: u16, after: &str) -> Result<(), String> {

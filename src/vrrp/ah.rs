@@ -94,6 +94,11 @@ impl AhState {
         self.seq
     }
 
+    /// Go on from `seq` (the counter of the instance this one replaces on a reload).
+    pub fn resume(&mut self, seq: u32) {
+        self.seq = self.seq.max(seq);
+    }
+
     /// The whole packet for one advert: `ip` (its protocol becomes 51) and the VRRPv2
     /// message `vrrp` (encoded without authentication; it gets auth type 2 here).
     pub fn seal(&mut self, ip: &Ipv4Header, vrrp: &[u8]) -> Vec<u8> {

@@ -97,9 +97,11 @@ async fn route_message(rtnl: &Rtnl, r: &Route, adding: bool) -> Result<RouteMess
     if let Some(m) = r.metric {
         b = b.priority(m);
     }
+    // Protocol 18 on delete too, as keepalived: the kernel then deletes only a route of
+    // ours, never an equal one someone else set (a DHCP default route through the same
+    // gateway). Scope as keepalived: universe unless the file says, nowhere (any) on
+    // delete; the type only when given, on delete.
     b = b.protocol(RouteProtocol::from(ROUTE_PROTOCOL));
-    // As keepalived: universe unless the file says, and nowhere (any) on delete; the type
-    // only when given, on delete.
     b = b.scope(RouteScope::from(if adding {
         r.scope.unwrap_or(0)
     } else {
@@ -108,11 +110,7 @@ async fn route_message(rtnl: &Rtnl, r: &Route, adding: bool) -> Result<RouteMess
     if adding || r.kind != RouteKind::Unicast {
         b = b.kind(kind(r.kind));
     }
-    let mut msg = b.build();
-    if !adding {
-        msg.header.protocol = RouteProtocol::Unspec;
-    }
-    Ok(msg)
+    Ok(b.build())
 }
 
 pub async fn add_route(rtnl: &Rtnl, r: &Route) -> Result<(), VipError> {
@@ -150,7 +148,7 @@ pub fn describe_rule(r: &Rule) -> String {
     s + &format!(" lookup {}", r.table)
 }
 
-fn rule_message(r: &Rule, adding: bool) -> RuleMessage {
+fn rule_message(r: &Rule) -> RuleMessage {
     let mut msg = RuleMessage::default();
     msg.header.family = if r.is_v6() {
         AddressFamily::Inet6
@@ -184,9 +182,8 @@ fn rule_message(r: &Rule, adding: bool) -> RuleMessage {
     if let Some(m) = r.fwmask {
         attrs.push(RuleAttribute::FwMask(m));
     }
-    if adding {
-        attrs.push(RuleAttribute::Protocol(RouteProtocol::from(ROUTE_PROTOCOL)));
-    }
+    // On delete too: only a rule of ours goes.
+    attrs.push(RuleAttribute::Protocol(RouteProtocol::from(ROUTE_PROTOCOL)));
     msg.attributes = attrs;
     msg
 }
@@ -194,7 +191,7 @@ fn rule_message(r: &Rule, adding: bool) -> RuleMessage {
 /// An equal rule already there is fine (a restart after a kill, which keepalived instead
 /// clears at start).
 pub async fn add_rule(rtnl: &Rtnl, r: &Rule) -> Result<(), VipError> {
-    let msg = rule_message(r, true);
+    let msg = rule_message(r);
     match request(
         rtnl,
         RouteNetlinkMessage::NewRule(msg),
@@ -211,7 +208,7 @@ pub async fn add_rule(rtnl: &Rtnl, r: &Rule) -> Result<(), VipError> {
 }
 
 pub async fn del_rule(rtnl: &Rtnl, r: &Rule) -> Result<(), VipError> {
-    let msg = rule_message(r, false);
+    let msg = rule_message(r);
     match request(rtnl, RouteNetlinkMessage::DelRule(msg), 0).await {
         Ok(()) | Err((libc::ENOENT | libc::ESRCH, _)) => Ok(()),
         Err((_, why)) => Err(VipError::Setup(format!(

@@ -319,10 +319,13 @@ impl Runner {
             vmacs: Vmacs::new(rtnl),
             statics: Statics::default(),
         };
-        runner.apply_statics(config).await?;
-        for (name, cfg) in &config.vrrp_instance {
-            let slot = runner.prepare(name, cfg, &config.global, None).await?;
-            runner.slots.push(slot);
+        if let Err(e) = runner.set_up(config).await {
+            // What was set up goes, so the host is as it was (VMACs, their settings, statics).
+            runner.vmacs.remove_all().await;
+            for e in runner.statics.clear(&runner.rtnl).await {
+                warn!("{e}");
+            }
+            return Err(e);
         }
         runner.rebuild_groups(config);
         runner.start_scripts(config);
@@ -337,6 +340,16 @@ impl Runner {
         }
         runner.step(now).await;
         Ok(runner)
+    }
+
+    /// The statics and every instance's interfaces, VMAC and sockets.
+    async fn set_up(&mut self, config: &Config) -> Result<(), RunError> {
+        self.apply_statics(config).await?;
+        for (name, cfg) in &config.vrrp_instance {
+            let slot = self.prepare(name, cfg, &config.global, None).await?;
+            self.slots.push(slot);
+        }
+        Ok(())
     }
 
     /// Remove hand-back tables a previous run left (killed during a grace period); this also
@@ -403,10 +416,11 @@ impl Runner {
                     what: "link-local IPv6",
                 })?,
         };
+        let vmac = self.vmac(name, cfg, global, &link, v6, src).await?;
+        // After the VMAC: a route may name it.
         routes::check_devices(&self.rtnl, &cfg.virtual_routes, &cfg.virtual_rules)
             .await
             .map_err(err)?;
-        let vmac = self.vmac(name, cfg, global, &link, v6, src).await?;
         let sock_link = match (&vmac, cfg.use_vmac.as_ref().is_some_and(|v| v.xmit_base)) {
             (Some(vmac), false) => vmac.clone(),
             _ => link.clone(),
@@ -727,6 +741,9 @@ impl Runner {
         let now = Instant::now();
         let mut changes = Vec::new();
         let mut kept = Vec::new();
+        // AH sequence numbers go on across a restart, as keepalived's do across a reload:
+        // peers drop adverts numbered below what they heard.
+        let mut ah_seq: HashMap<String, u32> = HashMap::new();
         for mut slot in std::mem::take(&mut self.slots) {
             let name = slot.inst.name().to_string();
             match config.vrrp_instance.get(&name) {
@@ -741,6 +758,14 @@ impl Runner {
                         self.execute(i, action).await;
                         slot = self.slots.pop().expect("pushed above");
                     }
+                    // A backup keeping VIPs for a hand-over's grace has nothing to say in
+                    // its shutdown: they go now.
+                    if slot.vips_release_at.take().is_some() {
+                        remove_vips(&self.rtnl, &slot).await;
+                    }
+                    if let Some(ah) = &slot.ah {
+                        ah_seq.insert(name.clone(), ah.seq());
+                    }
                     changes.push(if other.is_some() {
                         format!("{name}: restarted with new settings")
                     } else {
@@ -754,7 +779,10 @@ impl Runner {
         self.apply_statics(config).await?;
         for (name, cfg) in &config.vrrp_instance {
             if !self.slots.iter().any(|s| s.inst.name() == name) {
-                let slot = self.prepare(name, cfg, &config.global, Some(now)).await?;
+                let mut slot = self.prepare(name, cfg, &config.global, Some(now)).await?;
+                if let (Some(ah), Some(seq)) = (slot.ah.as_mut(), ah_seq.get(name)) {
+                    ah.resume(*seq);
+                }
                 self.slots.push(slot);
                 if !changes.iter().any(|c| c.starts_with(&format!("{name}:"))) {
                     changes.push(format!("{name}: added"));
@@ -1307,6 +1335,12 @@ impl Runner {
             slot.inst.shutdown(now);
         }
         self.step(now).await;
+        // A backup still keeping VIPs for a hand-over's grace (an immediate stop) lets go.
+        for slot in &mut self.slots {
+            if slot.vips_release_at.take().is_some() {
+                remove_vips(&self.rtnl, slot).await;
+            }
+        }
         self.clear_handbacks().await;
         self.vmacs.remove_all().await;
         for e in self.statics.clear(&self.rtnl).await {

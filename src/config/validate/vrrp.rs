@@ -99,6 +99,18 @@ pub(super) fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &V
             );
         }
     }
+    // Two instances on one VMAC would take each other's MAC and VIPs.
+    if let Some(vmac) = inst.use_vmac.as_ref().and_then(|v| v.name.as_ref())
+        && let Some((other, _)) = cfg.vrrp_instance.iter().find(|(n, i)| {
+            n.as_str() < name && i.use_vmac.as_ref().and_then(|v| v.name.as_ref()) == Some(vmac)
+        })
+    {
+        c.error(
+            path.join("use_vmac"),
+            format!("VMAC `{vmac}` is vrrp_instance {other}'s too"),
+            "give each instance a VMAC of its own",
+        );
+    }
     if inst.auth_ah {
         if inst.auth_pass.is_none() {
             c.error(

@@ -280,3 +280,24 @@ fn an_unknown_block_ends_the_enclosing_one_as_in_keepalived() {
     assert_eq!(shape, "bal_defs router_id global_defs{router_id}");
     assert!(early.is_empty());
 }
+
+#[test]
+fn two_instances_on_one_vmac_are_refused() {
+    use crate::config::validate::{Dialect, NoProbe, validate};
+    let one = |name: &str, vrid: u8| {
+        format!(
+            "vrrp_instance {name} {{\ninterface eth0\nvirtual_router_id {vrid}\nuse_vmac shared\n{VIP}}}\n"
+        )
+    };
+    let (c, _) = conv(&format!("{}{}", one("VI_1", 1), one("VI_2", 2)));
+    let errors: Vec<String> = validate(&c, &NoProbe, Dialect::Keepalived)
+        .into_iter()
+        .map(|f| f.message)
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m == "VMAC `shared` is vrrp_instance VI_1's too"),
+        "{errors:?}"
+    );
+}
