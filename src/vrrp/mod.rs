@@ -8,6 +8,7 @@ pub mod machine;
 pub mod packet;
 pub mod routes;
 pub mod runner;
+pub mod scripts;
 pub mod sim;
 pub mod vip;
 pub mod vmac;

@@ -1,0 +1,160 @@
+//! The scripts around VRRP: tracking scripts (`vrrp_script`, keepalived's rise / fall) and
+//! notify scripts of instances and sync groups, run as `script_user` or their own `user`.
+
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::machine::State;
+use crate::config::model::{self, VrrpScript};
+pub use crate::health::misc::needs_shell;
+
+/// Health of one tracking script: keepalived's rise / fall counting.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptHealth {
+    pub up: Option<bool>,
+    successes: u32,
+    failures: u32,
+}
+
+impl ScriptHealth {
+    /// Count one result; returns the new state when it changed.
+    pub fn record(&mut self, ok: bool, rise: u32, fall: u32) -> Option<bool> {
+        if ok {
+            self.successes += 1;
+            self.failures = 0;
+        } else {
+            self.failures += 1;
+            self.successes = 0;
+        }
+        let next = match self.up {
+            // The first result decides at once: nothing is known before it.
+            None => Some(ok),
+            Some(false) if self.successes >= rise.max(1) => Some(true),
+            Some(true) if self.failures >= fall.max(1) => Some(false),
+            _ => None,
+        };
+        if next.is_some() {
+            self.up = next;
+        }
+        next
+    }
+}
+
+/// A command for a configured script line, with extra arguments appended.
+pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
+    if needs_shell(line) {
+        let mut c = tokio::process::Command::new("/bin/sh");
+        // "$@" passes the extra arguments through the shell unchanged.
+        c.arg("-c")
+            .arg(format!("{line} \"$@\""))
+            .arg("sh")
+            .args(extra);
+        c
+    } else {
+        let mut words = line.split_whitespace();
+        let mut c = tokio::process::Command::new(words.next().unwrap_or("/bin/false"));
+        c.args(words).args(extra);
+        c
+    }
+}
+
+/// Run `cmd` as `user` (keepalived's vrrp_script `user`, else the global `script_user`);
+/// a user this host does not have: a warning, and root, as before.
+pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) {
+    let Some(user) = user else { return };
+    match crate::health::misc::lookup_user(user) {
+        Some((uid, gid)) => {
+            cmd.uid(uid).gid(gid);
+        }
+        None => warn!("script user `{user}` does not exist on this host: the script runs as root"),
+    }
+}
+
+/// Run a tracking script once: success is exit status 0 within the timeout.
+pub(super) async fn run_script(script: &VrrpScript, script_user: Option<&str>) -> bool {
+    let mut cmd = script_command(&script.script, &[]);
+    run_as(&mut cmd, script.user.as_deref().or(script_user));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let timeout = script
+        .timeout
+        .map_or(script.interval.0, |t| t.0)
+        .max(Duration::from_millis(10));
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        _ => false,
+    }
+}
+
+/// Run the notify scripts of an instance or a sync group (`kind`: INSTANCE or GROUP).
+pub(super) fn notify(
+    n: &model::Notify,
+    kind: &str,
+    name: &str,
+    to: State,
+    priority: u8,
+    user: Option<&str>,
+) {
+    let specific = match to {
+        State::Master => n.master.as_ref(),
+        State::Backup => n.backup.as_ref(),
+        State::Fault => n.fault.as_ref(),
+        State::Init => n.stop.as_ref(),
+    };
+    let mut runs: Vec<(String, Vec<String>)> = Vec::new();
+    if let Some(s) = specific {
+        runs.push((s.clone(), Vec::new()));
+    }
+    if let Some(s) = &n.any {
+        let state = if to == State::Init {
+            "STOP".to_string()
+        } else {
+            to.to_string()
+        };
+        runs.push((
+            s.clone(),
+            vec![kind.into(), name.into(), state, priority.to_string()],
+        ));
+    }
+    for (line, args) in runs {
+        let mut cmd = script_command(&line, &args);
+        cmd.stdin(std::process::Stdio::null());
+        run_as(&mut cmd, user);
+        match cmd.spawn() {
+            Ok(mut child) => {
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+            }
+            Err(e) => warn!(instance = name, "notify script `{line}`: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_health_counts_rise_and_fall() {
+        let mut h = ScriptHealth::default();
+        assert_eq!(h.record(true, 2, 3), Some(true));
+        assert_eq!(h.record(false, 2, 3), None);
+        assert_eq!(h.record(false, 2, 3), None);
+        assert_eq!(h.record(false, 2, 3), Some(false));
+        assert_eq!(h.record(true, 2, 3), None);
+        assert_eq!(h.record(true, 2, 3), Some(true));
+    }
+
+    #[test]
+    fn shell_is_used_only_when_the_line_needs_one() {
+        assert!(needs_shell("/usr/bin/curl -s http://localhost | grep 200"));
+        assert!(!needs_shell("/usr/local/bin/check --port 80"));
+    }
+}
