@@ -79,6 +79,15 @@ fn arp_capture(topo: &Topology, filter: &str) -> std::process::Child {
     child
 }
 
+/// The ARP replies the client gets when it pings the VIP with an empty neighbour table.
+fn arp_replies_to_a_ping(topo: &Topology, log: &str) -> String {
+    let replies = arp_capture(topo, "arp[6:2] == 2");
+    out(topo, "client", &["ip", "neigh", "flush", "dev", "eth0"]);
+    assert!(ping(topo), "client cannot reach the VIP\n{log}");
+    let replies = replies.wait_with_output().unwrap();
+    String::from_utf8_lossy(&replies.stdout).into_owned()
+}
+
 fn sysctl(topo: &Topology, host: &str, key: &str) -> String {
     out(topo, host, &["sysctl", "-n", key]).trim().to_string()
 }
@@ -138,15 +147,7 @@ fn use_vmac_moves_the_vip_behind_one_virtual_mac() {
         ours.log_text()
     );
     // The client asks for the VIP: only the VMAC answers (the base has arp_ignore=1).
-    out(&topo, "client", &["ip", "neigh", "flush", "dev", "eth0"]);
-    let replies = arp_capture(&topo, "arp[6:2] == 2");
-    assert!(
-        ping(&topo),
-        "client cannot reach the VIP\n{}",
-        ours.log_text()
-    );
-    let replies = replies.wait_with_output().unwrap();
-    let replies = String::from_utf8_lossy(&replies.stdout);
+    let replies = arp_replies_to_a_ping(&topo, &ours.log_text());
     let is_at: Vec<&str> = replies
         .lines()
         .filter(|l| l.contains(&format!("Reply {VIP}")))
@@ -282,15 +283,7 @@ fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
         "adverts from the base interface's MAC {}:\n{dump}",
         base_mac.trim()
     );
-    let replies = arp_capture(&topo, "arp[6:2] == 2");
-    out(&topo, "client", &["ip", "neigh", "flush", "dev", "eth0"]);
-    assert!(
-        ping(&topo),
-        "client cannot reach the VIP\n{}",
-        ours.log_text()
-    );
-    let replies = replies.wait_with_output().unwrap();
-    let replies = String::from_utf8_lossy(&replies.stdout);
+    let replies = arp_replies_to_a_ping(&topo, &ours.log_text());
     assert!(
         replies.contains(&format!("Reply {VIP} is-at {VMAC}")),
         "the VIP answered from the virtual MAC:\n{replies}"
