@@ -1,7 +1,8 @@
-//! PING_CHECK, UDP_CHECK and SMTP_CHECK against real servers in namespaces: the checker in
-//! one, a server that answers in another, and a mute one whose nftables drop ICMP echo and
-//! UDP without a word. Each probe runs as the daemon runs it (compiled from the config
-//! model), inside the checker's namespace.
+//! PING_CHECK, UDP_CHECK, SMTP_CHECK and DNS_CHECK against real servers in namespaces (DNS:
+//! Debian's dnsmasq): the checker in one, a server that answers in another, and a mute one
+//! whose nftables drop ICMP echo and UDP without a word. Each probe runs as the daemon runs
+//! it (compiled from the config model), inside the checker's namespace. FILE_CHECK through
+//! the health runner: a file's change reaches it by inotify, long before delay_loop.
 
 mod support;
 
@@ -10,8 +11,8 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lvsdeck::config::model::{Check, CheckKind, Dur};
-use lvsdeck::health::{CheckResult, CheckTarget, TargetId};
+use lvsdeck::config::model::{Check, CheckKind, Dur, TrackFile};
+use lvsdeck::health::{CheckResult, CheckTarget, RunnerConfig, TargetId};
 use lvsdeck::lab::netns::{HostSpec, Topology};
 use support::{enter_netns, in_netns, prerequisites};
 
@@ -204,4 +205,155 @@ fn smtp_check_wants_220_then_250_to_helo() {
         !closed.ok && closed.message.contains("refused"),
         "{closed:?}"
     );
+}
+
+/// dnsmasq in `ns`, authoritative for `.test` only (`lab.test` has an address, other names
+/// there do not exist), answering on `ip`:53; killed on drop.
+struct Dnsmasq(std::process::Child);
+
+impl Dnsmasq {
+    fn start(ns: &str, ip: &str) -> Self {
+        let child = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+            ])
+            .args([
+                "--no-resolv",
+                "--no-hosts",
+                "--user=root",
+                "--pid-file=",
+                "--bind-interfaces",
+            ])
+            .arg(format!("--listen-address={ip}"))
+            .args(["--local=/test/", "--address=/lab.test/10.82.0.50"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dnsmasq");
+        Dnsmasq(child)
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn dns_check_is_up_on_noerror_only() {
+    if !prerequisites("DNS_CHECK", &["ip", "nft", "dnsmasq"]) {
+        return;
+    }
+    let topo = lan("dn");
+    let dns = |name: &str, rtype: &str| {
+        let mut c = check(CheckKind::Dns);
+        c.dns_name = Some(name.into());
+        c.dns_type = Some(rtype.into());
+        c
+    };
+    let server = Dnsmasq::start(&topo.ns("server"), SERVER);
+    let mut up = attempt(&topo, SERVER, 53, dns("lab.test", "A"));
+    for _ in 0..20 {
+        if up.ok {
+            break;
+        }
+        // dnsmasq may still be starting.
+        std::thread::sleep(Duration::from_millis(100));
+        up = attempt(&topo, SERVER, 53, dns("lab.test", "A"));
+    }
+    assert!(up.ok && up.message.contains("NOERROR, 1 answer"), "{up:?}");
+    let nx = attempt(&topo, SERVER, 53, dns("nothing.test", "A"));
+    assert!(!nx.ok && nx.message.contains("Non-Existent"), "{nx:?}");
+    drop(server);
+    let stopped = attempt(&topo, SERVER, 53, dns("lab.test", "A"));
+    assert!(
+        !stopped.ok && stopped.message.contains("port unreachable"),
+        "{stopped:?}"
+    );
+    let mute = attempt(&topo, MUTE, 53, dns("lab.test", "A"));
+    assert!(!mute.ok && mute.message.contains("no answer"), "{mute:?}");
+}
+
+#[test]
+fn file_check_follows_its_file_at_once() {
+    let dir = support::TempDir::new("fc");
+    let path = dir.0.join("weight");
+    std::fs::write(&path, "0\n").unwrap();
+    let mut c = Check::new(CheckKind::File);
+    c.track_file = Some("w".into());
+    c.file_weight = Some(-2);
+    let mut target = CheckTarget::new(
+        TargetId::new("test", "10.82.0.2:80".parse().unwrap()),
+        vec![c],
+    );
+    // Only the file's watch can bring a change in within this test's time.
+    target.delay_loop = Duration::from_secs(3600);
+    target.weight = 10;
+    let tf = TrackFile {
+        file: path.clone(),
+        weight: 1,
+        reverse: false,
+        init_file: None,
+        init_overwrite: false,
+    };
+    target.track_files.insert("w".into(), tf);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (handle, mut events) = lvsdeck::health::spawn(RunnerConfig {
+            bootstrap_delay: Duration::ZERO,
+            ..RunnerConfig::default()
+        });
+        handle.upsert(&target).unwrap();
+        let mut next = async || {
+            loop {
+                let ev = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                    .await
+                    .expect("an event within 5 s")
+                    .expect("the runner runs");
+                if ev.result.is_some() {
+                    return ev;
+                }
+            }
+        };
+        let first = next().await;
+        assert_eq!(
+            (first.state.up, first.state.weight),
+            (Some(true), 10),
+            "{first:?}"
+        );
+        // 3 × -2: the weight drops by 6; written the way operators do (write, then rename).
+        std::fs::write(dir.0.join("tmp"), "3\n").unwrap();
+        std::fs::rename(dir.0.join("tmp"), &path).unwrap();
+        let lowered = next().await;
+        assert_eq!(
+            (lowered.state.up, lowered.state.weight),
+            (Some(true), 4),
+            "{lowered:?}"
+        );
+        // -2^31 × -2 is beyond the weight's range: clamped, not a fault.
+        std::fs::write(&path, "-2147483648").unwrap();
+        let high = next().await;
+        assert_eq!(high.state.weight, i32::MAX, "{high:?}");
+        // A huge positive product the other way is the fault: down.
+        std::fs::write(&path, "2147483648").unwrap();
+        let down = next().await;
+        assert_eq!(down.state.up, Some(false), "{down:?}");
+        // Deleted: 0, back up at the configured weight.
+        std::fs::remove_file(&path).unwrap();
+        let back = next().await;
+        assert_eq!(
+            (back.state.up, back.state.weight),
+            (Some(true), 10),
+            "{back:?}"
+        );
+    });
 }

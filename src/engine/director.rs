@@ -249,6 +249,11 @@ impl Director {
                 for c in t.checks.iter_mut().filter(|c| c.kind == CheckKind::Misc) {
                     c.user = c.user.take().or(script_user.clone());
                 }
+                for name in t.checks.iter().filter_map(|c| c.track_file.as_ref()) {
+                    if let Some(tf) = self.config.track_file.get(name) {
+                        t.track_files.insert(name.clone(), tf.clone());
+                    }
+                }
                 self.targets.insert(t.id.clone(), RealId::of(vs, rs));
                 targets.push(t);
             }

@@ -248,6 +248,34 @@ impl Core {
             .collect()
     }
 
+    /// Every FILE check reading `path`, due now (its file changed). How many.
+    pub fn file_changed(&mut self, now: Instant, path: &std::path::Path) -> usize {
+        let mut n = 0;
+        for (slot_i, slot) in self.slots.iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            for (check_i, spec) in slot.compiled.specs.iter().enumerate() {
+                if matches!(&spec.probe, super::spec::Probe::File(p) if p.path == path) {
+                    self.heap.push(Reverse(Due {
+                        at: now,
+                        key: slot.checks[check_i].key,
+                        slot: slot_i as u32,
+                        check: check_i as u32,
+                    }));
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// The files FILE checks read.
+    pub fn watched_files(c: &Compiled) -> impl Iterator<Item = &std::path::Path> {
+        c.specs.iter().filter_map(|s| match &s.probe {
+            super::spec::Probe::File(p) => Some(p.path.as_path()),
+            _ => None,
+        })
+    }
+
     /// When the earliest heap entry is due (it may be stale: a spurious wake-up is harmless).
     pub fn next_due(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse(d)| d.at)

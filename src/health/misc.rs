@@ -88,7 +88,7 @@ pub fn judge(status: ExitStatus, dynamic: bool, latency: Duration) -> CheckResul
         Some(code) if dynamic && (2..=255).contains(&code) => {
             let weight = (code - 2) as u32;
             let mut r = CheckResult::ok(format!("exit {code}: weight {weight}"), latency);
-            r.weight = Some(weight);
+            r.weight = Some(super::state::WeightSet::To(weight));
             r
         }
         Some(code) => CheckResult::fail(format!("exit {code}"), latency),
@@ -158,6 +158,7 @@ pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::state::WeightSet;
     use std::os::unix::process::ExitStatusExt;
 
     fn exit(code: i32) -> ExitStatus {
@@ -175,10 +176,17 @@ mod tests {
         assert_eq!(r(0, true), (true, None, "exit 0".into()));
         assert_eq!(r(1, false), (false, None, "exit 1".into()));
         assert_eq!(r(1, true), (false, None, "exit 1".into()));
-        assert_eq!(r(2, true), (true, Some(0), "exit 2: weight 0".into()));
+        assert_eq!(
+            r(2, true),
+            (true, Some(WeightSet::To(0)), "exit 2: weight 0".into())
+        );
         assert_eq!(
             r(255, true),
-            (true, Some(253), "exit 255: weight 253".into())
+            (
+                true,
+                Some(WeightSet::To(253)),
+                "exit 255: weight 253".into()
+            )
         );
         assert_eq!(r(7, false), (false, None, "exit 7".into()));
         let killed = judge(ExitStatus::from_raw(libc::SIGKILL), false, d);

@@ -29,6 +29,8 @@
 //! ```
 
 pub mod core;
+pub mod dns;
+pub mod file;
 pub mod http;
 pub mod http_parse;
 pub mod misc;
@@ -88,8 +90,9 @@ pub struct CheckResult {
     pub message: String,
     /// From the start of the attempt to its result.
     pub latency: Duration,
-    /// The weight a `misc_dynamic` script asked for (exit code - 2); None otherwise.
-    pub weight: Option<u32>,
+    /// What the attempt does to the weight: a `misc_dynamic` script's (exit code - 2), a
+    /// FILE_CHECK's value × weight; None otherwise.
+    pub weight: Option<state::WeightSet>,
     /// When the attempt ended (wall clock, for display).
     pub at: SystemTime,
 }

@@ -164,6 +164,15 @@ async fn run(
     let sleep = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // FILE checks are re-read as soon as their file changes, not only every delay_loop.
+    let mut files = super::file::FileWatch::new();
+    let watch = |files: &mut super::file::FileWatch, c: &Compiled| {
+        for path in Core::watched_files(c) {
+            if let Err(e) = files.add(path) {
+                tracing::warn!("FILE check: cannot watch {}: {e}", path.display());
+            }
+        }
+    };
     loop {
         let t = now();
         while running.len() < max {
@@ -199,6 +208,7 @@ async fn run(
                 let Some(command) = command else { break };
                 match command {
                     Command::Upsert(c) => {
+                        watch(&mut files, &c);
                         if let Some(ev) = core.upsert(now(), *c) {
                             out.push(ev);
                         }
@@ -207,6 +217,9 @@ async fn run(
                         core.remove(&id);
                     }
                     Command::Sync(all) => {
+                        for c in &all {
+                            watch(&mut files, c);
+                        }
                         for ev in core.sync(now(), all) {
                             out.push(ev);
                         }
@@ -232,6 +245,9 @@ async fn run(
                     }
                     Err(_) => out.pending.clear(),
                 }
+            }
+            path = files.changed() => {
+                core.file_changed(now(), &path);
             }
             _ = &mut sleep, if wake.is_some() => {
                 armed = None;

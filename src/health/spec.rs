@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use regex::bytes::Regex;
 use rustls::pki_types::ServerName;
 
+pub use super::dns::DnsProbe;
+pub use super::file::FileProbe;
 pub use super::ping::PingProbe;
 pub use super::smtp::SmtpProbe;
 use super::state::{Policy, Timing};
 pub use super::udp::UdpProbe;
-use super::{CheckResult, http, misc, ping, smtp, tcp, udp};
+use super::{CheckResult, dns, file, http, misc, ping, smtp, tcp, udp};
 use crate::config::model::{CheckKind, StatusRange};
 
 /// The HTTP version of requests. keepalived's default is 1.0 (`http_protocol`); both send
@@ -46,6 +48,8 @@ pub enum Probe {
     Ping(PingProbe),
     Udp(UdpProbe),
     Smtp(SmtpProbe),
+    Dns(DnsProbe),
+    File(FileProbe),
 }
 
 /// A TCP connection attempt.
@@ -115,6 +119,8 @@ impl Probe {
             Probe::Ping(p) => ping::check(p, start).await,
             Probe::Udp(p) => udp::check(p, start).await,
             Probe::Smtp(p) => smtp::check(p, start).await,
+            Probe::Dns(p) => dns::check(p, start).await,
+            Probe::File(p) => file::check(p, start),
         }
     }
 }

@@ -49,11 +49,21 @@ pub struct Timing {
 /// What one attempt said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Success; `weight` is a misc_dynamic script's weight (None: the configured one).
+    /// Success; `weight`: what it does to the server's weight (None: nothing).
     Up {
-        weight: Option<u32>,
+        weight: Option<WeightSet>,
     },
     Down,
+}
+
+/// What a successful attempt does to its server's weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightSet {
+    /// A misc_dynamic script's weight (exit code - 2): its difference from the configured
+    /// weight counts.
+    To(u32),
+    /// A FILE_CHECK's value × weight, added.
+    By(i64),
 }
 
 /// What recording one attempt led to.
@@ -80,7 +90,7 @@ pub struct CheckState {
     retry_it: u32,
     successes: u32,
     failures: u32,
-    weight: Option<u32>,
+    weight: Option<WeightSet>,
 }
 
 impl CheckState {
@@ -120,8 +130,8 @@ impl CheckState {
         self.timing
     }
 
-    /// The misc_dynamic weight in force (None: the configured weight).
-    pub fn weight(&self) -> Option<u32> {
+    /// The weight this checker sets (None: it leaves the configured weight).
+    pub fn weight(&self) -> Option<WeightSet> {
         self.weight
     }
 
@@ -252,7 +262,10 @@ impl ServerHealth {
             .checks
             .iter()
             .filter_map(|c| c.weight)
-            .map(|w| i64::from(w) - base)
+            .map(|w| match w {
+                WeightSet::To(w) => i64::from(w) - base,
+                WeightSet::By(d) => d,
+            })
             .sum();
         (base + sum).clamp(0, i64::from(i32::MAX)) as i32
     }
@@ -494,7 +507,9 @@ mod tests {
     fn misc_dynamic_weights_follow_keepalived_sum() {
         let now = Instant::now();
         let mut s = server(2, false);
-        let w = |w| Outcome::Up { weight: Some(w) };
+        let w = |w| Outcome::Up {
+            weight: Some(WeightSet::To(w)),
+        };
         // One dynamic check: its weight replaces the configured one.
         assert_eq!(s.record(0, now, w(3)).weight, Some((10, 3)));
         assert_eq!(s.weight(), 3);

@@ -13,12 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::spec::{
-    CheckSpec, HttpProbe, HttpVersion, MiscProbe, PingProbe, Probe, SmtpProbe, TcpProbe, TlsProbe,
-    UdpProbe, UrlProbe,
+    CheckSpec, DnsProbe, FileProbe, HttpProbe, HttpVersion, MiscProbe, PingProbe, Probe, SmtpProbe,
+    TcpProbe, TlsProbe, UdpProbe, UrlProbe,
 };
 use super::state::{CheckState, Policy, Timing};
-use super::{TargetId, http, http_parse, misc, smtp, tls, udp};
-use crate::config::model::{Check, CheckKind, RealServer, StatusRange, VirtualServer, VrrpScript};
+use super::{TargetId, dns, http, http_parse, misc, smtp, tls, udp};
+use crate::config::model::{
+    Check, CheckKind, RealServer, StatusRange, TrackFile, VirtualServer, VrrpScript,
+};
+use std::collections::BTreeMap;
 
 /// One checked thing: a real server of a service with its checks, or a tracking script.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,8 @@ pub struct CheckTarget {
     /// Count `rise` successes / `fall` failures instead of keepalived's retry (tracking
     /// scripts).
     pub rise_fall: Option<(u32, u32)>,
+    /// The configuration's track_file blocks that FILE checks name.
+    pub track_files: BTreeMap<String, TrackFile>,
 }
 
 /// Why a target's checks cannot run.
@@ -72,6 +77,8 @@ pub fn kind_name(kind: CheckKind) -> &'static str {
         CheckKind::Ping => "PING",
         CheckKind::Udp => "UDP",
         CheckKind::Smtp => "SMTP",
+        CheckKind::Dns => "DNS",
+        CheckKind::File => "FILE",
     }
 }
 
@@ -87,6 +94,7 @@ impl CheckTarget {
             virtualhost: None,
             http_version: HttpVersion::default(),
             rise_fall: None,
+            track_files: BTreeMap::new(),
         }
     }
 
@@ -166,17 +174,25 @@ impl CheckTarget {
         }
         let default_retry_delay = match c.kind {
             CheckKind::Http | CheckKind::Https => Duration::from_secs(3),
+            // keepalived's DNS_CHECK retries after delay_loop.
+            CheckKind::Dns => delay_loop,
             _ => Duration::from_secs(1),
         };
-        let timing = Timing {
+        let mut timing = Timing {
             delay_loop,
             delay_before_retry: c.delay_before_retry.map_or(default_retry_delay, |d| d.0),
             warmup: c.warmup.map_or(delay_loop, |d| d.0),
         };
-        let policy = match self.rise_fall {
+        let mut policy = match self.rise_fall {
             Some((rise, fall)) => Policy::RiseFall { rise, fall },
             None => Policy::Retry { retry: c.retry },
         };
+        if c.kind == CheckKind::File {
+            // A file is read at once and believed at once (keepalived: has_run, no retry);
+            // its watch, not delay_loop, brings changes in.
+            timing.warmup = Duration::ZERO;
+            policy = Policy::Retry { retry: 0 };
+        }
         let (label, probe) = match c.kind {
             CheckKind::Tcp => {
                 let conn = self.tcp_probe(c)?;
@@ -238,6 +254,36 @@ impl CheckTarget {
                 let helo = c.helo_name.clone().unwrap_or(smtp::DEFAULT_HELO.into());
                 let label = format!("SMTP {}", conn.addr);
                 (label, Probe::Smtp(SmtpProbe { conn, helo }))
+            }
+            CheckKind::Dns => {
+                let conn = self.tcp_probe(c)?;
+                let query = dns::question(
+                    c.dns_name.as_deref().unwrap_or(dns::DEFAULT_NAME),
+                    c.dns_type.as_deref().unwrap_or(dns::DEFAULT_TYPE),
+                )?;
+                let label = format!("DNS {} {} {}", conn.addr, query.query_type(), query.name());
+                let probe = DnsProbe {
+                    addr: conn.addr,
+                    bind: conn.bind,
+                    query,
+                    timeout: conn.timeout,
+                };
+                (label, Probe::Dns(probe))
+            }
+            CheckKind::File => {
+                let name = c
+                    .track_file
+                    .as_deref()
+                    .ok_or("a FILE check needs track_file")?;
+                let tf = self
+                    .track_files
+                    .get(name)
+                    .ok_or(format!("track_file `{name}` is not defined"))?;
+                let weight = c.file_weight.unwrap_or(tf.weight);
+                let reverse = c.file_reverse.unwrap_or(tf.reverse);
+                let label = format!("FILE {name} {}", tf.file.display());
+                let probe = FileProbe::new(name, tf.file.clone(), i64::from(weight), reverse);
+                (label, Probe::File(probe))
             }
         };
         Ok(CheckSpec {

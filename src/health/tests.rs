@@ -714,7 +714,11 @@ async fn misc_exit_codes() {
     let r = run(format!("{exit} 5"), true).await;
     assert_eq!(
         (r.ok, r.message.as_str(), r.weight),
-        (true, "exit 5: weight 3", Some(3))
+        (
+            true,
+            "exit 5: weight 3",
+            Some(crate::health::state::WeightSet::To(3))
+        )
     );
     let r = run(format!("{exit} 1"), true).await;
     assert_eq!(summary(&r), (false, "exit 1"));

@@ -93,8 +93,10 @@ pub async fn check(p: &UdpProbe, start: Instant) -> CheckResult {
     }
 }
 
-async fn exchange(p: &UdpProbe) -> Result<String, String> {
-    let local = p.bind.unwrap_or_else(|| match p.addr {
+/// A UDP socket bound to `bind` (any address of the family by default) and connected to
+/// `addr`, so that an ICMP port unreachable comes back as ECONNREFUSED.
+pub async fn connected(addr: SocketAddr, bind: Option<SocketAddr>) -> Result<UdpSocket, String> {
+    let local = bind.unwrap_or_else(|| match addr {
         SocketAddr::V4(_) => "0.0.0.0:0".parse().expect("an address"),
         SocketAddr::V6(_) => "[::]:0".parse().expect("an address"),
     });
@@ -102,9 +104,14 @@ async fn exchange(p: &UdpProbe) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot bind to {local}: {}", io_message(&e)))?;
     socket
-        .connect(p.addr)
+        .connect(addr)
         .await
-        .map_err(|e| format!("cannot reach {}: {}", p.addr, io_message(&e)))?;
+        .map_err(|e| format!("cannot reach {addr}: {}", io_message(&e)))?;
+    Ok(socket)
+}
+
+async fn exchange(p: &UdpProbe) -> Result<String, String> {
+    let socket = connected(p.addr, p.bind).await?;
     socket
         .send(&p.payload)
         .await
@@ -122,7 +129,8 @@ async fn exchange(p: &UdpProbe) -> Result<String, String> {
     }
 }
 
-fn refused(e: &std::io::Error) -> String {
+/// An error of a connected UDP socket, "port unreachable" for the ICMP answer.
+pub fn refused(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::ECONNREFUSED) => "port unreachable".into(),
         _ => io_message(e),

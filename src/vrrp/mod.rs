@@ -10,5 +10,6 @@ pub mod routes;
 pub mod runner;
 pub mod scripts;
 pub mod sim;
+pub mod track_files;
 pub mod vip;
 pub mod vmac;

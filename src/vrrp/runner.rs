@@ -126,6 +126,8 @@ impl SockKind {
 pub enum Input {
     Packet(u32, SockKind, Received),
     Script(String, bool),
+    /// A track_file's new value (None: a number out of range, ignored).
+    File(String, Option<i64>),
     Link(super::vip::LinkInfo),
     /// Something a background task has to say about an instance, for the event log.
     Note(String, String),
@@ -206,6 +208,7 @@ pub struct Runner {
     vmacs: Vmacs,
     /// What static_ipaddress / static_routes / static_rules set.
     statics: Statics,
+    track_files: super::track_files::TrackFiles,
 }
 
 impl Runner {
@@ -236,6 +239,7 @@ impl Runner {
             events: Vec::new(),
             vmacs: Vmacs::new(rtnl),
             statics: Statics::default(),
+            track_files: Default::default(),
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -247,6 +251,7 @@ impl Runner {
         }
         runner.rebuild_groups(config);
         runner.start_scripts(config);
+        runner.start_track_files(config, Instant::now());
         runner.start_link_watch(config).await?;
         runner.clear_handbacks().await;
         // The machines start only now: a slow step above (an `nft` taking 1.5 s) consumed a
@@ -711,8 +716,19 @@ impl Runner {
         self.vmacs.keep_only(&vmacs).await;
         self.rebuild_groups(config);
         self.start_scripts(config);
+        self.start_track_files(config, now);
         self.step(now).await;
         Ok(changes)
+    }
+
+    /// Read (and watch) the track_files, and set every instance's file trackers.
+    fn start_track_files(&mut self, config: &Config, now: Instant) {
+        self.track_files.configure(config, self.inputs_tx.clone());
+        for slot in &mut self.slots {
+            for (key, weight, up) in self.track_files.trackers(&slot.cfg) {
+                slot.inst.set_tracker(now, &key, weight, up);
+            }
+        }
     }
 
     async fn start_link_watch(&mut self, config: &Config) -> Result<(), RunError> {
@@ -765,6 +781,21 @@ impl Runner {
                         let effective_up = if reverse { !up } else { up };
                         slot.inst
                             .set_tracker(now, &format!("script:{name}"), w, effective_up);
+                    }
+                }
+            }
+            Input::File(name, value) => {
+                if !self.track_files.update(&name, value) {
+                    return;
+                }
+                let v = self.track_files.value(&name).unwrap_or(0);
+                info!(track_file = %name, "track_file {name} now reads {v}");
+                let key = format!("file:{name}");
+                for slot in &mut self.slots {
+                    for (k, weight, up) in self.track_files.trackers(&slot.cfg) {
+                        if k == key {
+                            slot.inst.set_tracker(now, &k, weight, up);
+                        }
                     }
                 }
             }

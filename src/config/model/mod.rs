@@ -26,6 +26,10 @@ pub struct Config {
     pub vrrp_script: BTreeMap<String, VrrpScript>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vrrp_instance: BTreeMap<String, VrrpInstance>,
+    /// Files holding a number that VRRP instances (`track_file`) and real servers
+    /// (`type = "file"` checks) track (keepalived's `track_file` blocks).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub track_file: BTreeMap<String, TrackFile>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vrrp_sync_group: BTreeMap<String, SyncGroup>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -226,6 +230,37 @@ pub struct VrrpScript {
     pub user: Option<String>,
 }
 
+/// A tracked file: an integer an operator or a script writes (see `health::file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFile {
+    pub file: PathBuf,
+    /// The value times this moves a priority or a weight (-254..=254); 0: a non-zero value
+    /// is a fault. Default 1.
+    #[serde(default = "one_i32")]
+    pub weight: i32,
+    /// Negate the contribution (with weight 0: a zero value is the fault).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    /// Create the file at start with this value (keepalived's `init_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_file: Option<i64>,
+    /// With init_file: write it even when the file exists (never on a reload).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub init_overwrite: bool,
+}
+
+/// A track_file tracked by an instance, optionally with its own weight / reverse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFileRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<bool>,
+}
+
 fn default_script_interval() -> Dur {
     Dur::from_secs(1)
 }
@@ -297,6 +332,8 @@ pub struct VrrpInstance {
     pub track_interface: Vec<TrackInterface>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_script: Vec<TrackScript>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_file: Vec<TrackFileRef>,
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
     /// The interface the IPVS sync daemon uses while this instance is master.
@@ -629,6 +666,10 @@ pub enum CheckKind {
     Udp,
     /// The 220 / HELO / 250 exchange (SMTP_CHECK).
     Smtp,
+    /// A query answered NOERROR (DNS_CHECK).
+    Dns,
+    /// A track_file's value (FILE_CHECK).
+    File,
 }
 
 /// A health check of a real server. Fields that do not apply to the kind are refused.
@@ -691,6 +732,22 @@ pub struct Check {
     /// SMTP: the name said in HELO (default `smtpchecker.keepalived.org`, keepalived's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helo_name: Option<String>,
+    /// DNS: the name queried (default the root, `.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
+    /// DNS: the record type (A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG, DNSKEY; default SOA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_type: Option<String>,
+    /// FILE: the `track_file` read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_file: Option<String>,
+    /// FILE: the value times this moves the server's weight; 0: a non-zero value takes it
+    /// down. Default: the track_file's weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_weight: Option<i32>,
+    /// FILE: negate (default: the track_file's `reverse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_reverse: Option<bool>,
 }
 
 fn default_connect_timeout() -> Dur {
@@ -723,6 +780,11 @@ impl Check {
             min_reply_length: None,
             max_reply_length: None,
             helo_name: None,
+            dns_name: None,
+            dns_type: None,
+            track_file: None,
+            file_weight: None,
+            file_reverse: None,
         }
     }
 }

@@ -211,7 +211,10 @@ pub(super) fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: 
         check_change_scripts(c, &rpath, scripts, &owner);
         for (k, check) in rs.check.iter().enumerate() {
             let others = rs.check.len() - 1;
-            check_check(c, rpath.join("check").join(k), check, &owner, others);
+            let path = rpath.join("check").join(k);
+            let kind = format!("{:?}", check.kind).to_lowercase();
+            super::track_file::check_fields(c, cfg, &path, check, &kind);
+            check_check(c, path, check, &owner, others);
         }
     }
 }

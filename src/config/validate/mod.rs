@@ -11,6 +11,7 @@
 //! not. The native TOML keeps these as errors.
 
 mod lvs;
+mod track_file;
 mod vrrp;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -348,6 +349,7 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe, dialect: Dialect) -> Vec<
         }
     }
     check_sync_groups(&mut c, cfg);
+    track_file::check_track_files(&mut c, cfg);
     for (name, group) in &cfg.virtual_server_group {
         check_vs_group(&mut c, name, group);
     }
@@ -475,6 +477,13 @@ fn remove_at(cfg: &mut Config, path: &[Seg]) {
                 && *i < inst.track_script.len()
             {
                 inst.track_script.remove(*i);
+            }
+        }
+        [K(top), K(name), K(list), I(i)] if top == "vrrp_instance" && list == "track_file" => {
+            if let Some(inst) = cfg.vrrp_instance.get_mut(name)
+                && *i < inst.track_file.len()
+            {
+                inst.track_file.remove(*i);
             }
         }
         [K(top), K(name), K(list), I(i)] if top == "vrrp_sync_group" && list == "group" => {

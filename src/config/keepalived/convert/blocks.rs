@@ -8,6 +8,7 @@ pub enum Ctx {
     Root,
     Global,
     Script,
+    TrackFile,
     Instance,
     Auth,
     SyncGroup,
@@ -24,6 +25,7 @@ impl Ctx {
             Ctx::Root => "the top level",
             Ctx::Global => "global_defs",
             Ctx::Script => "vrrp_script",
+            Ctx::TrackFile => "track_file",
             Ctx::Instance => "vrrp_instance",
             Ctx::Auth => "authentication",
             Ctx::SyncGroup => "vrrp_sync_group",
@@ -36,6 +38,8 @@ impl Ctx {
             Ctx::Check(CheckKind::Ping) => "PING_CHECK",
             Ctx::Check(CheckKind::Udp) => "UDP_CHECK",
             Ctx::Check(CheckKind::Smtp) => "SMTP_CHECK",
+            Ctx::Check(CheckKind::Dns) => "DNS_CHECK",
+            Ctx::Check(CheckKind::File) => "FILE_CHECK",
             Ctx::Url => "url",
         }
     }
@@ -61,6 +65,9 @@ impl Ctx {
                 ],
             ],
             Ctx::Check(CheckKind::Smtp) => &[CHECK_COMMON, CHECK_CONNECT, &["helo_name", "host"]],
+            Ctx::Check(CheckKind::Dns) => &[CHECK_COMMON, CHECK_CONNECT, &["type", "name"]],
+            // keepalived's FILE_CHECK has these two keywords only.
+            Ctx::Check(CheckKind::File) => &[&["track_file", "weight"]],
             _ => &[self.own()],
         };
         parts.concat()
@@ -72,6 +79,8 @@ impl Ctx {
             Ctx::Root => &[
                 "global_defs",
                 "vrrp_script",
+                "track_file",
+                "vrrp_track_file",
                 "vrrp_instance",
                 "vrrp_sync_group",
                 "virtual_server_group",
@@ -107,6 +116,7 @@ impl Ctx {
             Ctx::Script => &[
                 "script", "interval", "timeout", "weight", "rise", "fall", "user",
             ],
+            Ctx::TrackFile => &["file", "weight", "init_file"],
             Ctx::Instance => &[
                 "state",
                 "interface",
@@ -130,6 +140,7 @@ impl Ctx {
                 "strict_mode",
                 "track_interface",
                 "track_script",
+                "track_file",
                 "notify_master",
                 "notify_backup",
                 "notify_fault",
@@ -213,6 +224,8 @@ impl Ctx {
                 "PING_CHECK",
                 "UDP_CHECK",
                 "SMTP_CHECK",
+                "DNS_CHECK",
+                "FILE_CHECK",
             ],
             Ctx::Check(_) => &[],
             Ctx::Url => &[

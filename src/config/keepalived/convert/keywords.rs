@@ -64,6 +64,8 @@ const ANY_CHECK: &[Ctx] = &[
 ];
 const HTTP_CHECKS: &[Ctx] = &[Ctx::Check(CheckKind::Http), Ctx::Check(CheckKind::Https)];
 const NOT_SUPPORTED: &str = "`{}` is not supported";
+const TRACKERS: &str =
+    "lvsdeck tracks interfaces, vrrp_scripts and track_files; a vrrp_script can test a process";
 const MAIL: &str = "lvsdeck sends no mail; use notify scripts";
 
 const TABLE: &[Entry] = &[
@@ -76,22 +78,21 @@ const TABLE: &[Entry] = &[
     ),
     refused(
         &[Ctx::Root],
-        &[
-            "vrrp_track_process",
-            "track_file",
-            "vrrp_track_file",
-            "bfd_instance",
-        ],
+        &["vrrp_track_process", "bfd_instance"],
         NOT_SUPPORTED,
-        "lvsdeck tracks interfaces and vrrp_scripts; a vrrp_script can test a process or \
-              a file",
+        TRACKERS,
     ),
     refused(
-        &[Ctx::Instance, Ctx::SyncGroup],
+        &[Ctx::Instance],
+        &["track_process", "track_bfd"],
+        NOT_SUPPORTED,
+        TRACKERS,
+    ),
+    refused(
+        &[Ctx::SyncGroup],
         &["track_file", "track_process", "track_bfd"],
         NOT_SUPPORTED,
-        "lvsdeck tracks interfaces and vrrp_scripts; a vrrp_script can test a process or \
-              a file",
+        "track them in each member vrrp_instance instead",
     ),
     refused(
         &[Ctx::SyncGroup],
@@ -127,10 +128,10 @@ const TABLE: &[Entry] = &[
     ),
     refused(
         &[Ctx::RealServer],
-        &["DNS_CHECK", "FILE_CHECK", "BFD_CHECK"],
+        &["BFD_CHECK"],
         "{} is not supported",
-        "lvsdeck checks with TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, PING_CHECK, UDP_CHECK \
-              and SMTP_CHECK; a MISC_CHECK script can do the rest",
+        "lvsdeck checks with TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, PING_CHECK, UDP_CHECK, \
+              SMTP_CHECK, DNS_CHECK and FILE_CHECK; a MISC_CHECK script can do the rest",
     ),
     // --- ignored: nothing on the data path ---
     ignored(

@@ -542,7 +542,7 @@ impl Conv<'_> {
                 "notify_up" => rs.notify_up = self.notify_command(n),
                 "notify_down" => rs.notify_down = self.notify_command(n),
                 "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "PING_CHECK"
-                | "UDP_CHECK" | "SMTP_CHECK" => {
+                | "UDP_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "FILE_CHECK" => {
                     let kind = match kw {
                         "TCP_CHECK" => CheckKind::Tcp,
                         "HTTP_GET" => CheckKind::Http,
@@ -550,6 +550,8 @@ impl Conv<'_> {
                         "PING_CHECK" => CheckKind::Ping,
                         "UDP_CHECK" => CheckKind::Udp,
                         "SMTP_CHECK" => CheckKind::Smtp,
+                        "DNS_CHECK" => CheckKind::Dns,
+                        "FILE_CHECK" => CheckKind::File,
                         _ => CheckKind::Misc,
                     };
                     let path = base.join("check").join(rs.check.len());
@@ -586,6 +588,10 @@ impl Conv<'_> {
         self.place(base.clone(), &node.keyword);
         let mut ck = Check::new(kind);
         let mut own = CheckDefaults::default();
+        if kind == CheckKind::Dns {
+            // keepalived's DNS_CHECK retries 3 times unless told.
+            ck.retry = 3;
+        }
         let mut hosts = Vec::new();
         for n in self.block(node) {
             let kw = n.keyword.text.as_str();
@@ -594,6 +600,8 @@ impl Conv<'_> {
             let known = Ctx::Check(kind).known().contains(&kw);
             match kw {
                 _ if !known => self.unknown(n, Ctx::Check(kind)),
+                _ if kind == CheckKind::File && self.file_check_keyword(n, &mut ck) => {}
+                "type" | "name" => self.dns_keyword(n, &mut ck),
                 "connect_ip" => ck.connect_ip = self.num(n, "an IP address"),
                 "connect_port" => ck.connect_port = self.num(n, "a port"),
                 "bindto" => ck.bind_ip = self.num(n, "an IP address"),
@@ -640,6 +648,7 @@ impl Conv<'_> {
         let missing = match kind {
             CheckKind::Http | CheckKind::Https if ck.url.is_empty() => Some("url"),
             CheckKind::Misc if ck.misc_path.is_none() => Some("misc_path"),
+            CheckKind::File if ck.track_file.is_none() => Some("track_file"),
             _ => None,
         };
         if let Some(what) = missing {
@@ -657,6 +666,38 @@ impl Conv<'_> {
             return vec![(ck, own)];
         }
         self.smtp_hosts(ck, own, &hosts)
+    }
+
+    /// DNS_CHECK's `type` and `name`: one keepalived cannot use is reported and ignored.
+    fn dns_keyword(&mut self, n: &Node, ck: &mut Check) {
+        let Some(value) = self.name(n) else { return };
+        let is_type = n.keyword.text == "type";
+        if !is_type && ck.dns_name.is_some() {
+            self.warn(
+                &n.keyword,
+                "DNS_CHECK name already specified: ignored, as keepalived does",
+                "keep one `name` line",
+            );
+            return;
+        }
+        let (name, kind) = if is_type {
+            ("x", value.as_str())
+        } else {
+            (value.as_str(), crate::health::dns::DEFAULT_TYPE)
+        };
+        if let Err(e) = crate::health::dns::question(name, kind) {
+            self.warn(
+                &n.args[0],
+                format!("DNS_CHECK {e}: ignored, as keepalived does"),
+                "",
+            );
+            return;
+        }
+        if is_type {
+            ck.dns_type = Some(value.to_ascii_uppercase());
+        } else {
+            ck.dns_name = Some(value);
+        }
     }
 
     /// keepalived's hex (`payload`, `require_reply`): the words joined; one it cannot read

@@ -12,6 +12,7 @@ pub mod keywords;
 mod lvs;
 mod reflow;
 mod routes;
+mod track_file;
 mod vmac;
 mod vrrp;
 
@@ -67,6 +68,7 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
         match node.keyword.text.as_str() {
             "global_defs" => {}
             "vrrp_script" => c.vrrp_script(node),
+            "track_file" | "vrrp_track_file" => c.track_file_block(node),
             "vrrp_instance" => c.vrrp_instance(node),
             "vrrp_sync_group" => c.sync_group(node),
             "virtual_server_group" => c.vs_group(node),

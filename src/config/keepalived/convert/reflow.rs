@@ -35,6 +35,7 @@ fn child_ctx(ctx: Ctx, keyword: &str) -> Option<Ctx> {
     Some(match (ctx, keyword) {
         (Ctx::Root, "global_defs") => Ctx::Global,
         (Ctx::Root, "vrrp_script") => Ctx::Script,
+        (Ctx::Root, "track_file" | "vrrp_track_file") => Ctx::TrackFile,
         (Ctx::Root, "vrrp_instance") => Ctx::Instance,
         (Ctx::Root, "vrrp_sync_group") => Ctx::SyncGroup,
         (Ctx::Root, "virtual_server") => Ctx::VirtualServer,
@@ -47,6 +48,8 @@ fn child_ctx(ctx: Ctx, keyword: &str) -> Option<Ctx> {
         (Ctx::RealServer, "PING_CHECK") => Ctx::Check(CheckKind::Ping),
         (Ctx::RealServer, "UDP_CHECK") => Ctx::Check(CheckKind::Udp),
         (Ctx::RealServer, "SMTP_CHECK") => Ctx::Check(CheckKind::Smtp),
+        (Ctx::RealServer, "DNS_CHECK") => Ctx::Check(CheckKind::Dns),
+        (Ctx::RealServer, "FILE_CHECK") => Ctx::Check(CheckKind::File),
         (Ctx::Check(CheckKind::Http | CheckKind::Https), "url") => Ctx::Url,
         (Ctx::Check(CheckKind::Smtp), "host") => Ctx::Check(CheckKind::Smtp),
         _ => return None,

@@ -301,3 +301,81 @@ fn two_instances_on_one_vmac_are_refused() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn track_files_and_the_checks_that_read_them_convert_as_keepalived_reads_them() {
+    let text = format!(
+        "vrrp_track_file maint {{\nfile /run/maint\nweight 0\n}}\n\
+         track_file prio {{\nfile /run/prio\nweight -20 reverse\ninit_file overwrite 5\n}}\n\
+         track_file nofile {{\nweight 3\n}}\n{}\
+         virtual_server 10.0.0.1 53 {{\nprotocol UDP\nreal_server 10.0.0.2 53 {{\n\
+         FILE_CHECK {{\ntrack_file prio\nweight 7 reverse\n}}\n\
+         FILE_CHECK {{\ntrack_file missing\n}}\n\
+         DNS_CHECK {{\ntype aaaa\nname www.example.org\nname other.example\n}}\n\
+         DNS_CHECK {{\ntype SRV\nname a..b\nretry 1\n}}\n}}\n}}\n",
+        instance("track_file {\nmaint\nprio weight 300\nundefined\nprio\n}\n")
+    );
+    let (c, d) = conv(&text);
+    let said = said(&d);
+    assert!(!d.has_errors(), "{said}");
+    assert!(said.contains("`vrrp_track_file` is deprecated"), "{said}");
+    assert!(said.contains("track_file nofile has no `file`"), "{said}");
+    assert!(said.contains("track file undefined not found"), "{said}");
+    assert!(said.contains("listed twice"), "{said}");
+    assert!(said.contains("weight `300`"), "{said}");
+    assert!(said.contains("track_file missing not found"), "{said}");
+    assert!(said.contains("FILE_CHECK has no track_file"), "{said}");
+    assert!(said.contains("unknown DNS type `SRV`"), "{said}");
+    assert!(said.contains("empty label"), "{said}");
+    assert!(said.contains("name already specified"), "{said}");
+    assert_eq!(
+        c.track_file.keys().collect::<Vec<_>>(),
+        ["maint", "prio"],
+        "the block without a file is removed"
+    );
+    let prio = &c.track_file["prio"];
+    assert_eq!(
+        (
+            prio.weight,
+            prio.reverse,
+            prio.init_file,
+            prio.init_overwrite
+        ),
+        (-20, true, Some(5), true)
+    );
+    let refs = &c.vrrp_instance["VI_1"].track_file;
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert_eq!((refs[0].name.as_str(), refs[0].weight), ("maint", None));
+    assert_eq!(
+        (refs[1].name.as_str(), refs[1].weight, refs[1].reverse),
+        ("prio", Some(-20), Some(true)),
+        "an out-of-range weight falls back to the block's"
+    );
+    let checks = &c.virtual_server[0].real_server[0].check;
+    assert_eq!(checks.len(), 3, "the FILE_CHECK without a file is left out");
+    assert_eq!(
+        (
+            checks[0].track_file.as_deref(),
+            checks[0].file_weight,
+            checks[0].file_reverse
+        ),
+        (Some("prio"), Some(7), Some(true))
+    );
+    assert_eq!(
+        (
+            checks[1].dns_type.as_deref(),
+            checks[1].dns_name.as_deref(),
+            checks[1].retry
+        ),
+        (Some("AAAA"), Some("www.example.org"), 3)
+    );
+    assert_eq!(
+        (
+            checks[2].dns_type.as_deref(),
+            checks[2].dns_name.as_deref(),
+            checks[2].retry
+        ),
+        (None, None, 1),
+        "what keepalived ignores keeps the defaults (SOA of the root); retry as written"
+    );
+}

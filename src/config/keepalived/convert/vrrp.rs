@@ -85,6 +85,7 @@ impl Conv<'_> {
             garp: None,
             track_interface: Vec::new(),
             track_script: Vec::new(),
+            track_file: Vec::new(),
             notify: Notify::default(),
             lvs_sync_daemon_interface: None,
             handover_grace: None,
@@ -192,6 +193,10 @@ impl Conv<'_> {
                             weight,
                         });
                     }
+                }
+                "track_file" => {
+                    let refs = self.track_file_refs(n, &base);
+                    inst.track_file.extend(refs);
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(n, &mut inst.notify, &base)
