@@ -10,14 +10,19 @@
 //! default warmup (= delay_loop) so that the first round spreads over 6 s after the 1 s
 //! bootstrap. The window starts after the first full round.
 //!
-//! Run: `cargo bench --bench health` (env: `TARGETS`, `PORTS`, `SECS`, `DELAY_LOOP`).
+//! `MIX=mixed`: the targets are a quarter each TCP_CHECK, HTTP_GET (`GET /`, 200 from the
+//! child's HTTP listeners on the next `PORTS` ports), PING_CHECK (127.0.0.1) and DNS_CHECK
+//! (`lab.test A` from Debian's dnsmasq on 127.0.0.1:5353, started here beside the runner);
+//! `TARGETS=10000` is the figure in the README.
+//!
+//! Run: `cargo bench --bench health` (env: `TARGETS`, `PORTS`, `SECS`, `DELAY_LOOP`, `MIX`).
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does nothing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lvsdeck::config::model::{Check, CheckKind, Dur};
+use lvsdeck::config::model::{Check, CheckKind, Dur, UrlCheck};
 use lvsdeck::health::{self, CheckTarget, RunnerConfig, TargetId};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -39,7 +44,30 @@ fn main() {
     let secs: u64 = env("SECS", 48);
     let delay_loop: u64 = env("DELAY_LOOP", 6);
     let first_port = 20_000u16;
+    let mixed = std::env::var("MIX").is_ok_and(|m| m == "mixed");
     raise_nofile();
+    let dnsmasq = mixed.then(|| {
+        Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+            ])
+            .args([
+                "--no-hosts",
+                "--user=root",
+                "--pid-file=",
+                "--bind-interfaces",
+            ])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--port=5353",
+                "--local=/test/",
+            ])
+            .args(["--address=/lab.test/127.0.0.1", "--cache-size=0"])
+            .spawn()
+            .expect("dnsmasq (Debian's dnsmasq-base) for MIX=mixed")
+    });
 
     // The listeners, in a child process.
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -58,10 +86,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let report = rt.block_on(run(targets, first_port, ports, secs, delay_loop));
+    let report = rt.block_on(run(targets, first_port, ports, secs, delay_loop, mixed));
     drop(child.stdin.take());
     let _ = child.kill();
     let _ = child.wait();
+    if let Some(mut d) = dnsmasq {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
     let listeners = rusage(libc::RUSAGE_CHILDREN);
     println!("{report}");
     println!(
@@ -117,18 +149,55 @@ struct Counts {
     messages: std::collections::BTreeMap<String, u64>,
 }
 
-async fn run(targets: usize, first_port: u16, ports: u16, secs: u64, delay_loop: u64) -> String {
+/// The check of target `i` and the port it goes to.
+fn check_of(i: usize, first_port: u16, ports: u16, mixed: bool) -> (Check, u16) {
+    let port = first_port + (i % ports as usize) as u16;
+    let kind = match (mixed, i % 4) {
+        (false, _) | (true, 0) => CheckKind::Tcp,
+        (true, 1) => CheckKind::Http,
+        (true, 2) => CheckKind::Ping,
+        _ => CheckKind::Dns,
+    };
+    let mut check = Check::new(kind);
+    check.connect_timeout = Dur::from_secs(5);
+    match kind {
+        CheckKind::Http => {
+            check.url = vec![UrlCheck {
+                path: "/".into(),
+                status_code: Vec::new(),
+                digest: None,
+                regex: None,
+                regex_no_match: false,
+                virtualhost: None,
+            }];
+            (check, port + ports)
+        }
+        CheckKind::Dns => {
+            check.dns_name = Some("lab.test".into());
+            check.dns_type = Some("A".into());
+            (check, 5353)
+        }
+        _ => (check, port),
+    }
+}
+
+async fn run(
+    targets: usize,
+    first_port: u16,
+    ports: u16,
+    secs: u64,
+    delay_loop: u64,
+    mixed: bool,
+) -> String {
     let before_setup = rusage(libc::RUSAGE_SELF);
     let (handle, mut events) = health::spawn(RunnerConfig::default());
     let setup = Instant::now();
-    let mut check = Check::new(CheckKind::Tcp);
-    check.connect_timeout = Dur::from_secs(5);
     for i in 0..targets {
-        let port = first_port + (i % ports as usize) as u16;
+        let (check, port) = check_of(i, first_port, ports, mixed);
         // A distinct service per target, so every id is unique.
         let service = format!("TCP 10.{}.{}.{}:80", i >> 16, (i >> 8) & 255, i & 255);
         let id = TargetId::new(service, format!("127.0.0.1:{port}").parse().unwrap());
-        let mut t = CheckTarget::new(id, vec![check.clone()]);
+        let mut t = CheckTarget::new(id, vec![check]);
         t.delay_loop = Duration::from_secs(delay_loop);
         handle.upsert(&t).expect("target compiles");
     }
@@ -182,9 +251,14 @@ async fn run(targets: usize, first_port: u16, ports: u16, secs: u64, delay_loop:
     let expected = targets as f64 * wall.as_secs_f64() / delay_loop as f64;
     let mut out = String::new();
     use std::fmt::Write as _;
+    let what = if mixed {
+        "mixed (1/4 each TCP, HTTP, PING, DNS via dnsmasq)"
+    } else {
+        "TCP"
+    };
     let _ = writeln!(
         out,
-        "health bench: {targets} TCP targets on {ports} ports (127.0.0.1:{first_port}..), delay_loop {delay_loop} s, one current-thread runtime"
+        "health bench: {targets} {what} targets on {ports} ports (127.0.0.1:{first_port}..), delay_loop {delay_loop} s, one current-thread runtime"
     );
     let _ = writeln!(
         out,
@@ -223,7 +297,7 @@ async fn run(targets: usize, first_port: u16, ports: u16, secs: u64, delay_loop:
     );
     let _ = writeln!(
         out,
-        "check latency (connect): mean {mean_lat} us, p50 {} us, p99 {} us, max {} us; start lateness mean {:?}, max {:?}",
+        "check latency: mean {mean_lat} us, p50 {} us, p99 {} us, max {} us; start lateness mean {:?}, max {:?}",
         pct(0.5),
         pct(0.99),
         lat.last().copied().unwrap_or(0),
@@ -243,6 +317,31 @@ fn listen(spec: &str) {
         .build()
         .unwrap();
     rt.block_on(async move {
+        // HTTP on the next `count` ports: one 200 answer per connection.
+        for port in first + count..first + 2 * count {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_reuseaddr(true).unwrap();
+            socket
+                .bind(format!("127.0.0.1:{port}").parse().unwrap())
+                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
+            let l = socket.listen(1024).unwrap();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = l.accept().await else {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buf = [0u8; 1024];
+                        let _ = s.read(&mut buf).await;
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                            .await;
+                    });
+                }
+            });
+        }
         for port in first..first + count {
             let socket = tokio::net::TcpSocket::new_v4().unwrap();
             socket.set_reuseaddr(true).unwrap();

@@ -13,6 +13,8 @@
 //! and do nothing. Addresses are 10.81.N.x, inside namespaces the tests build and remove.
 
 mod common;
+#[path = "health_vm/dns_nat.rs"]
+mod dns_nat;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
@@ -35,6 +37,7 @@ fn health_checks_in_the_guest() {
         "quorum_lost_puts_the_sorry_server_in",
         "alpha_keeps_an_unchecked_server_out_of_the_table",
         "quorum_hysteresis_holds_then_needs_more_to_return",
+        "dns_nat::dns_check_runs_a_nat_udp_service",
     ]);
 }
 

@@ -2,14 +2,14 @@
 # tests/vm/prepare.sh — get everything the IPVS test guest needs, idempotently.
 #
 #   1. the Debian packages (qemu-system-x86, busybox-static, ipvsadm, iproute2, nftables, cpio,
-#      kmod, tmux, keepalived), installed with --no-install-recommends when missing (needs root);
+#      kmod, tmux, keepalived, dnsmasq-base), installed with --no-install-recommends when missing (needs root);
 #   2. Debian's current generic amd64 kernel: the linux-image-*-amd64 that the linux-image-amd64
 #      metapackage depends on (never pinned), `apt-get download`ed and `dpkg -x`ed into
 #      target/vm/kernel/ (not installed), then depmod'ed. Re-used while the metapackage still
 #      points at the same package and version; an older one is kept if the download fails;
 #   3. target/vm/initramfs.cpio (uncompressed: unpacking gzip costs the guest ~0.6 s under TCG):
 #      busybox, bash, iproute2, ipvsadm, nft, tmux (with terminfo and a UTF-8 locale), keepalived
-#      (Debian's, the referee of tests/keepalived_diff_vm.rs), the glibc runtime for
+#      (Debian's, the referee of tests/keepalived_diff_vm.rs), dnsmasq (DNS_CHECK), the glibc runtime for
 #      host-built Rust test binaries, the kernel modules (see MODULES_* below) and tests/vm/init.
 #      Rebuilt only when its inputs (scripts, kernel, host binaries and libraries) change.
 #
@@ -37,10 +37,11 @@ MODULES_EXTRA=(nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_fib_i
 # Module names that may be absent from a kernel build (no error then).
 MODULES_OPTIONAL=" ip_vs_twos ip_vs_ovf ip_vs_mh xt_ipvs ipvlan vxlan "
 
-PACKAGES=(qemu-system-x86 busybox-static ipvsadm iproute2 nftables cpio kmod xz-utils tmux keepalived)
+PACKAGES=(qemu-system-x86 busybox-static ipvsadm iproute2 nftables cpio kmod xz-utils tmux keepalived
+    dnsmasq-base)
 # Real binaries put in the guest (everything else is a busybox applet).
 GUEST_BINS=(/usr/bin/bash /usr/sbin/ip /usr/sbin/tc /usr/bin/ss /usr/sbin/bridge
-    /usr/sbin/ipvsadm /usr/sbin/nft /usr/bin/tmux /usr/sbin/keepalived)
+    /usr/sbin/ipvsadm /usr/sbin/nft /usr/bin/tmux /usr/sbin/keepalived /usr/sbin/dnsmasq)
 # glibc runtime for host-built Rust binaries (plus what ldd finds for GUEST_BINS).
 GUEST_LIBS=(ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2
     librt.so.1 libutil.so.1 libresolv.so.2)
