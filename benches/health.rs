@@ -307,6 +307,15 @@ async fn run(
     out
 }
 
+fn listener(port: u16) -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket
+        .bind(format!("127.0.0.1:{port}").parse().unwrap())
+        .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
+    socket.listen(1024).unwrap()
+}
+
 /// The child: accept and drop connections on `first:count` ports until stdin closes.
 fn listen(spec: &str) {
     raise_nofile();
@@ -319,12 +328,7 @@ fn listen(spec: &str) {
     rt.block_on(async move {
         // HTTP on the next `count` ports: one 200 answer per connection.
         for port in first + count..first + 2 * count {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.set_reuseaddr(true).unwrap();
-            socket
-                .bind(format!("127.0.0.1:{port}").parse().unwrap())
-                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
-            let l = socket.listen(1024).unwrap();
+            let l = listener(port);
             tokio::spawn(async move {
                 loop {
                     let Ok((mut s, _)) = l.accept().await else {
@@ -343,12 +347,7 @@ fn listen(spec: &str) {
             });
         }
         for port in first..first + count {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.set_reuseaddr(true).unwrap();
-            socket
-                .bind(format!("127.0.0.1:{port}").parse().unwrap())
-                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
-            let l = socket.listen(1024).unwrap();
+            let l = listener(port);
             tokio::spawn(async move {
                 loop {
                     match l.accept().await {
