@@ -30,6 +30,10 @@ pub struct Cli {
     /// Console: watch only; every action key is refused.
     #[arg(long)]
     pub read_only: bool,
+    /// Console: run the engines in this process for the configuration, instead of attaching
+    /// to a daemon. Refused while keepalived runs or the configuration's VRIDs are heard.
+    #[arg(long)]
+    pub embedded: bool,
     /// Console theme: dark, light, high-contrast, solarized, or a path to a theme file.
     #[arg(long)]
     pub theme: Option<String>,
@@ -185,36 +189,96 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
         None if cli.daemon => daemon(&cli.config, cli.socket.as_deref()),
-        None => console(&cli.config, &socket, cli.read_only, cli.theme.as_deref()),
+        None => {
+            let mode = if cli.embedded {
+                Mode::Embedded
+            } else {
+                Mode::Attach {
+                    socket_given: cli.socket.is_some(),
+                }
+            };
+            console(
+                &cli.config,
+                &socket,
+                mode,
+                cli.read_only,
+                cli.theme.as_deref(),
+            )
+        }
     }
 }
 
-/// The console: attached to the daemon behind `socket` if one answers, else running the
-/// engines for `file` itself (and saying so in its header).
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Attach to a running daemon; `socket_given`: --socket named it (else the default and
+    /// the configuration's control_socket are tried).
+    Attach { socket_given: bool },
+    /// Run the engines in this process.
+    Embedded,
+}
+
+/// The console: attached to a running daemon, or (`--embedded` only) running the engines
+/// for `file` itself. Never the engines by surprise: without a daemon it says where it
+/// looked and stops, since engines started beside a working director take its VIPs.
 fn console(
     file: &std::path::Path,
     socket: &std::path::Path,
+    mode: Mode,
     read_only: bool,
     theme: Option<&str>,
 ) -> ExitCode {
     use lvsdeck::tui::app::ConsoleConfig;
-    let attach = std::os::unix::net::UnixStream::connect(socket).is_ok();
-    let loaded = if attach {
-        None
-    } else {
-        match config::load_file(file, &FsProbe) {
-            Ok(l) => Some(l),
-            Err(diags) => {
-                eprint!("{}", diags.render());
-                eprintln!(
-                    "lvsdeck: no daemon at {} and {} is not usable; nothing to show",
-                    socket.display(),
-                    file.display()
-                );
-                return ExitCode::from(1);
+    let answers = |p: &std::path::Path| std::os::unix::net::UnixStream::connect(p).is_ok();
+    let (socket, loaded) = match mode {
+        Mode::Attach { socket_given } => {
+            let mut tried = vec![socket.to_path_buf()];
+            // The configuration may name another control_socket.
+            if !socket_given
+                && let Ok(l) = config::load_file(file, &FsProbe)
+                && l.config.global.control_socket != socket
+            {
+                tried.push(l.config.global.control_socket);
+            }
+            match tried.iter().find(|p| answers(p)) {
+                Some(p) => (p.clone(), None),
+                None => {
+                    let looked: Vec<String> =
+                        tried.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!(
+                        "lvsdeck: no daemon answers at {}.\n  Start one: systemctl start lvsdeck, or \
+                         lvsdeck --daemon -c {}\n  Or run the engines in this console: lvsdeck \
+                         --embedded -c {} (refused while keepalived or another director runs \
+                         these VRIDs)",
+                        looked.join(" or "),
+                        file.display(),
+                        file.display()
+                    );
+                    return ExitCode::from(2);
+                }
             }
         }
+        Mode::Embedded => {
+            let loaded = match config::load_file(file, &FsProbe) {
+                Ok(l) => l,
+                Err(diags) => {
+                    eprint!("{}", diags.render());
+                    return ExitCode::from(1);
+                }
+            };
+            let reasons = lvsdeck::vrrp::others::reasons_not_to_start(&loaded.config);
+            if !reasons.is_empty() {
+                eprintln!(
+                    "lvsdeck: --embedded refused: {}.\n  Engines started here would take or drop \
+                     the VIPs of the director that runs them; attach to its daemon instead \
+                     (lvsdeck --socket PATH).",
+                    reasons.join("; ")
+                );
+                return ExitCode::from(2);
+            }
+            (socket.to_path_buf(), Some(loaded))
+        }
     };
+    let socket = socket.as_path();
     let console_cfg = loaded
         .as_ref()
         .map(|l| l.config.console.clone())

@@ -5,6 +5,7 @@ pub mod announce;
 pub mod handback;
 pub mod io;
 pub mod machine;
+pub mod others;
 pub mod packet;
 pub mod routes;
 pub mod runner;
