@@ -15,6 +15,8 @@
 mod common;
 #[path = "health_vm/dns_nat.rs"]
 mod dns_nat;
+#[path = "health_vm/fail_closed.rs"]
+mod fail_closed;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ fn health_checks_in_the_guest() {
         "alpha_keeps_an_unchecked_server_out_of_the_table",
         "quorum_hysteresis_holds_then_needs_more_to_return",
         "dns_nat::dns_check_runs_a_nat_udp_service",
+        "fail_closed::a_check_that_cannot_run_holds_its_server_down",
     ]);
 }
 

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::ipvs_worker::{IpvsReport, IpvsWorker};
 use super::snapshot::*;
-use crate::config::model::{CheckKind, Config, ForwardMethod, RealServer, VirtualServer};
+use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer};
 use crate::control::protocol::{Command, RealTarget};
 use crate::health::runner::{HealthHandle, RunnerConfig};
 use crate::health::target::CheckTarget;
@@ -114,6 +114,8 @@ pub struct Director {
     checks_rx: mpsc::Receiver<HealthEvent>,
     /// Which real server each health target is.
     targets: HashMap<TargetId, RealId>,
+    /// Real servers whose checks cannot run: held down (fail closed) until a reload fixes them.
+    unchecked: std::collections::HashSet<RealId>,
     last_check: HashMap<RealId, CheckResult>,
     drains: HashMap<RealId, Override<()>>,
     weights: HashMap<RealId, Override<u32>>,
@@ -161,6 +163,7 @@ impl Director {
             checks,
             checks_rx,
             targets: HashMap::new(),
+            unchecked: Default::default(),
             last_check: HashMap::new(),
             drains: HashMap::new(),
             weights: HashMap::new(),
@@ -237,31 +240,45 @@ impl Director {
         for vs in &self.config.virtual_server {
             let service = VsId::of(vs).0;
             for rs in vs.real_server.iter().filter(|rs| !rs.check.is_empty()) {
-                let mut t = CheckTarget::for_real_server(service.clone(), vs, rs);
-                // A MISC_CHECK without `user` runs as the global script_user, as keepalived's
-                // (root when this host has no such user).
-                let script_user = self
-                    .config
-                    .global
-                    .script_user
-                    .clone()
-                    .filter(|u| crate::health::misc::lookup_user(u).is_some());
-                for c in t.checks.iter_mut().filter(|c| c.kind == CheckKind::Misc) {
-                    c.user = c.user.take().or(script_user.clone());
-                }
-                for name in t.checks.iter().filter_map(|c| c.track_file.as_ref()) {
-                    if let Some(tf) = self.config.track_file.get(name) {
-                        t.track_files.insert(name.clone(), tf.clone());
-                    }
-                }
+                let t = CheckTarget::for_configured(&self.config, service.clone(), vs, rs);
                 self.targets.insert(t.id.clone(), RealId::of(vs, rs));
                 targets.push(t);
             }
         }
-        if let Err(errors) = self.checks.sync(&targets) {
-            for e in errors {
-                self.log("health", "config", format!("check not started: {e}"));
-            }
+        let errors = self.checks.sync(&targets).err().unwrap_or_default();
+        // Fail closed: a server whose checks cannot run is down, with the reason, not up
+        // unchecked. Fixed by a reload, it starts over as a newly checked server.
+        let was_unchecked = std::mem::take(&mut self.unchecked);
+        for e in errors {
+            let Some(id) = self
+                .targets
+                .iter()
+                .find(|(t, _)| t.to_string() == e.id)
+                .map(|(_, r)| r.clone())
+            else {
+                continue;
+            };
+            let message = format!(
+                "check cannot run: {} check {}: {}",
+                e.kind, e.index, e.message
+            );
+            let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
+            self.log("health", &subject, format!("down: {message}"));
+            self.last_check.insert(
+                id.clone(),
+                CheckResult {
+                    ok: false,
+                    at_ms: now_ms(),
+                    latency_ms: 0.0,
+                    message,
+                },
+            );
+            self.health.reals.insert(id.clone(), RealState::DOWN);
+            self.unchecked.insert(id);
+        }
+        for id in was_unchecked.difference(&self.unchecked) {
+            self.health.reals.remove(id);
+            self.last_check.remove(id);
         }
         // Real servers that are no longer checked count as up again.
         let checked: Vec<RealId> = self.targets.values().cloned().collect();

@@ -19,7 +19,7 @@ use super::spec::{
 use super::state::{CheckState, Policy, Timing};
 use super::{TargetId, dns, http, http_parse, misc, smtp, tls, udp};
 use crate::config::model::{
-    Check, CheckKind, RealServer, StatusRange, TrackFile, VirtualServer, VrrpScript,
+    Check, CheckKind, Config, RealServer, StatusRange, TrackFile, VirtualServer, VrrpScript,
 };
 use std::collections::BTreeMap;
 
@@ -113,6 +113,40 @@ impl CheckTarget {
             virtualhost: vs.virtualhost.clone(),
             ..Self::new(TargetId::new(service, real), rs.check.clone())
         }
+    }
+
+    /// A real server as the director checks it: [`Self::for_real_server`], with MISC checks
+    /// that name no `user` run as the global `script_user` (root when this host has no such
+    /// user, as keepalived), and the track_files its FILE checks read.
+    pub fn for_configured(
+        cfg: &Config,
+        service: impl Into<Arc<str>>,
+        vs: &VirtualServer,
+        rs: &RealServer,
+    ) -> Self {
+        let mut t = Self::for_real_server(service, vs, rs);
+        let script_user = cfg
+            .global
+            .script_user
+            .clone()
+            .filter(|u| misc::lookup_user(u).is_some());
+        for c in t.checks.iter_mut().filter(|c| c.kind == CheckKind::Misc) {
+            c.user = c.user.take().or(script_user.clone());
+        }
+        for name in t.checks.iter().filter_map(|c| c.track_file.as_ref()) {
+            if let Some(tf) = cfg.track_file.get(name) {
+                t.track_files.insert(name.clone(), tf.clone());
+            }
+        }
+        t
+    }
+
+    /// Why each check that cannot run cannot: (index, reason). What `compile` would refuse,
+    /// for `lvsdeck check` to say before the daemon meets it.
+    pub fn check_errors(&self) -> Vec<(usize, String)> {
+        (0..self.checks.len())
+            .filter_map(|i| self.compile_check(&self.checks[i]).err().map(|e| (i, e)))
+            .collect()
     }
 
     /// A `vrrp_script`: one script check every interval, counted with rise / fall, its first

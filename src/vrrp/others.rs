@@ -159,16 +159,16 @@ mod tests {
 
     #[test]
     fn listening_lasts_three_adverts_within_bounds() {
-        let mut c = Config::default();
-        assert_eq!(listen_time(&c), Duration::from_secs(1));
-        let mut i: crate::config::model::VrrpInstance =
-            toml::from_str("interface = \"eth0\"\nvirtual_router_id = 1\npriority = 100\n")
-                .unwrap_or_else(|e| panic!("{e}"));
-        i.advert_int = crate::config::model::Dur::from_secs(1);
-        c.vrrp_instance.insert("VI".into(), i.clone());
-        assert_eq!(listen_time(&c), Duration::from_millis(3200));
-        i.advert_int = crate::config::model::Dur::from_secs(5);
-        c.vrrp_instance.insert("VI".into(), i);
-        assert_eq!(listen_time(&c), Duration::from_secs(4));
+        let with = |advert: &str| -> Config {
+            toml::from_str(&format!(
+                "[vrrp_instance.VI]\ninterface = \"eth0\"\nvirtual_router_id = 1\npriority = 100\n\
+                 advert_int = \"{advert}\"\nvirtual_ipaddress = [{{ address = \"10.0.0.1/24\" }}]\n"
+            ))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(listen_time(&Config::default()), Duration::from_secs(1));
+        assert_eq!(listen_time(&with("1s")), Duration::from_millis(3200));
+        assert_eq!(listen_time(&with("100ms")), Duration::from_secs(1));
+        assert_eq!(listen_time(&with("5s")), Duration::from_secs(4));
     }
 }

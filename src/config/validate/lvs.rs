@@ -209,12 +209,29 @@ pub(super) fn check_virtual_server(c: &mut Checker, cfg: &Config, i: usize, vs: 
             ("notify_down", &rs.notify_down),
         ];
         check_change_scripts(c, &rpath, scripts, &owner);
+        let cannot_run = match rs.check.is_empty() {
+            true => Vec::new(),
+            false => crate::health::CheckTarget::for_configured(cfg, "", vs, rs).check_errors(),
+        };
         for (k, check) in rs.check.iter().enumerate() {
             let others = rs.check.len() - 1;
             let path = rpath.join("check").join(k);
             let kind = format!("{:?}", check.kind).to_lowercase();
+            let before = c.findings.len();
             super::track_file::check_fields(c, cfg, &path, check, &kind);
-            check_check(c, path, check, &owner, others);
+            check_check(c, path.clone(), check, &owner, others);
+            // What the daemon would still fail to build (a regex, a user, a port), found by
+            // building it as the daemon does.
+            if c.findings.len() == before
+                && let Some((_, why)) = cannot_run.iter().find(|(i, _)| *i == k)
+            {
+                let message = format!("this check cannot run: {why}");
+                if c.lenient() {
+                    c.warn(path, format!("{message}; its server is held down"), "");
+                } else {
+                    c.error(path, message, "");
+                }
+            }
         }
     }
 }
