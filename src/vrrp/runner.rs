@@ -24,7 +24,9 @@ use super::packet::{
 use super::routes::{self, Statics};
 pub use super::scripts::{ScriptHealth, run_as, script_command};
 use super::scripts::{notify, run_script};
-use super::vip::{LinkWatch, Rtnl, VipError, VipOptions};
+use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
+
+mod repair;
 use super::vmac::{self, Vmacs};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
 use crate::config::validate::{FsProbe, ScriptProbe, ScriptStatus, script_program};
@@ -129,6 +131,8 @@ pub enum Input {
     /// A track_file's new value (None: a number out of range, ignored).
     File(String, Option<i64>),
     Link(super::vip::LinkInfo),
+    /// An address came (`true`) or went on an interface (for VIP repair).
+    Addr(u32, IpAddr, bool),
     /// Something a background task has to say about an instance, for the event log.
     Note(String, String),
 }
@@ -209,6 +213,10 @@ pub struct Runner {
     /// What static_ipaddress / static_routes / static_rules set.
     statics: Statics,
     track_files: super::track_files::TrackFiles,
+    /// Address changes heard since the last step (`repair`).
+    addr_changes: Vec<(u32, IpAddr)>,
+    /// VIPs put back on a master or taken off a backup after someone else changed them.
+    pub vip_repairs: u64,
 }
 
 impl Runner {
@@ -240,6 +248,8 @@ impl Runner {
             vmacs: Vmacs::new(rtnl),
             statics: Statics::default(),
             track_files: Default::default(),
+            addr_changes: Vec::new(),
+            vip_repairs: 0,
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -746,11 +756,19 @@ impl Runner {
             }
         }
         let _ = config;
-        let mut watch = LinkWatch::open()?;
+        let mut watch = NetWatch::open()?;
         let tx = self.inputs_tx.clone();
         tokio::spawn(async move {
-            while let Some(link) = watch.next().await {
-                if tx.send(Input::Link(link)).await.is_err() {
+            while let Some(ev) = watch.next().await {
+                let input = match ev {
+                    NetEvent::Link(link) => Input::Link(link),
+                    NetEvent::Address {
+                        index,
+                        addr,
+                        present,
+                    } => Input::Addr(index, addr, present),
+                };
+                if tx.send(input).await.is_err() {
                     return;
                 }
             }
@@ -800,6 +818,7 @@ impl Runner {
                 }
             }
             Input::Note(instance, text) => self.events.push((instance, text)),
+            Input::Addr(dev, addr, _) => self.address_changed(dev, addr),
             Input::Link(link) => {
                 for slot in &mut self.slots {
                     let key = format!("link:{}", link.name);
@@ -924,6 +943,7 @@ impl Runner {
     /// Let sync groups settle, then carry out every instance's actions and log its events.
     pub async fn step(&mut self, now: Instant) {
         self.release_kept_vips(now).await;
+        self.repair_vips().await;
         for (group, members) in &mut self.groups {
             let mut refs: Vec<&mut Instance> = Vec::new();
             for (i, slot) in self.slots.iter_mut().enumerate() {

@@ -1,6 +1,6 @@
 //! VIPs and links over rtnetlink: add / remove a virtual address (with label, and `nodad` for
 //! IPv6 so it is usable at once), find an interface's index, MAC and own addresses, and watch
-//! links go up and down for track_interface.
+//! links go up and down (track_interface) and addresses come and go (VIP repair).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -251,37 +251,74 @@ fn if_addr(msg: &AddressMessage) -> Option<IfAddr> {
     })
 }
 
-/// Link state changes, from the kernel's RTNLGRP_LINK notifications.
-pub struct LinkWatch {
+/// What the kernel says changed: a link's state, or an address added or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    Link(LinkInfo),
+    /// An address appeared on (`present`) or left the interface `index`.
+    Address {
+        index: u32,
+        addr: IpAddr,
+        present: bool,
+    },
+}
+
+/// Link and address changes, from the kernel's RTNLGRP_LINK and RTNLGRP_IPV4/6_IFADDR
+/// notifications (no polling).
+pub struct NetWatch {
     messages: UnboundedReceiver<(
         rtnetlink::packet_core::NetlinkMessage<RouteNetlinkMessage>,
         rtnetlink::sys::SocketAddr,
     )>,
 }
 
-impl LinkWatch {
+impl NetWatch {
     pub fn open() -> Result<Self, VipError> {
-        let (conn, _handle, messages) =
-            rtnetlink::new_multicast_connection(&[MulticastGroup::Link])?;
+        let (conn, _handle, messages) = rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ])?;
         tokio::spawn(conn);
         Ok(Self { messages })
     }
 
-    /// The next link event (new state of one interface); `None` when the socket closed.
-    pub async fn next(&mut self) -> Option<LinkInfo> {
+    /// The next change; `None` when the socket closed.
+    pub async fn next(&mut self) -> Option<NetEvent> {
         while let Some((msg, _)) = self.messages.next().await {
-            match msg.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
-                    return Some(link_info(&link));
+            let NetlinkPayload::InnerMessage(inner) = msg.payload else {
+                continue;
+            };
+            match inner {
+                RouteNetlinkMessage::NewLink(link) => {
+                    return Some(NetEvent::Link(link_info(&link)));
                 }
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
+                RouteNetlinkMessage::DelLink(link) => {
                     let mut info = link_info(&link);
                     info.up = false;
-                    return Some(info);
+                    return Some(NetEvent::Link(info));
+                }
+                RouteNetlinkMessage::NewAddress(a) => {
+                    if let Some(ev) = address_event(&a, true) {
+                        return Some(ev);
+                    }
+                }
+                RouteNetlinkMessage::DelAddress(a) => {
+                    if let Some(ev) = address_event(&a, false) {
+                        return Some(ev);
+                    }
                 }
                 _ => {}
             }
         }
         None
     }
+}
+
+fn address_event(msg: &AddressMessage, present: bool) -> Option<NetEvent> {
+    Some(NetEvent::Address {
+        index: msg.header.index,
+        addr: if_addr(msg)?.net.addr,
+        present,
+    })
 }
