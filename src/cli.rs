@@ -139,6 +139,9 @@ pub enum CtlAction {
     Handover { instance: String },
     /// Re-read the configuration; a bad file changes nothing.
     Reload,
+    /// Remove every operator override (drains, weights, priority overrides), which are
+    /// otherwise kept across restarts.
+    Clear,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -317,10 +320,16 @@ fn console(
             }
             Some(loaded) => {
                 // Engines in this process: logs go to a file, not over the console.
+                // The state of this host's director, whichever process runs its engines.
+                let state_path = lvsdeck::engine::operator_state::path_for(
+                    loaded.config.global.state_file.as_deref(),
+                    None,
+                );
                 let director = match lvsdeck::engine::director::Director::start(
                     loaded.config,
                     file.to_path_buf(),
                     "embedded",
+                    state_path,
                 )
                 .await
                 {
@@ -426,6 +435,7 @@ fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
             .map(|priority| ProtoCommand::Priority { instance, priority }),
         CtlAction::Handover { instance } => Ok(ProtoCommand::Handover { instance }),
         CtlAction::Reload => Ok(ProtoCommand::Reload),
+        CtlAction::Clear => Ok(ProtoCommand::Clear),
     };
     let command = match command {
         Ok(c) => c,
@@ -532,10 +542,15 @@ fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode 
                 return ExitCode::from(2);
             }
         };
+        let state_path = lvsdeck::engine::operator_state::path_for(
+            loaded.config.global.state_file.as_deref(),
+            socket,
+        );
         let director = match lvsdeck::engine::director::Director::start(
             loaded.config,
             file.to_path_buf(),
             "daemon",
+            state_path,
         )
         .await
         {

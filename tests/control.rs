@@ -462,11 +462,11 @@ fn reload_keeps_unchanged_instances_and_refuses_a_broken_file() {
     };
     assert_eq!(count(&before), count(&after));
     assert!(c.topo.holds("d1", VIP));
-    // A changed instance restarts; SIGHUP works like ctl reload.
+    // A changed priority applies in place, and its advert goes out at once: 80 < 90.
     std::fs::write(&conf, good.replace("priority = 100", "priority = 80")).unwrap();
     let out = c.lvsdeck("d1", &["ctl", "reload"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("VI_1: restarted with new settings"),
+        String::from_utf8_lossy(&out.stdout).contains("VI_1: priority 100 -> 80, in place"),
         "{out:?}"
     );
     wait_until(Duration::from_secs(3), || {

@@ -38,6 +38,8 @@ pub enum Command {
     Handover { instance: String },
     /// Re-read the configuration and apply only the difference.
     Reload,
+    /// Remove every operator override: drains, weights, priority overrides.
+    Clear,
 }
 
 impl Command {
@@ -75,6 +77,7 @@ impl Command {
             }
             Command::Handover { instance } => format!("hand over {instance} to a backup"),
             Command::Reload => "reload the configuration".to_string(),
+            Command::Clear => "clear every drain, weight and priority override".to_string(),
         }
     }
 }

@@ -24,6 +24,8 @@ use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
 use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
+mod persist;
+
 /// Events kept for the Snapshot and new subscribers.
 const EVENT_RING: usize = 1000;
 /// The longest a quiet director goes without publishing a Snapshot.
@@ -138,14 +140,18 @@ pub struct Director {
     system: Option<sysinfo::System>,
     networks: Option<sysinfo::Networks>,
     host: HostView,
+    /// Where operators' overrides are kept across restarts (and, beside it, the audit).
+    state_path: PathBuf,
 }
 
 impl Director {
-    /// Start VRRP and the IPVS worker for `config`. `mode` is "daemon" or "embedded".
+    /// Start VRRP and the IPVS worker for `config`. `mode` is "daemon" or "embedded";
+    /// `state_path`: where operators' overrides are kept (`operator_state::path_for`).
     pub async fn start(
         config: Config,
         config_path: PathBuf,
         mode: &'static str,
+        state_path: PathBuf,
     ) -> Result<Director, RunError> {
         let vrrp = Runner::start(&config).await?;
         let (ipvs, ipvs_rx) = IpvsWorker::start(Duration::from_secs(1));
@@ -182,12 +188,15 @@ impl Director {
             system: sysinfo::System::new().ok(),
             networks: sysinfo::Networks::new_with_refreshed_list().ok(),
             host: HostView::default(),
+            state_path,
         };
         d.log(
             "daemon",
             "lvsdeck",
             format!("started with {}", d.config_path.display()),
         );
+        // Before the first IPVS apply: a drained server stays drained across a restart.
+        d.restore_operator_state(Instant::now());
         d.sync_checks();
         d.push_desired();
         d.refresh_host();
@@ -637,6 +646,7 @@ impl Director {
             self.apply(&req.command, &req.user)
         };
         let what = req.command.describe();
+        self.audit(&req.user, req.uid, &what, &result);
         match &result {
             Ok(msg) => self.log(
                 "operator",
@@ -653,6 +663,17 @@ impl Director {
     }
 
     fn apply(&mut self, command: &Command, user: &str) -> Result<String, String> {
+        let msg = self.apply_unsaved(command, user)?;
+        if matches!(command, Command::Handover { .. } | Command::Reload) {
+            return Ok(msg);
+        }
+        Ok(match self.save_operator_state() {
+            Ok(()) => msg,
+            Err(e) => format!("{msg}; NOT SAVED, lost on a restart: {e}"),
+        })
+    }
+
+    fn apply_unsaved(&mut self, command: &Command, user: &str) -> Result<String, String> {
         let now = Instant::now();
         let by = || Override {
             value: (),
@@ -711,6 +732,16 @@ impl Director {
                 self.vrrp.set_priority(now, instance, *priority, user)
             }
             Command::Handover { instance } => self.vrrp.handover(now, instance),
+            Command::Clear => {
+                let (d, w) = (self.drains.len(), self.weights.len());
+                self.drains.clear();
+                self.weights.clear();
+                let p = self.vrrp.clear_priority_overrides(now);
+                self.push_desired();
+                Ok(format!(
+                    "cleared {d} drain(s), {w} weight override(s), {p} priority override(s)"
+                ))
+            }
             Command::Reload => Err("reload is handled by the director loop".into()),
         }
     }

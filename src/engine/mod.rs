@@ -4,6 +4,7 @@
 pub mod director;
 pub mod ipvs_worker;
 pub mod metrics;
+pub mod operator_state;
 pub mod snapshot;
 pub mod status;
 pub mod systemd;

@@ -321,6 +321,8 @@ pub enum ParamError {
     MixedFamilies,
     #[error("a hand-over needs at least one priority-0 advert")]
     HandoverAdverts,
+    #[error("VRID, version and address family are an instance's identity: a new instance")]
+    Identity,
 }
 
 /// An operator input that does not apply in the current state.
@@ -923,6 +925,47 @@ impl Instance {
             deadline: now + i * 4 + i / 2,
         });
         self.push_event(now, EventKind::HandoverStarted);
+        Ok(())
+    }
+
+    /// A reload: new parameters for the running instance, applied without a transition
+    /// (keepalived applies them in place too). Priority, advert interval, VIPs, preemption,
+    /// authentication, GARP and hand-over settings change; a master advertises the new ones
+    /// at once. The identity (VRID, version, address family) cannot change here: that is a
+    /// new instance.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        mut params: InstanceParams,
+    ) -> Result<(), ParamError> {
+        params.validate()?;
+        if params.vrid != self.params.vrid
+            || params.version != self.params.version
+            || params.primary_addr.is_ipv6() != self.params.primary_addr.is_ipv6()
+        {
+            return Err(ParamError::Identity);
+        }
+        params.priority = params.priority.max(1);
+        let seen_by_peers = params.vips != self.params.vips
+            || params.priority != self.params.priority
+            || params.wire_interval_cs() != self.adv_cs
+            || params.auth != self.params.auth;
+        self.params = params;
+        self.adv_cs = self.params.wire_interval_cs();
+        match self.state {
+            State::Master => {
+                self.master_adver_cs = self.adv_cs;
+                if seen_by_peers && self.handover.is_none() {
+                    self.adver_at = Some(now);
+                }
+            }
+            // v2 has no learned interval: the master's is ours.
+            State::Backup if self.params.version == Version::V2 => {
+                self.master_adver_cs = self.adv_cs;
+            }
+            _ => {}
+        }
+        self.after_priority_inputs(now);
         Ok(())
     }
 
@@ -2230,5 +2273,43 @@ mod tests {
         }
         assert!(p.nodes[1][0].wants_master());
         assert_eq!(p.states(1), [State::Backup; 2]);
+    }
+
+    #[test]
+    fn a_reload_applies_in_place_without_a_transition() {
+        let t0 = Instant::now();
+        let mut m = master(150, t0);
+        let mut p = params(Version::V3, 140, 71);
+        p.vips.push(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 101)));
+        p.advert_interval = ms(500);
+        m.reconfigure(t0 + ms(100), p).unwrap();
+        assert_eq!(m.state(), State::Master);
+        let ev = events(&mut m);
+        assert_eq!(ev, [EventKind::PriorityChanged { from: 150, to: 140 }]);
+        // The new settings go out at once, not at the old advert's time.
+        m.handle_timeout(t0 + ms(100));
+        let sent: Vec<Advert> = actions(&mut m)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::SendAdvert(ad) => Some(ad),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!((sent[0].priority, sent[0].interval_cs), (140, 50));
+        assert_eq!(sent[0].addrs.len(), 2);
+        assert_eq!(m.advert_interval(), ms(500));
+        let mut other = params(Version::V3, 140, 71);
+        other.vrid = 52;
+        assert_eq!(
+            m.reconfigure(t0 + ms(200), other),
+            Err(ParamError::Identity)
+        );
+        // A backup whose priority rises stays backup until the master's next advert.
+        let mut b = backup(100, t0);
+        b.reconfigure(t0 + ms(10), params(Version::V3, 120, 70))
+            .unwrap();
+        assert_eq!(b.state(), State::Backup);
+        assert_eq!(b.effective_priority(), 120);
     }
 }

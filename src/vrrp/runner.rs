@@ -26,6 +26,7 @@ pub use super::scripts::{ScriptHealth, run_as, script_command};
 use super::scripts::{notify, run_script};
 use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
 
+mod reload;
 mod repair;
 use super::vmac::{self, Vmacs};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
@@ -668,20 +669,37 @@ impl Runner {
     }
 
     /// Apply a new configuration: instances whose settings did not change keep their state and
-    /// timers (no spurious failover); changed ones are stopped (a master releases) and started
-    /// anew; removed ones stop; new ones start. Returns what changed.
+    /// timers (no spurious failover); changed ones take the change in place when they can
+    /// (`reload`: priority, interval, VIPs, tracking, notify, GARP, preemption), else are
+    /// stopped (a master releases) and started anew; removed ones stop; new ones start.
+    /// Returns what changed.
     pub async fn reconfigure(&mut self, config: &Config) -> Result<Vec<String>, RunError> {
         let now = Instant::now();
         let mut changes = Vec::new();
         let mut kept = Vec::new();
+        let mut updated = Vec::new();
+        // Instances that must restart hand over first when they are masters.
+        let restarting: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|s| match config.vrrp_instance.get(s.inst.name()) {
+                // Unchanged is in place too.
+                Some(cfg) => !reload::in_place(&s.cfg, cfg, &self.global, &config.global),
+                None => true,
+            })
+            .map(|s| s.inst.name().to_string())
+            .collect();
+        self.hand_over_before_restart(&restarting).await;
         // AH sequence numbers go on across a restart, as keepalived's do across a reload:
         // peers drop adverts numbered below what they heard.
         let mut ah_seq: HashMap<String, u32> = HashMap::new();
         for mut slot in std::mem::take(&mut self.slots) {
             let name = slot.inst.name().to_string();
             match config.vrrp_instance.get(&name) {
-                Some(cfg) if *cfg == slot.cfg && config.global.garp == self.global.garp => {
-                    kept.push(slot)
+                Some(cfg) if *cfg == slot.cfg && config.global == self.global => kept.push(slot),
+                Some(cfg) if reload::in_place(&slot.cfg, cfg, &self.global, &config.global) => {
+                    updated.push((kept.len(), cfg.clone()));
+                    kept.push(slot);
                 }
                 other => {
                     slot.inst.shutdown(now);
@@ -708,6 +726,16 @@ impl Runner {
             }
         }
         self.slots = kept;
+        for (i, cfg) in updated {
+            let name = self.slots[i].inst.name().to_string();
+            match self.reload_in_place(i, &cfg, &config.global, now).await {
+                Ok(what) => changes.push(format!("{name}: {what}, in place")),
+                Err(e) => {
+                    warn!(instance = %name, "reload not applied: {e}");
+                    changes.push(format!("{name}: not changed: {e}"));
+                }
+            }
+        }
         self.global = config.global.clone();
         self.apply_statics(config).await?;
         for (name, cfg) in &config.vrrp_instance {
@@ -741,19 +769,25 @@ impl Runner {
         }
     }
 
+    /// Set instance `i`'s track_interface trackers from the links' state now.
+    async fn set_link_trackers(&mut self, i: usize, now: Instant) {
+        for t in self.slots[i].cfg.track_interface.clone() {
+            let up = self
+                .rtnl
+                .link_by_name(&t.name)
+                .await
+                .map(|l| l.up)
+                .unwrap_or(false);
+            self.slots[i]
+                .inst
+                .set_tracker(now, &format!("link:{}", t.name), t.weight, up);
+        }
+    }
+
     async fn start_link_watch(&mut self, config: &Config) -> Result<(), RunError> {
         let now = Instant::now();
-        for slot in &mut self.slots {
-            for t in &slot.cfg.track_interface {
-                let up = self
-                    .rtnl
-                    .link_by_name(&t.name)
-                    .await
-                    .map(|l| l.up)
-                    .unwrap_or(false);
-                slot.inst
-                    .set_tracker(now, &format!("link:{}", t.name), t.weight, up);
-            }
+        for i in 0..self.slots.len() {
+            self.set_link_trackers(i, now).await;
         }
         let _ = config;
         let mut watch = NetWatch::open()?;
@@ -1226,6 +1260,41 @@ impl Runner {
         })
     }
 
+    /// Put back a priority override from before a restart (who and when kept).
+    pub fn restore_priority(
+        &mut self,
+        now: Instant,
+        instance: &str,
+        set: Override<u8>,
+    ) -> Result<(), String> {
+        let slot = self.slot_mut(instance)?;
+        slot.inst
+            .set_priority_override(now, Some(set.value))
+            .map_err(|e| e.to_string())?;
+        slot.priority_override = Some(set);
+        Ok(())
+    }
+
+    /// The priority overrides in force, by instance.
+    pub fn priority_overrides(&self) -> Vec<(String, Override<u8>)> {
+        self.slots
+            .iter()
+            .filter_map(|s| Some((s.inst.name().to_string(), s.priority_override.clone()?)))
+            .collect()
+    }
+
+    /// Operator (`ctl clear`): every priority override goes; how many there were.
+    pub fn clear_priority_overrides(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        for slot in &mut self.slots {
+            if slot.priority_override.take().is_some() {
+                let _ = slot.inst.set_priority_override(now, None);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Operator: graceful hand-over of one master instance.
     pub fn handover(&mut self, now: Instant, instance: &str) -> Result<String, String> {
         let slot = self.slot_mut(instance)?;
@@ -1329,9 +1398,13 @@ async fn remove_vips(rtnl: &Rtnl, slot: &Slot) {
     for e in routes::remove_all(rtnl, &cfg.virtual_routes, &cfg.virtual_rules).await {
         error!(instance = slot.inst.name(), "{e}");
     }
-    for (dev, net, _) in &slot.vips {
+    remove_vips_listed(rtnl, slot.inst.name(), &slot.vips).await;
+}
+
+async fn remove_vips_listed(rtnl: &Rtnl, instance: &str, vips: &[(u32, IpNet, VipOptions)]) {
+    for (dev, net, _) in vips {
         if let Err(e) = rtnl.del_vip(*dev, *net).await {
-            error!(instance = slot.inst.name(), "removing VIP {net}: {e}");
+            error!(instance, "removing VIP {net}: {e}");
         }
     }
 }

@@ -72,6 +72,11 @@ pub struct Global {
     /// Prometheus text metrics, off unless an address is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    /// Where operators' drains, weights and priority overrides are kept across restarts
+    /// (default /var/lib/lvsdeck/state.json; a daemon given `--socket PATH` keeps them in
+    /// PATH.state.json). The audit of their commands goes beside it (`.audit.log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<PathBuf>,
     /// Gratuitous ARP / NA timings applied to instances that set none.
     #[serde(skip_serializing_if = "GarpTimings::is_default")]
     pub garp: GarpTimings,
@@ -130,6 +135,7 @@ impl Default for Global {
             admin_group: None,
             control_group: None,
             metrics_listen: None,
+            state_file: None,
             garp: GarpTimings::default(),
             lvs_sync_daemon: None,
             lvs_timeouts: None,

@@ -1,0 +1,134 @@
+//! Operators' overrides kept across restarts (`operator_state`), and the audit trail of
+//! their commands: the event log, the daemon's log (journald under systemd) and a bounded
+//! file beside the state.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{Director, RealId};
+use crate::engine::operator_state::{self, OperatorState, PriorityEntry, RealEntry};
+use crate::engine::snapshot::now_ms;
+
+impl Director {
+    /// Put back what operators had set before this daemon started.
+    pub(super) fn restore_operator_state(&mut self, now: Instant) {
+        let path = self.state_path.display().to_string();
+        let state = match OperatorState::load(&self.state_path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("operator state not restored: {e}");
+                self.log(
+                    "daemon",
+                    "state",
+                    format!("operator state NOT restored: {e}"),
+                );
+                return;
+            }
+        };
+        if state.is_empty() {
+            return;
+        }
+        let known: BTreeSet<RealId> = self
+            .config
+            .virtual_server
+            .iter()
+            .flat_map(|vs| vs.real_server.iter().map(|rs| RealId::of(vs, rs)))
+            .collect();
+        let mut dropped = Vec::new();
+        let (mut drains, mut weights, mut priorities) = (0, 0, 0);
+        for e in state.drains {
+            match known.contains(&e.id()) {
+                true => {
+                    self.drains.insert(e.id(), e.set);
+                    drains += 1;
+                }
+                false => dropped.push(format!(
+                    "drain of {}:{} on {}",
+                    e.address, e.port, e.service
+                )),
+            }
+        }
+        for e in state.weights {
+            match known.contains(&e.id()) {
+                true => {
+                    self.weights.insert(e.id(), e.set);
+                    weights += 1;
+                }
+                false => dropped.push(format!(
+                    "weight of {}:{} on {}",
+                    e.address, e.port, e.service
+                )),
+            }
+        }
+        for p in state.priorities {
+            match self.vrrp.restore_priority(now, &p.instance, p.set) {
+                Ok(()) => priorities += 1,
+                Err(e) => dropped.push(format!("priority of {}: {e}", p.instance)),
+            }
+        }
+        let mut msg = format!(
+            "restored from {path}: {drains} drain(s), {weights} weight override(s), \
+             {priorities} priority override(s)"
+        );
+        if !dropped.is_empty() {
+            msg.push_str(&format!(
+                "; no longer configured, dropped: {}",
+                dropped.join(", ")
+            ));
+        }
+        tracing::info!("{msg}");
+        self.log("daemon", "state", msg);
+    }
+
+    /// Write what operators set now.
+    pub(super) fn save_operator_state(&self) -> std::io::Result<()> {
+        let mut state = OperatorState {
+            drains: self
+                .drains
+                .iter()
+                .map(|(id, o)| RealEntry::of(id, o))
+                .collect(),
+            weights: self
+                .weights
+                .iter()
+                .map(|(id, o)| RealEntry::of(id, o))
+                .collect(),
+            priorities: self
+                .vrrp
+                .priority_overrides()
+                .into_iter()
+                .map(|(instance, set)| PriorityEntry { instance, set })
+                .collect(),
+        };
+        // A stable order: the file diffs well.
+        state
+            .drains
+            .sort_by(|a, b| (&a.service, a.address, a.port).cmp(&(&b.service, b.address, b.port)));
+        state
+            .weights
+            .sort_by(|a, b| (&a.service, a.address, a.port).cmp(&(&b.service, b.address, b.port)));
+        state.save(&self.state_path)
+    }
+
+    /// Where the audit trail goes: beside the state file.
+    fn audit_path(&self) -> PathBuf {
+        self.state_path.with_extension("audit.log")
+    }
+
+    /// One operator command and its result, for the audit trail.
+    pub(super) fn audit(&self, user: &str, uid: u32, what: &str, result: &Result<String, String>) {
+        let (verdict, detail) = match result {
+            Ok(m) => ("done", m.as_str()),
+            Err(m) => ("refused", m.as_str()),
+        };
+        tracing::info!(target: "lvsdeck::audit", user, uid, command = what, verdict, "{detail}");
+        let line = format!(
+            "{} user={user} uid={uid} command={what:?} {verdict}: {detail:?}",
+            now_ms()
+        );
+        if let Err(e) = operator_state::audit(&self.audit_path(), &line) {
+            tracing::warn!("audit file {}: {e}", self.audit_path().display());
+        }
+    }
+}
