@@ -118,6 +118,22 @@ fn a_reload_on_the_master_changes_it_in_place_without_losing_a_ping() {
     // The backup learned the new interval (v3) and stays backup through it.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(snapshot(&dir, "d2").vrrp[0].state, "BACKUP");
+
+    // A reload naming an interface this host lacks is refused whole: nothing changes.
+    let broken = conf(130, "0.5", &[VIP, VIP2])
+        + &conf(100, "1", &["10.89.0.102"])
+            .replace("VI_1", "VI_2")
+            .replace("eth0", "nosuch0")
+            .replace("virtual_router_id 89", "virtual_router_id 90");
+    std::fs::write(&c1, broken).unwrap();
+    let (ok, said) = reload(&dir, "d1");
+    assert!(!ok && said.contains("nosuch0"), "{said}");
+    let kept = snapshot(&dir, "d1");
+    assert_eq!(kept.vrrp.len(), 1);
+    assert_eq!(
+        kept.vrrp[0].base_priority, 140,
+        "the running configuration stays"
+    );
 }
 
 /// A VRID cannot change in place: the master hands its VIP to the peer first (priority-0

@@ -71,6 +71,8 @@ fn a_vip_removed_from_the_master_comes_back_and_one_added_on_the_backup_goes() {
         3,
         "{seen}"
     );
+    let snap: lvsdeck::engine::snapshot::Snapshot = serde_json::from_str(&seen).unwrap();
+    assert_eq!(snap.vrrp[0].vip_repairs, 3, "counted");
 
     ip(&topo, "d2", &format!("addr add {VIP}/24 dev eth0"));
     wait_until(Duration::from_secs(3), || !topo.holds("d2", VIP))

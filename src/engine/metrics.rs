@@ -30,7 +30,13 @@ pub fn render(s: &Snapshot) -> String {
         "FAULT" => 3,
         _ => 0,
     };
-    let vrrp: [(&str, &str, &str, &[Series]); 4] = [
+    let vrrp: [(&str, &str, &str, &[Series]); 5] = [
+        (
+            "lvsdeck_vrrp_vip_repairs_total",
+            "counter",
+            "VIPs put back on the master or taken off a backup after someone else changed them.",
+            &[("", |v| v.vip_repairs)],
+        ),
         (
             "lvsdeck_vrrp_state",
             "gauge",

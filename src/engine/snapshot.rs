@@ -65,6 +65,10 @@ pub struct VrrpView {
     pub became_master: u64,
     pub dropped: u64,
     pub split_brain: u64,
+    /// VIPs put back on this master, or taken off this backup, after someone else changed
+    /// them (`ip addr del` on the master, a VIP added by hand on a backup).
+    #[serde(default)]
+    pub vip_repairs: u64,
     pub last_transition: Option<Transition>,
     pub refreshed_at_ms: u64,
 }
@@ -256,6 +260,7 @@ impl Snapshot {
                 became_master: 2,
                 dropped: 0,
                 split_brain: 0,
+                vip_repairs: 0,
                 last_transition: Some(Transition {
                     from: "BACKUP".into(),
                     to: "MASTER".into(),

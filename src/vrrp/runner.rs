@@ -104,6 +104,8 @@ struct Slot {
     handback_loaded: Option<tokio::sync::oneshot::Receiver<()>>,
     /// After a graceful hand-over with `handover_grace`: when the kept VIPs go.
     vips_release_at: Option<Instant>,
+    /// VIPs this instance put back or took off after someone else changed them (`repair`).
+    vip_repairs: u64,
 }
 
 /// What a VRRP socket carries: adverts over IPv4 or IPv6, or IPv4 adverts inside an IPsec
@@ -216,8 +218,6 @@ pub struct Runner {
     track_files: super::track_files::TrackFiles,
     /// Address changes heard since the last step (`repair`).
     addr_changes: Vec<(u32, IpAddr)>,
-    /// VIPs put back on a master or taken off a backup after someone else changed them.
-    pub vip_repairs: u64,
 }
 
 impl Runner {
@@ -250,7 +250,6 @@ impl Runner {
             statics: Statics::default(),
             track_files: Default::default(),
             addr_changes: Vec::new(),
-            vip_repairs: 0,
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -486,6 +485,7 @@ impl Runner {
             handback_until: None,
             handback_loaded: None,
             vips_release_at: None,
+            vip_repairs: 0,
         })
     }
 
@@ -689,6 +689,23 @@ impl Runner {
             })
             .map(|s| s.inst.name().to_string())
             .collect();
+        // A reload that cannot be applied is refused whole, before anything changes: every
+        // interface a new or restarting instance names must exist.
+        for (name, cfg) in &config.vrrp_instance {
+            let runs = self.slots.iter().any(|s| s.inst.name() == name);
+            if runs && !restarting.contains(name) {
+                continue;
+            }
+            let devs = cfg.virtual_ipaddress.iter().filter_map(|v| v.dev.as_ref());
+            for dev in std::iter::once(&cfg.interface).chain(devs) {
+                if let Err(source) = self.rtnl.link_by_name(dev).await {
+                    return Err(RunError::Interface {
+                        instance: name.clone(),
+                        source,
+                    });
+                }
+            }
+        }
         self.hand_over_before_restart(&restarting).await;
         // AH sequence numbers go on across a restart, as keepalived's do across a reload:
         // peers drop adverts numbered below what they heard.
@@ -1359,6 +1376,7 @@ impl Runner {
                         + d.invalid_interval
                         + d.auth_mismatch,
                     split_brain: c.split_brain,
+                    vip_repairs: s.vip_repairs,
                     last_transition: s.last_transition.clone(),
                     refreshed_at_ms: wall,
                 }

@@ -41,7 +41,7 @@ impl Runner {
                 match holds {
                     // Missing from the master (or a holder in its hand-over grace).
                     true => {
-                        self.vip_repairs += 1;
+                        self.slots[i].vip_repairs += 1;
                         let what = format!("VIP {addr} removed from {iface} by someone else");
                         match self.rtnl.add_vip(dev, net, &opts).await {
                             Ok(()) => {
@@ -58,9 +58,9 @@ impl Runner {
                     }
                     // On a backup, in fault, or stopped.
                     false => {
-                        self.vip_repairs += 1;
                         let what =
                             format!("VIP {addr} appeared on {iface} while {}", slot.inst.state());
+                        self.slots[i].vip_repairs += 1;
                         match self.rtnl.del_vip(dev, net).await {
                             Ok(()) => {
                                 warn!(instance = %name, "{what}: removed");
