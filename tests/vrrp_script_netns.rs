@@ -66,7 +66,8 @@ fn a_failing_script_moves_the_vip_and_its_recovery_brings_it_back() {
     .expect("d1 back as master");
 }
 
-/// A vrrp_script with `user nobody` runs as nobody (its uid, written by the script itself).
+/// A vrrp_script with `user nobody daemon` (TOML `nobody:daemon`) runs as nobody in group
+/// daemon (its uid and gid, written by the script itself).
 #[test]
 fn a_vrrp_script_runs_as_its_user() {
     if !prerequisites("vrrp_script user", &["ip", "sysctl"]) {
@@ -82,7 +83,7 @@ fn a_vrrp_script_runs_as_its_user() {
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = dir.0.join("uid");
     let conf = format!(
-        "[vrrp_script.whoami]\nscript = \"/bin/sh -c 'id -u > {}'\"\ninterval = \"200ms\"\nuser = \"nobody\"\n\n\
+        "[vrrp_script.whoami]\nscript = \"/bin/sh -c 'echo $(id -u) $(id -g) > {}'\"\ninterval = \"200ms\"\nuser = \"nobody:daemon\"\n\n\
          [vrrp_instance.VI_1]\nversion = 3\ninterface = \"eth0\"\nvirtual_router_id = 55\npriority = 100\n\
          advert_int = \"100ms\"\nvirtual_ipaddress = [{{ address = \"10.83.5.100/24\" }}]\n\
          track_script = [{{ name = \"whoami\" }}]\n",
@@ -92,5 +93,5 @@ fn a_vrrp_script_runs_as_its_user() {
     wait_until(Duration::from_secs(5), || out.exists())
         .unwrap_or_else(|| panic!("the script never ran:\n{}", d1.log_text()));
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "65534");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "65534 1");
 }

@@ -132,8 +132,21 @@ impl Drop for GroupGuard {
     }
 }
 
-/// The uid and gid of a user name.
-pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
+/// The uid and gid to run as, from `USER` or `USER:GROUP` (keepalived's `USER [GROUP]`:
+/// the group replaces the user's own). None when this host has no such user or group.
+pub fn lookup_user(spec: &str) -> Option<(u32, u32)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, gid) = lookup_passwd(user)?;
+    match group {
+        Some(g) => Some((uid, lookup_group(g)?)),
+        None => Some((uid, gid)),
+    }
+}
+
+fn lookup_passwd(name: &str) -> Option<(u32, u32)> {
     let cname = std::ffi::CString::new(name).ok()?;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     // SAFETY: getpwnam_r fills `pwd` using `buf`, both live for the call; `result` points to
@@ -155,10 +168,40 @@ pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
     }
 }
 
+fn lookup_group(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: getgrnam_r fills `grp` using `buf`, both live for the call; `result` points to
+    // `grp` or is null.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        Some(grp.gr_gid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::health::state::WeightSet;
+
+    #[test]
+    fn a_user_spec_names_a_user_and_maybe_a_group() {
+        assert_eq!(lookup_user("nobody"), Some((65534, 65534)));
+        assert_eq!(lookup_user("nobody:daemon"), Some((65534, 1)));
+        assert_eq!(lookup_user("nobody:no-such-group"), None);
+        assert_eq!(lookup_user("no-such-user"), None);
+    }
     use std::os::unix::process::ExitStatusExt;
 
     fn exit(code: i32) -> ExitStatus {

@@ -101,6 +101,8 @@ pub(super) fn notify(
     priority: u8,
     user: Option<&str>,
 ) {
+    // The block's own `USER [GROUP]` first, else the global script_user.
+    let user = n.user.as_deref().or(user);
     let specific = match to {
         State::Master => n.master.as_ref(),
         State::Backup => n.backup.as_ref(),

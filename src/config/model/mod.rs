@@ -463,6 +463,9 @@ pub struct Notify {
     /// Called on every transition with `TYPE NAME STATE PRIORITY`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub any: Option<String>,
+    /// Who these scripts run as, `USER` or `USER:GROUP` (default: the global script_user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Notify {

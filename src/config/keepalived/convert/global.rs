@@ -19,7 +19,7 @@ impl Conv<'_> {
                 "router_id" => g.router_id = self.name(n),
                 // keepalived reads no value here (`enable_script_security 1` is common).
                 "enable_script_security" => g.enable_script_security = true,
-                "script_user" => g.script_user = self.name(n),
+                "script_user" => g.script_user = self.user_group(n),
                 "vrrp_version" => self.global_version = self.num(n, "2 or 3"),
                 "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, self.packet_interval(n)),
                 "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, self.packet_interval(n)),

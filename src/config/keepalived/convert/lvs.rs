@@ -624,7 +624,7 @@ impl Conv<'_> {
                 "misc_path" => ck.misc_path = self.command(n),
                 "misc_timeout" => ck.misc_timeout = self.dur(n),
                 "misc_dynamic" => ck.misc_dynamic = self.flag(n).unwrap_or(ck.misc_dynamic),
-                "user" => ck.user = self.name(n),
+                "user" => ck.user = self.user_group(n),
                 "payload" => ck.payload = self.hex(n, false),
                 "require_reply" => ck.require_reply = self.hex(n, true).or(Some(String::new())),
                 "min_reply_length" => ck.min_reply_length = self.num(n, "a length"),

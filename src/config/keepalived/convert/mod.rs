@@ -268,8 +268,9 @@ impl Conv<'_> {
             node,
             1,
             |user| {
-                (user != "root")
-                    .then(|| format!("`{kw}` runs as lvsdeck's user (root), not as `{user}`"))
+                (user != "root").then(|| {
+                    format!("`{kw}` runs as the global script_user (else root), not as `{user}`")
+                })
             },
             "keepalived reads the words after the quoted command as USER [GROUP]; quote \
              arguments together with the command",
@@ -333,6 +334,16 @@ impl Conv<'_> {
 
     fn name(&mut self, node: &Node) -> Option<String> {
         self.arg(node, 0, "a name").map(|w| w.text.clone())
+    }
+
+    /// keepalived's `USER [GROUP]` (script_user, a vrrp_script's or MISC_CHECK's `user`)
+    /// as lvsdeck writes it: `USER` or `USER:GROUP`.
+    fn user_group(&mut self, node: &Node) -> Option<String> {
+        let user = self.name(node)?;
+        Some(match node.args.get(1) {
+            Some(group) => format!("{user}:{}", group.text),
+            None => user,
+        })
     }
 
     fn deprecated(&mut self, node: &Node, new: &str) {

@@ -379,3 +379,21 @@ fn track_files_and_the_checks_that_read_them_convert_as_keepalived_reads_them() 
         "what keepalived ignores keeps the defaults (SOA of the root); retry as written"
     );
 }
+
+#[test]
+fn user_and_group_words_are_kept() {
+    let text = format!(
+        "global_defs {{\nscript_user nobody daemon\n}}\nvrrp_script chk {{\nscript /bin/true\nuser nobody nogroup\n}}\n{}",
+        instance("notify_master \"/bin/true\" nobody daemon\nnotify_backup \"/bin/true\" root\n")
+    );
+    let (c, d) = conv(&text);
+    assert_eq!(c.global.script_user.as_deref(), Some("nobody:daemon"));
+    assert_eq!(c.vrrp_script["chk"].user.as_deref(), Some("nobody:nogroup"));
+    let n = &c.vrrp_instance["VI_1"].notify;
+    assert_eq!(n.user.as_deref(), Some("nobody:daemon"));
+    assert_eq!(n.master.as_deref(), Some("/bin/true"));
+    assert!(
+        said(&d).contains("already run as `nobody:daemon`; `root` is not used"),
+        "{d}"
+    );
+}

@@ -39,7 +39,7 @@ impl Conv<'_> {
                 }
                 "rise" => set(&mut s.rise, self.num(n, "a count")),
                 "fall" => set(&mut s.fall, self.num(n, "a count")),
-                "user" => s.user = self.name(n),
+                "user" => s.user = self.user_group(n),
                 _ => self.unknown(n, Ctx::Script),
             }
         }
@@ -392,7 +392,27 @@ impl Conv<'_> {
             _ => "any",
         };
         self.place(base.join("notify").join(key), &n.keyword);
-        let value = self.notify_command(n);
+        // `"CMD" USER [GROUP]`: who the block's notify scripts run as.
+        let value = match n.args.len() {
+            0 | 1 => self.notify_command(n),
+            _ => {
+                let rest = Node {
+                    keyword: n.args[0].clone(),
+                    args: n.args[1..].to_vec(),
+                    block: None,
+                };
+                let user = self.user_group(&rest);
+                match (&notify.user, &user) {
+                    (Some(old), Some(new)) if old != new => self.warn(
+                        &n.args[1],
+                        format!("this block's notify scripts already run as `{old}`; `{new}` is not used"),
+                        "lvsdeck runs an instance's (or group's) notify scripts as one user",
+                    ),
+                    _ => notify.user = user.or(notify.user.take()),
+                }
+                Some(n.args[0].text.clone())
+            }
+        };
         let slot = match key {
             "master" => &mut notify.master,
             "backup" => &mut notify.backup,
