@@ -268,7 +268,21 @@ fn console(
                     return ExitCode::from(1);
                 }
             };
-            let reasons = lvsdeck::vrrp::others::reasons_not_to_start(&loaded.config);
+            let mut reasons = Vec::new();
+            // A local daemon's own adverts are not looped back to us: ask its socket.
+            for p in [
+                socket.to_path_buf(),
+                loaded.config.global.control_socket.clone(),
+            ] {
+                if answers(&p)
+                    && !reasons
+                        .iter()
+                        .any(|r: &String| r.contains(&*p.to_string_lossy()))
+                {
+                    reasons.push(format!("an lvsdeck daemon answers at {}", p.display()));
+                }
+            }
+            reasons.extend(lvsdeck::vrrp::others::reasons_not_to_start(&loaded.config));
             if !reasons.is_empty() {
                 eprintln!(
                     "lvsdeck: --embedded refused: {}.\n  Engines started here would take or drop \

@@ -153,7 +153,19 @@ impl Director {
         mode: &'static str,
         state_path: PathBuf,
     ) -> Result<Director, RunError> {
-        let vrrp = Runner::start(&config).await?;
+        // Operators' overrides from before a restart: priorities go in before the machines
+        // start, drains and weights before the first IPVS apply (`persist`).
+        let saved = crate::engine::operator_state::OperatorState::load(&state_path);
+        let priorities: Vec<_> = saved
+            .as_ref()
+            .map(|s| {
+                s.priorities
+                    .iter()
+                    .map(|p| (p.instance.clone(), p.set.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vrrp = Runner::start(&config, &priorities).await?;
         let (ipvs, ipvs_rx) = IpvsWorker::start(Duration::from_secs(1));
         let (snapshot_tx, _) = watch::channel(Snapshot::default());
         let (events_tx, _) = broadcast::channel(256);
@@ -196,7 +208,7 @@ impl Director {
             format!("started with {}", d.config_path.display()),
         );
         // Before the first IPVS apply: a drained server stays drained across a restart.
-        d.restore_operator_state(Instant::now());
+        d.restore_operator_state(saved);
         d.sync_checks();
         d.push_desired();
         d.refresh_host();
@@ -1012,7 +1024,10 @@ impl Director {
 /// Run a configured script line without waiting for it.
 fn run_script(line: &str, args: &[String], user: Option<&str>) {
     let mut cmd = crate::vrrp::runner::script_command(line, args);
-    crate::vrrp::runner::run_as(&mut cmd, user);
+    let user = crate::vrrp::scripts::global_user(user);
+    if !crate::vrrp::runner::run_as(&mut cmd, user) {
+        return;
+    }
     cmd.stdin(std::process::Stdio::null());
     match cmd.spawn() {
         Ok(mut child) => {

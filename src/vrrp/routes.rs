@@ -279,6 +279,11 @@ pub struct Statics {
 }
 
 impl Statics {
+    /// Whether `addr` is one of the static_ipaddress entries set.
+    pub fn holds(&self, addr: IpAddr) -> bool {
+        self.addrs.iter().any(|a| a.address.addr == addr)
+    }
+
     /// Every interface the config's static entries name exists.
     pub async fn check(rtnl: &Rtnl, config: &Config) -> Result<(), VipError> {
         check_devices(rtnl, &config.static_routes, &config.static_rules).await?;

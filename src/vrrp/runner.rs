@@ -218,11 +218,18 @@ pub struct Runner {
     track_files: super::track_files::TrackFiles,
     /// Address changes heard since the last step (`repair`).
     addr_changes: Vec<(u32, IpAddr)>,
+    /// Recent repairs by address, to stop fighting whoever keeps undoing them.
+    repair_log: HashMap<(u32, IpAddr), Vec<Instant>>,
 }
 
 impl Runner {
-    /// Resolve interfaces and addresses, open sockets, and start every instance.
-    pub async fn start(config: &Config) -> Result<Self, RunError> {
+    /// Resolve interfaces and addresses, open sockets, and start every instance, each with
+    /// its operator's priority override from before a restart (`overrides`; unknown
+    /// instances are skipped: `priority_overrides` says which took).
+    pub async fn start(
+        config: &Config,
+        overrides: &[(String, Override<u8>)],
+    ) -> Result<Self, RunError> {
         let rtnl = Rtnl::connect()?;
         let (inputs_tx, inputs_rx) = mpsc::channel(1024);
         let checksum = if config.global.vrrp_v3_checksum_as_v2 {
@@ -250,6 +257,7 @@ impl Runner {
             statics: Statics::default(),
             track_files: Default::default(),
             addr_changes: Vec::new(),
+            repair_log: HashMap::new(),
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -269,6 +277,12 @@ impl Runner {
         // it took the VIPs from a running master at start.
         let now = Instant::now();
         for slot in &mut runner.slots {
+            // Before startup: an owner an operator demoted does not start as master.
+            if let Some((_, o)) = overrides.iter().find(|(n, _)| n == slot.inst.name())
+                && slot.inst.set_priority_override(now, Some(o.value)).is_ok()
+            {
+                slot.priority_override = Some(o.clone());
+            }
             let _ = slot.inst.startup(now);
         }
         runner.step(now).await;
@@ -674,7 +688,6 @@ impl Runner {
     /// stopped (a master releases) and started anew; removed ones stop; new ones start.
     /// Returns what changed.
     pub async fn reconfigure(&mut self, config: &Config) -> Result<Vec<String>, RunError> {
-        let now = Instant::now();
         let mut changes = Vec::new();
         let mut kept = Vec::new();
         let mut updated = Vec::new();
@@ -707,6 +720,10 @@ impl Runner {
             }
         }
         self.hand_over_before_restart(&restarting).await;
+        // The hand-over took time: a restarted instance's timers start from now.
+        let now = Instant::now();
+        // A restarted instance keeps its operator's priority override.
+        let mut overrides: HashMap<String, Override<u8>> = HashMap::new();
         // AH sequence numbers go on across a restart, as keepalived's do across a reload:
         // peers drop adverts numbered below what they heard.
         let mut ah_seq: HashMap<String, u32> = HashMap::new();
@@ -734,6 +751,9 @@ impl Runner {
                     if let Some(ah) = &slot.ah {
                         ah_seq.insert(name.clone(), ah.seq());
                     }
+                    if let Some(o) = slot.priority_override.take() {
+                        overrides.insert(name.clone(), o);
+                    }
                     changes.push(if other.is_some() {
                         format!("{name}: restarted with new settings")
                     } else {
@@ -760,6 +780,11 @@ impl Runner {
                 let mut slot = self.prepare(name, cfg, &config.global, Some(now)).await?;
                 if let (Some(ah), Some(seq)) = (slot.ah.as_mut(), ah_seq.get(name)) {
                     ah.resume(*seq);
+                }
+                if let Some(o) = overrides.remove(name)
+                    && slot.inst.set_priority_override(now, Some(o.value)).is_ok()
+                {
+                    slot.priority_override = Some(o);
                 }
                 self.slots.push(slot);
                 if !changes.iter().any(|c| c.starts_with(&format!("{name}:"))) {
@@ -994,7 +1019,6 @@ impl Runner {
     /// Let sync groups settle, then carry out every instance's actions and log its events.
     pub async fn step(&mut self, now: Instant) {
         self.release_kept_vips(now).await;
-        self.repair_vips().await;
         for (group, members) in &mut self.groups {
             let mut refs: Vec<&mut Instance> = Vec::new();
             for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -1034,6 +1058,8 @@ impl Runner {
             }
         }
         self.notify_groups();
+        // After the actions: a VIP an instance has just been told to add is not a repair.
+        self.repair_vips(now).await;
     }
 
     /// A sync group's own notify scripts, as keepalived runs them: once all its members are
@@ -1275,21 +1301,6 @@ impl Runner {
                 format!("{instance}: priority override cleared (effective {before} -> {after})")
             }
         })
-    }
-
-    /// Put back a priority override from before a restart (who and when kept).
-    pub fn restore_priority(
-        &mut self,
-        now: Instant,
-        instance: &str,
-        set: Override<u8>,
-    ) -> Result<(), String> {
-        let slot = self.slot_mut(instance)?;
-        slot.inst
-            .set_priority_override(now, Some(set.value))
-            .map_err(|e| e.to_string())?;
-        slot.priority_override = Some(set);
-        Ok(())
     }
 
     /// The priority overrides in force, by instance.

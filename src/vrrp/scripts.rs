@@ -59,22 +59,37 @@ pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
     }
 }
 
-/// Run `cmd` as `user` (keepalived's vrrp_script `user`, else the global `script_user`);
-/// a user this host does not have: a warning, and root, as before.
-pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) {
-    let Some(user) = user else { return };
+/// Set `cmd` to run as `user` (`USER` or `USER:GROUP`); false, with a warning, when this
+/// host has no such user or group: the script must not run then (never as root instead).
+pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) -> bool {
+    let Some(user) = user else { return true };
     match crate::health::misc::lookup_user(user) {
         Some((uid, gid)) => {
             cmd.uid(uid).gid(gid);
+            true
         }
-        None => warn!("script user `{user}` does not exist on this host: the script runs as root"),
+        None => {
+            warn!("script user `{user}` does not exist on this host: the script is not run");
+            false
+        }
     }
+}
+
+/// The global `script_user` when this host has it; else none (root), as keepalived runs
+/// scripts when its default script user is missing.
+pub fn global_user(script_user: Option<&str>) -> Option<&str> {
+    script_user.filter(|u| crate::health::misc::lookup_user(u).is_some())
 }
 
 /// Run a tracking script once: success is exit status 0 within the timeout.
 pub(super) async fn run_script(script: &VrrpScript, script_user: Option<&str>) -> bool {
     let mut cmd = script_command(&script.script, &[]);
-    run_as(&mut cmd, script.user.as_deref().or(script_user));
+    if !run_as(
+        &mut cmd,
+        script.user.as_deref().or(global_user(script_user)),
+    ) {
+        return false;
+    }
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -102,7 +117,7 @@ pub(super) fn notify(
     user: Option<&str>,
 ) {
     // The block's own `USER [GROUP]` first, else the global script_user.
-    let user = n.user.as_deref().or(user);
+    let user = n.user.as_deref().or(global_user(user));
     let specific = match to {
         State::Master => n.master.as_ref(),
         State::Backup => n.backup.as_ref(),
@@ -127,7 +142,9 @@ pub(super) fn notify(
     for (line, args) in runs {
         let mut cmd = script_command(&line, &args);
         cmd.stdin(std::process::Stdio::null());
-        run_as(&mut cmd, user);
+        if !run_as(&mut cmd, user) {
+            continue;
+        }
         match cmd.spawn() {
             Ok(mut child) => {
                 tokio::spawn(async move {

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use super::{Director, RealId};
 use crate::engine::operator_state::{self, OperatorState, PriorityEntry, RealEntry};
 use crate::engine::snapshot::now_ms;
 
 impl Director {
-    /// Put back what operators had set before this daemon started.
-    pub(super) fn restore_operator_state(&mut self, now: Instant) {
+    /// Put back what operators had set before this daemon started (`saved`, read from the
+    /// state file before VRRP started, which took the priority overrides).
+    pub(super) fn restore_operator_state(&mut self, saved: Result<OperatorState, String>) {
         let path = self.state_path.display().to_string();
-        let state = match OperatorState::load(&self.state_path) {
+        let state = match saved {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("operator state not restored: {e}");
@@ -61,10 +61,11 @@ impl Director {
                 )),
             }
         }
+        let taken = self.vrrp.priority_overrides();
         for p in state.priorities {
-            match self.vrrp.restore_priority(now, &p.instance, p.set) {
-                Ok(()) => priorities += 1,
-                Err(e) => dropped.push(format!("priority of {}: {e}", p.instance)),
+            match taken.iter().any(|(n, _)| *n == p.instance) {
+                true => priorities += 1,
+                false => dropped.push(format!("priority of {}", p.instance)),
             }
         }
         let mut msg = format!(

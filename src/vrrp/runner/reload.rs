@@ -37,6 +37,8 @@ pub(super) fn in_place(
         && v6(old) == v6(new)
         && old.use_vmac == new.use_vmac
         && old.auth_ah == new.auth_ah
+        // An AH key keys the AH state: a new one is a new instance.
+        && (!new.auth_ah || old.auth_pass == new.auth_pass)
         && old.unicast_peer.is_empty() == new.unicast_peer.is_empty()
         && old.unicast_src_ip == new.unicast_src_ip
         && io::advert_group(old, old_global, v6(old)) == io::advert_group(new, new_global, v6(new))
@@ -128,7 +130,13 @@ impl Runner {
                     && (s.inst.is_handing_over() || s.vips_release_at.is_some())
             })
         };
+        let mut fed = Instant::now();
         while busy(self) && Instant::now() < give_up {
+            // The director's loop waits for this one: systemd's watchdog must not.
+            if fed.elapsed() >= std::time::Duration::from_secs(1) {
+                crate::engine::systemd::notify("WATCHDOG=1");
+                fed = Instant::now();
+            }
             let wake = self.next_deadline().map_or(give_up, |d| d.min(give_up));
             tokio::select! {
                 input = self.inputs_rx.recv() => {
@@ -183,7 +191,8 @@ impl Runner {
             .reconfigure(now, params)
             .map_err(|e| e.to_string())?;
         let summary = summary(&slot.cfg, cfg);
-        let holds = slot.inst.state() == State::Master || slot.vips_release_at.is_some();
+        let master = slot.inst.state() == State::Master;
+        let holds = master || slot.vips_release_at.is_some();
         let gone: Vec<_> = slot
             .vips
             .iter()
@@ -215,6 +224,9 @@ impl Runner {
         slot.cfg = cfg.clone();
         if holds {
             remove_vips_listed(&self.rtnl, &name, &gone).await;
+        }
+        // New VIPs only on a master: a backup in a hand-over's grace draws no new traffic.
+        if master {
             for (dev, net, opts) in &added {
                 if let Err(e) = self.rtnl.add_vip(*dev, *net, opts).await {
                     warn!(instance = %name, "adding VIP {net}: {e}");
