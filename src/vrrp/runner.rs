@@ -136,8 +136,8 @@ pub enum Input {
     /// A track_file's new value (None: a number out of range, ignored).
     File(String, Option<i64>),
     Link(super::vip::LinkInfo),
-    /// An address came (`true`) or went on an interface (for VIP repair).
-    Addr(u32, IpAddr, bool),
+    /// An address came or went on an interface (for VIP repair, which asks the kernel which).
+    Addr(u32, IpAddr),
     /// Something a background task has to say about an instance, for the event log.
     Note(String, String),
 }
@@ -840,11 +840,7 @@ impl Runner {
             while let Some(ev) = watch.next().await {
                 let input = match ev {
                     NetEvent::Link(link) => Input::Link(link),
-                    NetEvent::Address {
-                        index,
-                        addr,
-                        present,
-                    } => Input::Addr(index, addr, present),
+                    NetEvent::Address { index, addr } => Input::Addr(index, addr),
                 };
                 if tx.send(input).await.is_err() {
                     return;
@@ -896,7 +892,7 @@ impl Runner {
                 }
             }
             Input::Note(instance, text) => self.events.push((instance, text)),
-            Input::Addr(dev, addr, _) => self.address_changed(dev, addr),
+            Input::Addr(dev, addr) => self.address_changed(dev, addr),
             Input::Link(link) => {
                 for slot in &mut self.slots {
                     let key = format!("link:{}", link.name);

@@ -255,11 +255,11 @@ fn if_addr(msg: &AddressMessage) -> Option<IfAddr> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetEvent {
     Link(LinkInfo),
-    /// An address appeared on (`present`) or left the interface `index`.
+    /// An address appeared on or left the interface `index` (the kernel is asked which:
+    /// notifications can be stale).
     Address {
         index: u32,
         addr: IpAddr,
-        present: bool,
     },
 }
 
@@ -299,12 +299,12 @@ impl NetWatch {
                     return Some(NetEvent::Link(info));
                 }
                 RouteNetlinkMessage::NewAddress(a) => {
-                    if let Some(ev) = address_event(&a, true) {
+                    if let Some(ev) = address_event(&a) {
                         return Some(ev);
                     }
                 }
                 RouteNetlinkMessage::DelAddress(a) => {
-                    if let Some(ev) = address_event(&a, false) {
+                    if let Some(ev) = address_event(&a) {
                         return Some(ev);
                     }
                 }
@@ -315,10 +315,9 @@ impl NetWatch {
     }
 }
 
-fn address_event(msg: &AddressMessage, present: bool) -> Option<NetEvent> {
+fn address_event(msg: &AddressMessage) -> Option<NetEvent> {
     Some(NetEvent::Address {
         index: msg.header.index,
         addr: if_addr(msg)?.net.addr,
-        present,
     })
 }

@@ -9,6 +9,29 @@ use super::{Director, RealId};
 use crate::engine::operator_state::{self, OperatorState, PriorityEntry, RealEntry};
 use crate::engine::snapshot::now_ms;
 
+/// Entries of servers still configured into `into`; the others named in `dropped`.
+fn restore<T: Clone>(
+    entries: Vec<RealEntry<T>>,
+    known: &BTreeSet<RealId>,
+    into: &mut std::collections::HashMap<RealId, crate::engine::snapshot::Override<T>>,
+    what: &str,
+    dropped: &mut Vec<String>,
+) -> usize {
+    let mut n = 0;
+    for e in entries {
+        if known.contains(&e.id()) {
+            into.insert(e.id(), e.set);
+            n += 1;
+        } else {
+            dropped.push(format!(
+                "{what} of {}:{} on {}",
+                e.address, e.port, e.service
+            ));
+        }
+    }
+    n
+}
+
 impl Director {
     /// Put back what operators had set before this daemon started (`saved`, read from the
     /// state file before VRRP started, which took the priority overrides).
@@ -36,31 +59,21 @@ impl Director {
             .flat_map(|vs| vs.real_server.iter().map(|rs| RealId::of(vs, rs)))
             .collect();
         let mut dropped = Vec::new();
-        let (mut drains, mut weights, mut priorities) = (0, 0, 0);
-        for e in state.drains {
-            match known.contains(&e.id()) {
-                true => {
-                    self.drains.insert(e.id(), e.set);
-                    drains += 1;
-                }
-                false => dropped.push(format!(
-                    "drain of {}:{} on {}",
-                    e.address, e.port, e.service
-                )),
-            }
-        }
-        for e in state.weights {
-            match known.contains(&e.id()) {
-                true => {
-                    self.weights.insert(e.id(), e.set);
-                    weights += 1;
-                }
-                false => dropped.push(format!(
-                    "weight of {}:{} on {}",
-                    e.address, e.port, e.service
-                )),
-            }
-        }
+        let drains = restore(
+            state.drains,
+            &known,
+            &mut self.drains,
+            "drain",
+            &mut dropped,
+        );
+        let weights = restore(
+            state.weights,
+            &known,
+            &mut self.weights,
+            "weight",
+            &mut dropped,
+        );
+        let mut priorities = 0;
         let taken = self.vrrp.priority_overrides();
         for p in state.priorities {
             match taken.iter().any(|(n, _)| *n == p.instance) {
