@@ -38,7 +38,12 @@ pub struct Cli {
     #[arg(long)]
     pub theme: Option<String>,
     /// Configuration file: lvsdeck TOML or keepalived.conf.
-    #[arg(short, long, default_value = "/etc/lvsdeck/lvsdeck.toml")]
+    #[arg(
+        short,
+        long,
+        default_value = "/etc/lvsdeck/lvsdeck.toml",
+        global = true
+    )]
     pub config: PathBuf,
     /// Control socket (default: the configuration's control_socket, /run/lvsdeck/control.sock).
     #[arg(long, global = true)]
@@ -83,6 +88,11 @@ pub enum Command {
         /// Print a status line every two seconds instead of opening the console.
         #[arg(long)]
         no_console: bool,
+        /// Mis-configure one thing on purpose, for `lvsdeck doctor` to find: arp-ignore
+        /// (web-node2 answers ARP for the VIP), no-vip-on-lo (web-node2), vrrp-firewall
+        /// (lvs-backup drops VRRP).
+        #[arg(long = "break", value_name = "KIND")]
+        break_kind: Option<String>,
     },
     /// (lab) A web node answering with its name.
     #[command(hide = true)]
@@ -104,6 +114,20 @@ pub enum Command {
         /// Stop after this many seconds.
         #[arg(long, default_value_t = 8 * 3600)]
         seconds: u64,
+    },
+    /// Probe this director's set-up as the article's manual checks would: sysctls, the
+    /// firewall's view of VRRP, adverts on the segment, and every real server (ARP for the
+    /// VIP, a TCP SYN as IPVS forwards it). Exit 0 nothing found, 1 findings, 2 could not run.
+    Doctor {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// List the checks that passed too.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Explain a topic instead of probing (`time`: does VRRP need synchronised clocks?).
+        #[arg(long, value_name = "TOPIC")]
+        explain: Option<String>,
     },
     /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
     Ctl {
@@ -166,7 +190,18 @@ pub fn run(cli: Cli) -> ExitCode {
             action: None,
             rate,
             no_console,
-        }) => crate::lab_cmd::run(rate, no_console),
+            break_kind,
+        }) => match break_kind
+            .as_deref()
+            .map(lvsdeck::lab::Break::parse)
+            .transpose()
+        {
+            Ok(broken) => crate::lab_cmd::run(rate, no_console, broken),
+            Err(e) => {
+                eprintln!("lvsdeck lab --break: {e}");
+                ExitCode::from(2)
+            }
+        },
         Some(Command::LabNode { name, listen }) => runtime().block_on(async {
             match lvsdeck::lab::node::serve(name, listen).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -191,6 +226,22 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
+        Some(Command::Doctor {
+            explain: Some(topic),
+            ..
+        }) => match topic.as_str() {
+            "time" => {
+                println!("{}", lvsdeck::doctor::TIME_SYNC_NOTE);
+                ExitCode::SUCCESS
+            }
+            other => {
+                eprintln!("lvsdeck doctor --explain: no topic `{other}` (topics: time)");
+                ExitCode::from(2)
+            }
+        },
+        Some(Command::Doctor { json, verbose, .. }) => {
+            crate::doctor_cmd::run(&cli.config, cli.socket.as_deref(), json, verbose)
+        }
         None if cli.daemon => daemon(&cli.config, cli.socket.as_deref()),
         None => {
             let mode = if cli.embedded {

@@ -9,7 +9,7 @@ use lvsdeck::control::protocol::{Request, Response};
 use lvsdeck::lab::client::ClientStatus;
 use lvsdeck::lab::{self, Lab, RUN_DIR};
 
-pub fn run(rate: u32, no_console: bool) -> ExitCode {
+pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("lvsdeck lab: needs root (network namespaces, raw sockets, IPVS)");
@@ -32,7 +32,7 @@ pub fn run(rate: u32, no_console: bool) -> ExitCode {
              VRRP failover and health checks run; traffic to the VIP cannot be balanced, so the client's requests fail."
         );
     }
-    let mut lab = match Lab::start(run_dir, rate) {
+    let mut lab = match Lab::start_broken(run_dir, rate, broken) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("lvsdeck lab: {e}");

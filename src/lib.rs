@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod engine;
 pub mod health;
 pub mod ipvs;

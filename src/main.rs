@@ -1,5 +1,6 @@
 mod cli;
 mod console_cmd;
+mod doctor_cmd;
 mod lab_cmd;
 
 use clap::Parser;

@@ -48,7 +48,7 @@ pub fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
     m
 }
 
-fn internet_checksum(data: &[u8]) -> u16 {
+pub(crate) fn internet_checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
         .chunks(2)
         .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))

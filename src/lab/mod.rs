@@ -81,6 +81,48 @@ pub fn kernel_has_ipvs() -> bool {
     Path::new("/proc/net/ip_vs").exists()
 }
 
+/// One thing the lab mis-configures on purpose (`lvsdeck lab --break KIND`), so that
+/// `lvsdeck doctor` can be seen finding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Break {
+    /// web-node2 answers ARP for the VIP (arp_ignore / arp_announce left at 0).
+    ArpIgnore,
+    /// web-node2 lacks the VIP on lo.
+    NoVipOnLo,
+    /// lvs-backup's firewall drops VRRP: it never hears the master and becomes master too.
+    VrrpFirewall,
+}
+
+impl Break {
+    pub const ALL: &[(&str, Break)] = &[
+        ("arp-ignore", Break::ArpIgnore),
+        ("no-vip-on-lo", Break::NoVipOnLo),
+        ("vrrp-firewall", Break::VrrpFirewall),
+    ];
+
+    pub fn parse(text: &str) -> Result<Break, String> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|&(_, b)| b)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!("no break `{text}` (one of: {})", names.join(", "))
+            })
+    }
+
+    /// The host it breaks.
+    pub fn host(self) -> &'static str {
+        match self {
+            Break::ArpIgnore | Break::NoVipOnLo => "web-node2",
+            Break::VrrpFirewall => "lvs-backup",
+        }
+    }
+}
+
+/// The nftables table `--break vrrp-firewall` loads on lvs-backup.
+pub const BREAK_TABLE: &str = "lab_break";
+
 /// A running lab: namespaces and the processes in them. Dropping it tears everything down.
 pub struct Lab {
     pub topo: Topology,
@@ -136,6 +178,15 @@ impl Lab {
 
     /// Build the topology and start every process.
     pub fn start(run_dir: &Path, client_rate: u32) -> Result<Lab, String> {
+        Self::start_broken(run_dir, client_rate, None)
+    }
+
+    /// [`Lab::start`], with one thing mis-configured on purpose.
+    pub fn start_broken(
+        run_dir: &Path,
+        client_rate: u32,
+        broken: Option<Break>,
+    ) -> Result<Lab, String> {
         std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
         let topo = Topology::build(PREFIX, hosts())
             .map_err(|e| format!("building the namespaces: {e}"))?
@@ -151,18 +202,26 @@ impl Lab {
                 .map_err(|e| e.to_string())?;
         }
         for node in ["web-node1", "web-node2"] {
+            let broken_here = |b: Break| broken == Some(b) && b.host() == node;
             // DR: the real servers accept the VIP on lo but never answer ARP for it.
-            lab.topo
-                .exec(
-                    node,
-                    &["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"],
-                )
-                .map_err(|e| e.to_string())?;
+            if !broken_here(Break::NoVipOnLo) {
+                lab.topo
+                    .exec(
+                        node,
+                        &["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"],
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            let (ignore, announce) = if broken_here(Break::ArpIgnore) {
+                ("0", "0")
+            } else {
+                ("1", "2")
+            };
             for (key, value) in [
-                ("net.ipv4.conf.all.arp_ignore", "1"),
-                ("net.ipv4.conf.eth0.arp_ignore", "1"),
-                ("net.ipv4.conf.all.arp_announce", "2"),
-                ("net.ipv4.conf.eth0.arp_announce", "2"),
+                ("net.ipv4.conf.all.arp_ignore", ignore),
+                ("net.ipv4.conf.eth0.arp_ignore", ignore),
+                ("net.ipv4.conf.all.arp_announce", announce),
+                ("net.ipv4.conf.eth0.arp_announce", announce),
             ] {
                 lab.topo
                     .sysctl(node, key, value)
@@ -185,6 +244,16 @@ impl Lab {
                     .sysctl(host, "net.ipv4.vs.expire_nodest_conn", "1")
                     .map_err(|e| format!("{host}: {e}"))?;
             }
+        }
+        if broken == Some(Break::VrrpFirewall) {
+            let rules = format!(
+                "add table inet {BREAK_TABLE}; add chain inet {BREAK_TABLE} input {{ type \
+                 filter hook input priority 0; }}; add rule inet {BREAK_TABLE} input ip \
+                 protocol vrrp drop"
+            );
+            lab.topo
+                .exec(Break::VrrpFirewall.host(), &["nft", &rules])
+                .map_err(|e| format!("loading the broken firewall: {e}"))?;
         }
         for host in ["lvs-master", "lvs-backup"] {
             lab.start_director(host)

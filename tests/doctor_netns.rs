@@ -1,0 +1,259 @@
+//! `lvsdeck doctor` on the lab, run as an operator would: `lvsdeck lab --no-console --break
+//! KIND` builds the seed's cluster with one thing wrong, and `lvsdeck doctor` on each director
+//! must name the exact host and fix (and, on the healthy lab, find nothing). On this host the
+//! kernel has no IPVS, so the one expected extra finding is `ipvs-missing`; the same scenarios
+//! run in the qemu guest with the real IPVS (`doctor_with_real_ipvs`), where nothing else may
+//! be found.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::support::{self, wait_until};
+use common::vm;
+use lvsdeck::doctor::{Finding, Report};
+use lvsdeck::lab::{self, PREFIX, RUN_DIR};
+
+/// One lab at a time: it has one set of namespaces and one run directory.
+static LAB: Mutex<()> = Mutex::new(());
+
+fn exe() -> &'static str {
+    if vm::in_vm() {
+        common::guest::lvsdeck_exe()
+    } else {
+        support::lvsdeck_bin()
+    }
+}
+
+/// `lvsdeck lab --no-console [--break KIND]`, stopped (SIGINT, as Ctrl-C) on drop.
+struct RunningLab(Child);
+
+impl RunningLab {
+    fn start(broken: Option<&str>) -> RunningLab {
+        let _ = Command::new(exe()).args(["lab", "down"]).output();
+        let mut cmd = Command::new(exe());
+        cmd.args(["lab", "--no-console", "--rate", "5"]);
+        if let Some(kind) = broken {
+            cmd.args(["--break", kind]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("lvsdeck lab");
+        RunningLab(child)
+    }
+}
+
+impl Drop for RunningLab {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let _ = wait_until(Duration::from_secs(15), || {
+            self.0.try_wait().ok().flatten().is_some()
+        });
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = Command::new(exe()).args(["lab", "down"]).output();
+    }
+}
+
+fn holds_vip(host: &str) -> bool {
+    let out = Command::new("ip")
+        .args([
+            "-n",
+            &format!("{PREFIX}-{host}"),
+            "-br",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.split_whitespace()
+        .any(|a| a.split('/').next() == Some(lab::VIP))
+}
+
+/// `lvsdeck doctor --json` on a director of the lab: its exit code and report.
+fn doctor(host: &str) -> (i32, Report) {
+    let conf = format!("{RUN_DIR}/{host}.toml");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &format!("{PREFIX}-{host}")])
+        .args([exe(), "doctor", "-c", &conf, "--json"])
+        .output()
+        .expect("lvsdeck doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Report = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "doctor on {host} printed no report ({e}):\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The findings but the one this host's kernel explains.
+fn findings(report: &Report) -> Vec<&Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| lab::kernel_has_ipvs() || f.check != "ipvs-missing")
+        .collect()
+}
+
+fn checks(report: &Report) -> Vec<&str> {
+    findings(report).iter().map(|f| f.check.as_str()).collect()
+}
+
+fn one<'a>(report: &'a Report, check: &str) -> &'a Finding {
+    let found: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == check)
+        .collect();
+    assert_eq!(found.len(), 1, "one {check} finding expected: {report:#?}");
+    found[0]
+}
+
+/// Start the lab broken one way and wait until it has settled: a master holds the VIP (and,
+/// where the break makes two, both do) and both daemons answer.
+fn settled_lab(broken: Option<&str>) -> RunningLab {
+    let running = RunningLab::start(broken);
+    let both = broken == Some("vrrp-firewall");
+    let settled = wait_until(Duration::from_secs(30), || {
+        let sockets = ["lvs-master", "lvs-backup"].iter().all(|d| {
+            std::os::unix::net::UnixStream::connect(format!("{RUN_DIR}/{d}.sock")).is_ok()
+        });
+        let holders = ["lvs-master", "lvs-backup"]
+            .iter()
+            .filter(|d| holds_vip(d))
+            .count();
+        sockets && if both { holders == 2 } else { holders == 1 }
+    });
+    assert!(
+        settled.is_some(),
+        "the lab (break {broken:?}) did not settle in 30 s"
+    );
+    running
+}
+
+fn healthy() {
+    let _lab = settled_lab(None);
+    for host in ["lvs-master", "lvs-backup"] {
+        let (code, report) = doctor(host);
+        assert!(checks(&report).is_empty(), "{host}: {report:#?}");
+        assert_eq!(code, if lab::kernel_has_ipvs() { 0 } else { 1 }, "{host}");
+        assert!(
+            report
+                .passed
+                .iter()
+                .filter(|p| p.contains("takes connections for 10.10.10.100:80 (direct routing)"))
+                .count()
+                == 2,
+            "{host}: both web nodes probed: {report:#?}"
+        );
+    }
+}
+
+/// A break on web-node2 that both directors see the same way: one finding, its host and fix.
+fn one_real_server_finding(kind: &str, check: &str, host: &str, fix: &str) {
+    let _lab = settled_lab(Some(kind));
+    for director in ["lvs-master", "lvs-backup"] {
+        let (code, report) = doctor(director);
+        assert_eq!(code, 1);
+        assert_eq!(checks(&report), [check], "{director}: {report:#?}");
+        let f = one(&report, check);
+        assert_eq!(f.host, host);
+        assert!(f.fix.starts_with(fix), "{}", f.fix);
+    }
+}
+
+fn arp_ignore() {
+    one_real_server_finding(
+        "arp-ignore",
+        "rs-arp-leak",
+        "real server 10.10.10.73 (02:77:00:00:00:73)",
+        "on 10.10.10.73: sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2",
+    );
+}
+
+fn no_vip_on_lo() {
+    one_real_server_finding(
+        "no-vip-on-lo",
+        "rs-no-vip",
+        "real server 10.10.10.73",
+        "on 10.10.10.73: ip addr add 10.10.10.100/32 dev lo",
+    );
+}
+
+fn vrrp_firewall() {
+    let _lab = settled_lab(Some("vrrp-firewall"));
+    // The director with the firewall: its rule, in nft's words, and the split brain it causes,
+    // blamed on itself.
+    let (_, report) = doctor("lvs-backup");
+    let f = one(&report, "vrrp-firewall");
+    assert_eq!(f.host, "this director");
+    assert!(
+        f.seen
+            .contains("table inet lab_break, chain input, rule handle 2: `ip protocol vrrp drop`"),
+        "{}",
+        f.seen
+    );
+    assert!(
+        f.fix
+            .starts_with("nft delete rule inet lab_break input handle 2")
+    );
+    let split = one(&report, "split-brain");
+    assert_eq!(split.host, "10.10.10.71 (02:77:00:00:00:71)");
+    assert!(split.fix.starts_with("this director's firewall drops"));
+    one(&report, "vip-claimed-twice");
+    // The healthy director: two masters, the other one named.
+    let (_, report) = doctor("lvs-master");
+    assert!(!checks(&report).contains(&"vrrp-firewall"), "{report:#?}");
+    let split = one(&report, "split-brain");
+    assert_eq!(split.host, "10.10.10.70 (02:77:00:00:00:70)");
+    assert!(split.fix.starts_with("10.10.10.70 does not hear"));
+    let twice = one(&report, "vip-claimed-twice");
+    assert!(twice.host.contains("director 10.10.10.70"));
+}
+
+fn run(scenario: fn()) {
+    if !support::prerequisites("doctor on the lab", &["ip", "nft", "sysctl"]) {
+        return;
+    }
+    let _one = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    scenario();
+}
+
+#[test]
+fn healthy_lab_has_no_finding() {
+    run(healthy);
+}
+
+#[test]
+fn real_server_answering_arp_for_the_vip() {
+    run(arp_ignore);
+}
+
+#[test]
+fn real_server_without_the_vip_on_lo() {
+    run(no_vip_on_lo);
+}
+
+#[test]
+fn director_firewall_dropping_vrrp() {
+    run(vrrp_firewall);
+}
+
+#[test]
+fn doctor_with_real_ipvs() {
+    vm::in_guest("doctor_with_real_ipvs", || {
+        for scenario in [healthy, arp_ignore, no_vip_on_lo, vrrp_firewall] {
+            run(scenario);
+        }
+    });
+}
