@@ -117,6 +117,25 @@ fn main() {
     support::wait_until(Duration::from_secs(10), || !tmux.alive());
     drop(tmux);
 
+    // The doctor on a lab broken on purpose: web-node2 answers ARP for the VIP. The daemons
+    // run the doctor 10 s after start; the badge appears, `D` opens the report.
+    let tmux = Tmux::start(
+        "lvsdeck-shots",
+        160,
+        48,
+        &format!("{bin} lab --break arp-ignore"),
+    );
+    wait_for(&tmux, "DOCTOR:", 40);
+    pause(1000);
+    tmux.keys(&["D"]);
+    wait_for(&tmux, "rs-arp-leak", 5);
+    shot(&tmux, "doctor-broken-lab-160x48");
+    tmux.keys(&["Escape"]);
+    pause(300);
+    tmux.keys(&["q"]);
+    support::wait_until(Duration::from_secs(10), || !tmux.alive());
+    drop(tmux);
+
     // The small terminal.
     let tmux = Tmux::start("lvsdeck-shots", 80, 24, &format!("{bin} lab"));
     wait_for(&tmux, "MASTER", 20);

@@ -166,6 +166,9 @@ pub enum CtlAction {
     /// Remove every operator override (drains, weights, priority overrides), which are
     /// otherwise kept across restarts.
     Clear,
+    /// Have the daemon run the doctor's checks now (its report: `status --json`, the console's
+    /// `D`); `lvsdeck doctor` runs them in this process instead.
+    Doctor,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -501,6 +504,7 @@ fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
         CtlAction::Handover { instance } => Ok(ProtoCommand::Handover { instance }),
         CtlAction::Reload => Ok(ProtoCommand::Reload),
         CtlAction::Clear => Ok(ProtoCommand::Clear),
+        CtlAction::Doctor => Ok(ProtoCommand::Doctor),
     };
     let command = match command {
         Ok(c) => c,

@@ -3,7 +3,7 @@
 //! must name the exact host and fix (and, on the healthy lab, find nothing). On this host the
 //! kernel has no IPVS, so the one expected extra finding is `ipvs-missing`; the same scenarios
 //! run in the qemu guest with the real IPVS (`doctor_with_real_ipvs`), where nothing else may
-//! be found.
+//! be found. The daemons run the same checks themselves; their report follows a fix.
 
 mod common;
 
@@ -221,6 +221,88 @@ fn vrrp_firewall() {
     assert!(twice.host.contains("director 10.10.10.70"));
 }
 
+/// The daemon's own doctor report (`status --json`), once it has one.
+fn daemon_report(director: &str) -> Option<lvsdeck::engine::snapshot::Snapshot> {
+    let out = Command::new(exe())
+        .args([
+            "status",
+            "--json",
+            "--socket",
+            &format!("{RUN_DIR}/{director}.sock"),
+        ])
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn daemon_finds(director: &str, check: &str) -> Option<bool> {
+    let snap = daemon_report(director)?;
+    let report = snap.doctor?;
+    Some(report.findings.iter().any(|f| f.check == check))
+}
+
+/// The daemons run the doctor by themselves (10 s after start): the finding reaches the
+/// Snapshot (the console's badge and view) and the event log; fixed on the real server and
+/// re-run on request (`ctl doctor`), it clears.
+fn daemon_follows_a_fix() {
+    let _lab = settled_lab(Some("arp-ignore"));
+    let found = wait_until(Duration::from_secs(30), || {
+        daemon_finds("lvs-master", "rs-arp-leak") == Some(true)
+    });
+    assert!(
+        found.is_some(),
+        "the daemon's doctor never reported the leak"
+    );
+    for key in ["all", "eth0"] {
+        for (name, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
+            let set = format!("net.ipv4.conf.{key}.{name}={value}");
+            let ok = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &format!("{PREFIX}-web-node2"),
+                    "sysctl",
+                    "-qw",
+                    &set,
+                ])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "sysctl {set} on web-node2");
+        }
+    }
+    let asked = Command::new(exe())
+        .args([
+            "--socket",
+            &format!("{RUN_DIR}/lvs-master.sock"),
+            "ctl",
+            "doctor",
+        ])
+        .output()
+        .expect("lvsdeck ctl doctor");
+    assert!(asked.status.success(), "{asked:?}");
+    let cleared = wait_until(Duration::from_secs(15), || {
+        daemon_finds("lvs-master", "rs-arp-leak") == Some(false)
+    });
+    assert!(
+        cleared.is_some(),
+        "the leak stayed in the daemon's report after the fix"
+    );
+    let snap = daemon_report("lvs-master").expect("a snapshot");
+    let events: Vec<&str> = snap
+        .events
+        .iter()
+        .filter(|e| e.kind == "doctor" && e.subject == "rs-arp-leak")
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("answered that 10.10.10.100 is at its MAC"))
+            && events.iter().any(|m| m.ends_with("no longer found")),
+        "{events:#?}"
+    );
+}
+
 fn run(scenario: fn()) {
     if !support::prerequisites("doctor on the lab", &["ip", "nft", "sysctl"]) {
         return;
@@ -247,6 +329,11 @@ fn real_server_without_the_vip_on_lo() {
 #[test]
 fn director_firewall_dropping_vrrp() {
     run(vrrp_firewall);
+}
+
+#[test]
+fn the_daemon_runs_the_doctor_and_follows_a_fix() {
+    run(daemon_follows_a_fix);
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub enum Command {
     Reload,
     /// Remove every operator override: drains, weights, priority overrides.
     Clear,
+    /// Run the doctor's checks now (`lvsdeck doctor`); the report comes in the Snapshot.
+    Doctor,
 }
 
 impl Command {
@@ -78,6 +80,7 @@ impl Command {
             Command::Handover { instance } => format!("hand over {instance} to a backup"),
             Command::Reload => "reload the configuration".to_string(),
             Command::Clear => "clear every drain, weight and priority override".to_string(),
+            Command::Doctor => "run the doctor's checks".to_string(),
         }
     }
 }

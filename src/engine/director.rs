@@ -24,6 +24,7 @@ use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
 use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
+mod doctor;
 mod persist;
 
 /// Events kept for the Snapshot and new subscribers.
@@ -142,6 +143,7 @@ pub struct Director {
     host: HostView,
     /// Where operators' overrides are kept across restarts (and, beside it, the audit).
     state_path: PathBuf,
+    doctor: doctor::DoctorRuns,
 }
 
 impl Director {
@@ -201,6 +203,7 @@ impl Director {
             networks: sysinfo::Networks::new_with_refreshed_list().ok(),
             host: HostView::default(),
             state_path,
+            doctor: doctor::DoctorRuns::new(Instant::now()),
         };
         d.log(
             "daemon",
@@ -492,7 +495,15 @@ impl Director {
                         self.on_command(req).await;
                     }
                 }
-                _ = tick.tick() => self.refresh_host(),
+                _ = tick.tick() => {
+                    self.refresh_host();
+                    self.doctor_tick();
+                }
+                report = self.doctor.rx.recv() => {
+                    if let Some(report) = report {
+                        self.on_doctor(report);
+                    }
+                }
                 _ = publish_tick.tick() => changed = self.watchers.load(Ordering::Relaxed) > 0,
                 _ = watchdog.tick() => {
                     super::systemd::notify("WATCHDOG=1");
@@ -676,7 +687,10 @@ impl Director {
 
     fn apply(&mut self, command: &Command, user: &str) -> Result<String, String> {
         let msg = self.apply_unsaved(command, user)?;
-        if matches!(command, Command::Handover { .. } | Command::Reload) {
+        if matches!(
+            command,
+            Command::Handover { .. } | Command::Reload | Command::Doctor
+        ) {
             return Ok(msg);
         }
         Ok(match self.save_operator_state() {
@@ -755,6 +769,7 @@ impl Director {
                 ))
             }
             Command::Reload => Err("reload is handled by the director loop".into()),
+            Command::Doctor => self.doctor_now(),
         }
     }
 
@@ -834,6 +849,7 @@ impl Director {
             vrrp: self.vrrp.views(),
             ipvs: self.ipvs_view(),
             events: self.events.iter().cloned().collect(),
+            doctor: self.doctor.last.clone(),
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Snapshot {
     pub ipvs: IpvsView,
     /// The most recent events, oldest first (the daemon keeps a bounded ring).
     pub events: Vec<EventView>,
+    /// The doctor's last report (`lvsdeck doctor`'s checks, run by the daemon); absent until
+    /// its first run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor: Option<crate::doctor::Report>,
 }
 
 /// The director itself.
@@ -310,6 +314,7 @@ impl Snapshot {
                     message: "up: connected in 0.4 ms".into(),
                 },
             ],
+            doctor: None,
         }
     }
 }

@@ -105,7 +105,13 @@ impl Pane {
 pub enum Dialog {
     Confirm(Confirm),
     Input(Input),
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+    },
+    /// The doctor's last report (from the Snapshot).
+    Doctor {
+        scroll: usize,
+    },
 }
 
 /// "Are you sure?" naming the exact target. Opens on Cancel.
@@ -556,6 +562,7 @@ impl App {
                 });
             }
             Action::Help => self.dialogs.push(Dialog::Help { scroll: 0 }),
+            Action::Doctor => self.dialogs.push(Dialog::Doctor { scroll: 0 }),
             Action::Quit => return self.quit(),
             Action::Command => {
                 self.prompt = Some(Prompt {
@@ -940,6 +947,17 @@ impl App {
                 }
                 _ => {}
             },
+            Dialog::Doctor { scroll } => match key.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('D') | KeyCode::Enter => {
+                    self.dialogs.pop();
+                }
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => *scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(1)
+                }
+                KeyCode::Char('r') => return self.run_doctor(now_ms),
+                _ => {}
+            },
             Dialog::Confirm(c) => match key.code {
                 KeyCode::Esc => {
                     self.dialogs.pop();
@@ -1052,14 +1070,36 @@ impl App {
         Vec::new()
     }
 
+    /// Ask the engines to run the doctor now: probes, not a change, so no confirmation;
+    /// refused read-only, as the daemon refuses watchers.
+    fn run_doctor(&mut self, now_ms: u64) -> Vec<Effect> {
+        if self.read_only {
+            self.refuse(
+                "read-only: the doctor's probes are refused — this console is read-only".into(),
+                now_ms,
+            );
+            return Vec::new();
+        }
+        self.status = Some(Status {
+            kind: StatusKind::Pending,
+            text: "sent: run the doctor's checks — its report follows in a few seconds".into(),
+            at_ms: now_ms,
+        });
+        vec![Effect::Send(Command::Doctor)]
+    }
+
     /// The `:` command line.
     fn run_command(&mut self, line: &str, now_ms: u64) -> Vec<Effect> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&verb, args)) = words.split_first() else {
             return Vec::new();
         };
+        if verb == "doctor" {
+            self.dialogs.push(Dialog::Doctor { scroll: 0 });
+            return self.run_doctor(now_ms);
+        }
         let usage = "commands: drain ADDR:PORT, undrain ADDR:PORT, weight ADDR:PORT N|clear, \
-                     priority INSTANCE N|clear, handover INSTANCE, reload, help, q";
+                     priority INSTANCE N|clear, handover INSTANCE, reload, doctor, help, q";
         let dangerous = matches!(
             verb,
             "drain" | "undrain" | "weight" | "priority" | "prio" | "handover" | "reload"

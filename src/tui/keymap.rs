@@ -37,10 +37,11 @@ pub enum Action {
     Priority,
     Handover,
     SwitchDirector,
+    Doctor,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -63,6 +64,7 @@ impl Action {
         Action::Priority,
         Action::Handover,
         Action::SwitchDirector,
+        Action::Doctor,
     ];
 
     /// The name used in `[console.keys]`.
@@ -90,6 +92,7 @@ impl Action {
             Action::Priority => "priority",
             Action::Handover => "handover",
             Action::SwitchDirector => "switch_director",
+            Action::Doctor => "doctor",
         }
     }
 
@@ -118,6 +121,7 @@ impl Action {
             Action::Priority => "priority",
             Action::Handover => "hand over",
             Action::SwitchDirector => "director",
+            Action::Doctor => "doctor",
         }
     }
 
@@ -146,6 +150,7 @@ impl Action {
             Action::Priority => "override the instance's priority (empty clears)",
             Action::Handover => "hand a MASTER instance over to a backup",
             Action::SwitchDirector => "switch to the next director (lab)",
+            Action::Doctor => "the doctor: set-up probed from the director (r reruns)",
         }
     }
 
@@ -191,6 +196,7 @@ impl Action {
             Action::Priority => &["p"],
             Action::Handover => &["h"],
             Action::SwitchDirector => &[">"],
+            Action::Doctor => &["D"],
         }
     }
 }

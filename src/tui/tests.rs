@@ -1033,3 +1033,5 @@ fn actions_on_a_stale_view_are_refused_as_stale() {
     assert!(at(&mut app, &[code(KeyCode::Enter), ch('u')], NOW + 1_000).is_empty());
     assert!(matches!(app.dialog(), Some(Dialog::Confirm(_))));
 }
+
+mod doctor;

@@ -77,6 +77,10 @@ pub struct Global {
     /// PATH.state.json). The audit of their commands goes beside it (`.audit.log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_file: Option<PathBuf>,
+    /// How often the daemon runs the doctor's probes (`lvsdeck doctor`; default 5 min, the
+    /// first 10 s after start); `0s`: only when asked (console `D` then `r`, or `:doctor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doctor_interval: Option<Dur>,
     /// Gratuitous ARP / NA timings applied to instances that set none.
     #[serde(skip_serializing_if = "GarpTimings::is_default")]
     pub garp: GarpTimings,
@@ -136,6 +140,7 @@ impl Default for Global {
             control_group: None,
             metrics_listen: None,
             state_file: None,
+            doctor_interval: None,
             garp: GarpTimings::default(),
             lvs_sync_daemon: None,
             lvs_timeouts: None,

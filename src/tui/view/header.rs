@@ -109,9 +109,35 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     } else {
         String::new()
     };
-    let right_w = uptime.chars().count() as u16 + badge_w;
+    // Something the doctor found stays in sight until it is fixed.
+    let findings = snap.doctor.as_ref().map_or(0, |r| r.findings.len());
+    let doctor = if findings > 0 && app.has_snapshot() {
+        let key = app
+            .config()
+            .keymap
+            .primary(crate::tui::keymap::Action::Doctor)
+            .map(|k| format!(" · {k}"))
+            .unwrap_or_default();
+        let s = if findings == 1 { "" } else { "s" };
+        format!(" DOCTOR: {findings} finding{s}{key} ")
+    } else {
+        String::new()
+    };
+    let doctor_w = doctor.chars().count() as u16;
+    let right_w = uptime.chars().count() as u16 + badge_w + doctor_w + u16::from(doctor_w > 0);
     put_spans(buf, area.x, y1, w.saturating_sub(right_w + 1), &l1);
     put_right(buf, area.x, y1, w - badge_w, &uptime, base);
+    if doctor_w > 0 {
+        let x = area.right().saturating_sub(right_w);
+        put(
+            buf,
+            x,
+            y1,
+            doctor_w,
+            &doctor,
+            theme.warn.add_modifier(ratatui::style::Modifier::REVERSED),
+        );
+    }
     if app.read_only() {
         put(
             buf,

@@ -34,6 +34,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme) {
                 fixed(&[("enter", "next"), ("backspace", "erase"), ("esc", "cancel")])
             }
             Dialog::Help { .. } => fixed(&[("↑/↓", "scroll"), ("esc", "close")]),
+            Dialog::Doctor { .. } => {
+                fixed(&[("↑/↓", "scroll"), ("r", "run again"), ("esc", "close")])
+            }
         }
     } else {
         let km = &app.config().keymap;

@@ -2,6 +2,7 @@
 //! only the rows that fit, so a frame costs the same with 4 real servers or 40,000.
 
 mod dialog;
+mod doctor;
 mod events;
 mod header;
 mod help;
@@ -85,6 +86,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             Dialog::Confirm(c) => dialog::render_confirm(buf, area, c, theme),
             Dialog::Input(i) => dialog::render_input(buf, area, i, theme),
             Dialog::Help { scroll } => help::render(buf, area, app, *scroll, theme),
+            Dialog::Doctor { scroll } => doctor::render(buf, area, app, *scroll, theme, now_ms),
         }
     }
 }

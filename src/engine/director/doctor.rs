@@ -1,0 +1,139 @@
+//! The daemon runs the doctor's checks (`crate::doctor`) in the background: ten seconds after
+//! start, then every `doctor_interval` (default 5 min), and when an operator asks. The last
+//! report goes into the Snapshot (the console's doctor view and header badge); findings
+//! that appear or clear are events. Wall-clock jumps are watched here every second.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::Director;
+use crate::doctor::clock::ClockWatch;
+use crate::doctor::{self, LocalState, Report};
+use crate::engine::snapshot::now_ms;
+
+const FIRST_RUN: Duration = Duration::from_secs(10);
+const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+/// Clock jumps kept for the report.
+const JUMPS_KEPT: usize = 5;
+
+pub(super) struct DoctorRuns {
+    pub last: Option<Report>,
+    next_at: Option<Instant>,
+    running: bool,
+    tx: mpsc::Sender<Report>,
+    pub rx: mpsc::Receiver<Report>,
+    clock: ClockWatch,
+    jumps: Vec<(u64, i64)>,
+}
+
+impl DoctorRuns {
+    pub fn new(now: Instant) -> DoctorRuns {
+        let (tx, rx) = mpsc::channel(1);
+        DoctorRuns {
+            last: None,
+            next_at: Some(now + FIRST_RUN),
+            running: false,
+            tx,
+            rx,
+            clock: ClockWatch::default(),
+            jumps: Vec::new(),
+        }
+    }
+}
+
+fn finding_keys(r: Option<&Report>) -> BTreeSet<(String, String)> {
+    r.into_iter()
+        .flat_map(|r| &r.findings)
+        .map(|f| (f.check.clone(), f.host.clone()))
+        .collect()
+}
+
+impl Director {
+    fn doctor_every(&self) -> Option<Duration> {
+        match self.config.global.doctor_interval {
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+            None => Some(DEFAULT_EVERY),
+        }
+    }
+
+    /// Every second: the clocks, and a run when one is due.
+    pub(super) fn doctor_tick(&mut self) {
+        let now = Instant::now();
+        if let Some(jump) = self.doctor.clock.observe(now, SystemTime::now()) {
+            warn_jump(jump);
+            self.log(
+                "daemon",
+                "clock",
+                format!("the wall clock jumped by {jump} ms (VRRP timers are not affected)"),
+            );
+            let runs = &mut self.doctor;
+            runs.jumps.push((now_ms(), jump));
+            if runs.jumps.len() > JUMPS_KEPT {
+                runs.jumps.remove(0);
+            }
+            runs.next_at = Some(now);
+        }
+        if self.doctor.running || self.doctor.next_at.is_none_or(|at| now < at) {
+            return;
+        }
+        self.doctor.running = true;
+        self.doctor.next_at = self.doctor_every().map(|every| now + every);
+        let config = self.config.clone();
+        let local = LocalState {
+            vrrp: self
+                .vrrp
+                .views()
+                .into_iter()
+                .map(|v| (v.name, v.state))
+                .collect(),
+            clock_jumps: self.doctor.jumps.clone(),
+        };
+        let tx = self.doctor.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.blocking_send(doctor::run(&config, &local));
+        });
+    }
+
+    /// Run the checks now (an operator asked); a run under way is not doubled.
+    pub(super) fn doctor_now(&mut self) -> Result<String, String> {
+        if self.doctor.running {
+            return Ok("the doctor is running; its findings come with the next snapshot".into());
+        }
+        self.doctor.next_at = Some(Instant::now());
+        self.doctor_tick();
+        Ok("the doctor runs now (a few seconds of listening and probing)".into())
+    }
+
+    pub(super) fn on_doctor(&mut self, report: Report) {
+        self.doctor.running = false;
+        let before = finding_keys(self.doctor.last.as_ref());
+        let after = finding_keys(Some(&report));
+        for f in &report.findings {
+            if !before.contains(&(f.check.clone(), f.host.clone())) {
+                self.log(
+                    "doctor",
+                    &f.check,
+                    format!("{}: {} — fix: {}", f.host, f.seen, f.fix),
+                );
+            }
+        }
+        for (check, host) in before.difference(&after) {
+            self.log("doctor", check, format!("{host}: no longer found"));
+        }
+        if self.doctor.last.is_none() && report.findings.is_empty() {
+            self.log(
+                "doctor",
+                "checks",
+                format!("no finding ({} checks passed)", report.passed.len()),
+            );
+        }
+        self.doctor.last = Some(report);
+    }
+}
+
+fn warn_jump(jump: i64) {
+    tracing::warn!(jump_ms = jump, "the wall clock jumped");
+}
