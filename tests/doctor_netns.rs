@@ -303,6 +303,169 @@ fn daemon_follows_a_fix() {
     );
 }
 
+/// NAT and tunnelled real servers, probed from a director that holds the VIPs (here by hand:
+/// no VRRP in the configuration). n1 (NAT) routes back through the director; n2 (NAT) routes
+/// elsewhere; n3 (NAT) listens on nothing; with `tunnels`, t1 decapsulates IP-in-IP and holds
+/// the VIP on tunl0, t2 does not.
+fn nat_and_tunnels(tunnels: bool) {
+    use lvsdeck::lab::netns::{HostSpec, Topology};
+    let mut hosts = vec![
+        HostSpec::new("d", 1, &["10.20.0.1/24", "10.21.0.1/24"]),
+        HostSpec::new("n1", 11, &["10.21.0.11/24"]),
+        HostSpec::new("n2", 12, &["10.21.0.12/24"]),
+        HostSpec::new("n3", 13, &["10.21.0.13/24"]),
+    ];
+    if tunnels {
+        hosts.push(HostSpec::new("t1", 21, &["10.21.0.21/24"]));
+        hosts.push(HostSpec::new("t2", 22, &["10.21.0.22/24"]));
+    }
+    let topo = Topology::build(&support::prefix("dm"), hosts).expect("topology");
+    topo.exec("d", &["ip", "addr", "add", "10.20.0.100/32", "dev", "eth0"])
+        .unwrap();
+    topo.sysctl("d", "net.ipv4.ip_forward", "1").unwrap();
+    let route = |host: &str, via: &str| {
+        topo.exec(host, &["ip", "route", "add", "default", "via", via])
+            .unwrap();
+    };
+    route("n1", "10.21.0.1");
+    route("n2", "10.21.0.254");
+    route("n3", "10.21.0.1");
+    let mut nodes = Vec::new();
+    let mut listen = |host: &str| {
+        let child = topo
+            .command(host, exe())
+            .args(["lab-node", "--name", host, "--listen", "0.0.0.0:80"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("lab-node");
+        nodes.push(child);
+    };
+    listen("n1");
+    listen("n2");
+    let mut config =
+        String::from("[[virtual_server]]\nip = \"10.20.0.100\"\nport = 80\nlvs_method = \"NAT\"\n");
+    for n in ["11", "12", "13"] {
+        config.push_str(&format!(
+            "[[virtual_server.real_server]]\nip = \"10.21.0.{n}\"\nport = 80\n"
+        ));
+    }
+    if tunnels {
+        for t in ["t1", "t2"] {
+            topo.exec(t, &["modprobe", "ipip"]).unwrap();
+            topo.exec(t, &["ip", "link", "set", "tunl0", "up"]).unwrap();
+            // As for DR: the VIP is on tunl0, never announced on the segment.
+            for key in ["all", "tunl0"] {
+                topo.sysctl(t, &format!("net.ipv4.conf.{key}.rp_filter"), "0")
+                    .unwrap();
+            }
+            for key in ["all", "eth0"] {
+                topo.sysctl(t, &format!("net.ipv4.conf.{key}.arp_ignore"), "1")
+                    .unwrap();
+                topo.sysctl(t, &format!("net.ipv4.conf.{key}.arp_announce"), "2")
+                    .unwrap();
+            }
+            listen(t);
+        }
+        // A second VIP, so that the tunnelled service is its own.
+        topo.exec("d", &["ip", "addr", "add", "10.20.0.101/32", "dev", "eth0"])
+            .unwrap();
+        topo.exec(
+            "t1",
+            &["ip", "addr", "add", "10.20.0.101/32", "dev", "tunl0"],
+        )
+        .unwrap();
+        config.push_str(
+            "[[virtual_server]]\nip = \"10.20.0.101\"\nport = 80\nlvs_method = \"TUN\"\n",
+        );
+        for n in ["21", "22"] {
+            config.push_str(&format!(
+                "[[virtual_server.real_server]]\nip = \"10.21.0.{n}\"\nport = 80\n"
+            ));
+        }
+    }
+    let dir = std::env::temp_dir().join(support::prefix("doctor-nat"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("nat.toml");
+    std::fs::write(&conf, &config).unwrap();
+    // The listeners are up once n1 answers.
+    let up = wait_until(Duration::from_secs(10), || {
+        topo.exec("d", &["bash", "-c", "exec 3<>/dev/tcp/10.21.0.11/80"])
+            .is_ok()
+    });
+    assert!(up.is_some(), "n1's listener did not start");
+    let out = topo
+        .command("d", exe())
+        .args(["doctor", "--json", "-c"])
+        .arg(&conf)
+        .output()
+        .expect("lvsdeck doctor");
+    for mut n in nodes {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
+    let report: Report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let by_host = |host: &str| -> Vec<&str> {
+        findings(&report)
+            .iter()
+            .filter(|f| f.host == host)
+            .map(|f| f.check.as_str())
+            .collect()
+    };
+    assert!(by_host("real server 10.21.0.11").is_empty(), "{report:#?}");
+    assert!(
+        report
+            .passed
+            .iter()
+            .any(|p| p == "real server 10.21.0.11: takes connections for 10.20.0.100:80 (NAT)"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        by_host("real server 10.21.0.12"),
+        ["rs-nat-route"],
+        "{report:#?}"
+    );
+    assert!(
+        one(&report, "rs-nat-route")
+            .fix
+            .starts_with("on 10.21.0.12: ip route replace default via 10.21.0.1 ")
+    );
+    assert_eq!(
+        by_host("real server 10.21.0.13"),
+        ["rs-not-listening"],
+        "{report:#?}"
+    );
+    if lab::kernel_has_ipvs() {
+        // A namespace's defaults: redirects on, which a NAT director must turn off.
+        assert!(
+            by_host("this director").contains(&"send-redirects"),
+            "{report:#?}"
+        );
+    }
+    if tunnels {
+        assert!(by_host("real server 10.21.0.21").is_empty(), "{report:#?}");
+        assert_eq!(
+            by_host("real server 10.21.0.22"),
+            ["rs-tun-no-vip"],
+            "{report:#?}"
+        );
+        assert!(
+            one(&report, "rs-tun-no-vip")
+                .fix
+                .contains("ip addr add 10.20.0.101/32 dev tunl0")
+        );
+    }
+}
+
+fn nat_only() {
+    nat_and_tunnels(false);
+}
+
+fn nat_and_tun() {
+    nat_and_tunnels(true);
+}
+
 fn run(scenario: fn()) {
     if !support::prerequisites("doctor on the lab", &["ip", "nft", "sysctl"]) {
         return;
@@ -337,9 +500,20 @@ fn the_daemon_runs_the_doctor_and_follows_a_fix() {
 }
 
 #[test]
+fn nat_real_servers_probed_through_the_director() {
+    run(nat_only);
+}
+
+#[test]
 fn doctor_with_real_ipvs() {
     vm::in_guest("doctor_with_real_ipvs", || {
-        for scenario in [healthy, arp_ignore, no_vip_on_lo, vrrp_firewall] {
+        for scenario in [
+            healthy,
+            arp_ignore,
+            no_vip_on_lo,
+            vrrp_firewall,
+            nat_and_tun,
+        ] {
             run(scenario);
         }
     });

@@ -48,6 +48,8 @@ pub struct ServerProbe {
     pub vport: u16,
     pub method: ForwardMethod,
     pub ifname: String,
+    /// This director's address towards the server.
+    pub from: Option<Ipv4Addr>,
     pub mac: Option<Mac>,
     pub outcome: SynOutcome,
 }
@@ -91,6 +93,7 @@ fn targets(config: &Config, skipped: &mut Vec<String>) -> Vec<ServerProbe> {
                     vport: port,
                     method,
                     ifname: String::new(),
+                    from: None,
                     mac: None,
                     outcome,
                 });
@@ -109,6 +112,7 @@ pub fn probe_all(config: &Config) -> Probed {
         match host::route_to(s.rs) {
             Some((src, ifname)) => {
                 s.ifname = ifname.clone();
+                s.from = Some(src);
                 by_iface.insert(ifname, src);
             }
             None => s.outcome = SynOutcome::NotProbed(format!("no route to {}", s.rs)),
@@ -440,9 +444,12 @@ fn judge_server(s: &ServerProbe, report: &mut Report) {
                  be rewritten; answers sent another way reach clients from the wrong \
                  address and are dropped",
                 format!(
-                    "on {}: ip route replace default via this director's address on {} \
-                     (or the VIP the directors hold on that segment)",
-                    s.rs, s.ifname
+                    "on {}: ip route replace default via {} (this director on {}; with two \
+                     directors, a VIP they hold on that segment)",
+                    s.rs,
+                    s.from
+                        .map_or("this director".to_string(), |a| a.to_string()),
+                    s.ifname
                 ),
             ),
         }),

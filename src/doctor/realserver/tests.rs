@@ -17,6 +17,7 @@ fn server(last: u8, mac: Mac, method: ForwardMethod, outcome: SynOutcome) -> Ser
         vport: 80,
         method,
         ifname: "eth0".into(),
+        from: Some(Ipv4Addr::new(10, 10, 10, 70)),
         mac: Some(mac),
         outcome,
     }
@@ -138,7 +139,11 @@ fn tunnel_and_nat_failures_have_their_own_fixes() {
     let r = judged(&probed(true, &[], servers), &[]);
     assert_eq!(checks(&r), ["rs-tun-no-vip", "rs-nat-route"]);
     assert!(r.findings[0].fix.contains("dev tunl0"));
-    assert!(r.findings[1].fix.contains("ip route replace default"));
+    assert!(
+        r.findings[1]
+            .fix
+            .starts_with("on 10.10.10.73: ip route replace default via 10.10.10.70 (this")
+    );
 }
 
 #[test]
