@@ -454,6 +454,15 @@ pub fn check(config: &Config, report: &mut Report) {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     judge_all(config, &ruleset, listing.as_deref(), report);
+    // iptables-legacy keeps its rules outside nftables, where this walk cannot see them.
+    let legacy = Command::new("iptables-legacy-save").output();
+    if let Ok(o) = legacy
+        && String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("-A "))
+    {
+        report.skip("firewall: iptables-legacy rules are loaded and not judged (only nftables)");
+    }
     check_conntrack(config, &ruleset, report);
 }
 
