@@ -19,7 +19,19 @@ use lvsdeck::engine::snapshot::now_ms;
     name = "lvsdeck",
     version,
     about = "VRRP + IPVS director with an operator's console",
-    after_help = "Exit codes of --daemon: 0 stopped on request (SIGTERM: masters handed over first; \
+    long_about = "One program for an LVS director: VRRP (RFC 3768 / 5798) elects the director \
+                  that holds the virtual IPs, the kernel's IPVS table is kept in step with health \
+                  checks of the real servers, and a console shows both and acts on them. It \
+                  reads keepalived.conf unchanged, or its own TOML.",
+    after_help = "Examples:\n  \
+                  lvsdeck check /etc/keepalived/keepalived.conf\n  \
+                  lvsdeck --daemon -c /etc/keepalived/keepalived.conf\n  \
+                  lvsdeck                      (the console, attached to the daemon)\n  \
+                  lvsdeck status\n  \
+                  lvsdeck ctl drain \"TCP  192.168.10.100:80\" 192.168.10.72:80\n  \
+                  lvsdeck ctl handover VI_1\n  \
+                  lvsdeck doctor -c /etc/lvsdeck/lvsdeck.toml\n\n\
+                  Exit codes of --daemon: 0 stopped on request (SIGTERM: masters handed over first; \
                   SIGINT or a second SIGTERM: plain priority-0 release), 1 invalid configuration, \
                   2 could not start (interface, address or socket missing), 3 failed while running."
 )]
@@ -129,6 +141,9 @@ pub enum Command {
         #[arg(long, value_name = "TOPIC")]
         explain: Option<String>,
     },
+    /// Write the man pages and shell completions (bash, zsh, fish) under DIR.
+    #[command(hide = true)]
+    Assets { dir: PathBuf },
     /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
     Ctl {
         #[command(subcommand)]
@@ -229,6 +244,7 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
+        Some(Command::Assets { dir }) => crate::assets_cmd::run(&dir),
         Some(Command::Doctor {
             explain: Some(topic),
             ..
@@ -563,13 +579,7 @@ fn lock_memory() {
 }
 
 fn daemon(file: &std::path::Path, socket: Option<&std::path::Path>) -> ExitCode {
-    use tracing_subscriber::EnvFilter;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    lvsdeck::engine::systemd::init_logging();
     let loaded = match config::load_file(file, &FsProbe) {
         Ok(l) => l,
         Err(diags) => {

@@ -1,3 +1,4 @@
+mod assets_cmd;
 mod cli;
 mod console_cmd;
 mod doctor_cmd;

@@ -24,6 +24,42 @@ pub fn notify(state: &str) -> bool {
     sent.is_ok()
 }
 
+/// Whether systemd connected our stderr to the journal: `$JOURNAL_STREAM` names the device
+/// and inode of that stream (systemd.exec(5)).
+fn stderr_is_journal() -> bool {
+    let Ok(want) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    // SAFETY: fstat on fd 2 into a zeroed stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(2, &mut st) } != 0 {
+        return false;
+    }
+    want == format!("{}:{}", st.st_dev, st.st_ino)
+}
+
+/// The daemon's log: structured records to the journal when running under systemd
+/// (tracing-journald: each field of an event a journal field), plain text on stderr
+/// otherwise. `RUST_LOG` filters both (default `info`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if stderr_is_journal()
+        && let Ok(journal) = tracing_journald::layer()
+    {
+        tracing_subscriber::registry()
+            .with(filter())
+            .with(journal.with_syslog_identifier("lvsdeck".into()))
+            .init();
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// The watchdog interval systemd asks for (`WatchdogSec=`), if any; ping at half of it.
 pub fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;

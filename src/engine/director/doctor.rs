@@ -63,7 +63,6 @@ impl Director {
     pub(super) fn doctor_tick(&mut self) {
         let now = Instant::now();
         if let Some(jump) = self.doctor.clock.observe(now, SystemTime::now()) {
-            warn_jump(jump);
             self.log(
                 "daemon",
                 "clock",
@@ -132,8 +131,4 @@ impl Director {
         }
         self.doctor.last = Some(report);
     }
-}
-
-fn warn_jump(jump: i64) {
-    tracing::warn!(jump_ms = jump, "the wall clock jumped");
 }
