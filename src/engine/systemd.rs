@@ -50,7 +50,11 @@ pub fn init_logging() {
     {
         tracing_subscriber::registry()
             .with(filter())
-            .with(journal.with_syslog_identifier("lvsdeck".into()))
+            .with(
+                journal
+                    .with_syslog_identifier("lvsdeck".into())
+                    .with_field_prefix(None),
+            )
             .init();
         return;
     }
