@@ -120,6 +120,11 @@ pub struct Director {
     /// Real servers whose checks cannot run: held down (fail closed) until a reload fixes them.
     unchecked: std::collections::HashSet<RealId>,
     last_check: HashMap<RealId, CheckResult>,
+    /// When each real server's health last changed.
+    health_changed_ms: HashMap<RealId, u64>,
+    /// IPVS drift put back, and how long applying changes took (for the metrics).
+    drift_repairs: u64,
+    apply_latency: Histogram,
     drains: HashMap<RealId, Override<()>>,
     weights: HashMap<RealId, Override<u32>>,
     /// The last full dump of the kernel's table (or why there is none), and when.
@@ -185,6 +190,9 @@ impl Director {
             targets: HashMap::new(),
             unchecked: Default::default(),
             last_check: HashMap::new(),
+            health_changed_ms: HashMap::new(),
+            drift_repairs: 0,
+            apply_latency: Histogram::default(),
             drains: HashMap::new(),
             weights: HashMap::new(),
             last_dump: None,
@@ -359,6 +367,7 @@ impl Director {
             self.log("health", &subject, text);
         }
         if let Some(up) = went {
+            self.health_changed_ms.insert(id.clone(), now_ms());
             self.notify_real(&id, up);
         }
         self.push_desired();
@@ -578,6 +587,10 @@ impl Director {
         // Advice, not a change to the kernel: the "ipvs" kind is kept for what was applied.
         for note in &report.notes {
             self.log("daemon", "ipvs", note.clone());
+        }
+        self.drift_repairs += report.drift.len() as u64;
+        if let Some(took) = report.apply_time {
+            self.apply_latency.observe(took.as_secs_f64());
         }
         for d in &report.drift {
             self.log(
@@ -852,6 +865,8 @@ impl Director {
             vrrp: self.vrrp.views(),
             ipvs: self.ipvs_view(),
             events: self.events.iter().cloned().collect(),
+            vrrp_packets_dropped: self.vrrp.packet_drops(),
+            vrrp_scripts: self.vrrp.script_views(),
             doctor: self.doctor.last.clone(),
         }
     }

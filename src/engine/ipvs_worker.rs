@@ -33,6 +33,8 @@ pub struct IpvsReport {
     pub settings_failed: Vec<(SettingOp, String)>,
     /// Things worth the operator's attention about the kernel's IPVS.
     pub notes: Vec<String>,
+    /// How long applying this pass's changes took, when there were any.
+    pub apply_time: Option<Duration>,
     /// After a full dump: how long until the next one (the interval, or more on a table
     /// whose dump is slow), so a view can tell old data from data not yet due again.
     pub dump_every: Option<Duration>,
@@ -47,6 +49,7 @@ impl IpvsReport {
             applied: Vec::new(),
             failed: Vec::new(),
             drift: Vec::new(),
+            apply_time: None,
             settings_applied: Vec::new(),
             settings_failed: Vec::new(),
             notes: Vec::new(),
@@ -327,7 +330,9 @@ fn fast_apply(
 ) -> IpvsReport {
     let at = Instant::now();
     let plan = reconcile(desired, last_applied, cached);
+    let started = Instant::now();
     let result = nl.apply_all(&plan.ops);
+    let apply_time = Some(started.elapsed());
     let mut applied = Vec::new();
     for op in plan.ops {
         if result.failed.iter().any(|(f, _)| *f == op) {
@@ -347,6 +352,7 @@ fn fast_apply(
             .iter()
             .map(|(op, e)| (op.clone(), e.to_string()))
             .collect(),
+        apply_time,
         ..IpvsReport::new(at, None)
     }
 }
@@ -373,7 +379,9 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
     for d in &plan.drift {
         warn!("IPVS drift (changed outside lvsdeck), repairing: {d:?}");
     }
+    let started = Instant::now();
     let result = nl.apply_all(&plan.ops);
+    let apply_time = Some(started.elapsed());
     for op in plan
         .ops
         .iter()
@@ -400,6 +408,7 @@ fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Tab
         applied,
         failed,
         drift: plan.drift,
+        apply_time,
         ..IpvsReport::new(at, Some(dump))
     }
 }

@@ -1,220 +1,632 @@
-//! Prometheus text metrics, off unless `global.metrics_listen` names an address. Rendered from
-//! the Snapshot (pure), served by a minimal HTTP responder on its own task.
+//! Prometheus metrics, off unless `global.metrics_listen` names an address. Each scrape
+//! encodes the latest Snapshot with prometheus-client (OpenMetrics text); the families, their
+//! labels and meanings are listed in docs/metrics.md, which a test keeps in step.
+//!
+//! Conventions: the `lvsdeck_` prefix, base units in the name (`_seconds`, `_bytes`),
+//! counters end in `_total`, a state is one gauge per instance with a number (no label that
+//! would start a new series at each change), and every real-server series carries its
+//! virtual service in the labels.
 
-use std::fmt::Write;
+use std::fmt;
 use std::net::SocketAddr;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::snapshot::{Snapshot, VrrpView};
+use super::snapshot::{Histogram, RealView, ServiceView, Snapshot, Totals, VrrpView};
 
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+type Labels = Vec<(&'static str, String)>;
+
+/// A histogram already counted (the director observes; this only encodes).
+#[derive(Debug)]
+struct Observed<'a>(&'a Histogram);
+
+impl EncodeMetric for Observed<'_> {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        // prometheus-client wants each bucket's own count; the snapshot keeps them cumulative.
+        let mut below = 0;
+        let mut buckets: Vec<(f64, u64)> = Histogram::BOUNDS_S
+            .iter()
+            .zip(&self.0.buckets)
+            .map(|(&bound, &cumulative)| {
+                let own = cumulative.saturating_sub(below);
+                below = cumulative;
+                (bound, own)
+            })
+            .collect();
+        buckets.push((f64::INFINITY, self.0.count.saturating_sub(below)));
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum_s, self.0.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }
 
-/// The exposition text for one snapshot.
-pub fn render(s: &Snapshot) -> String {
-    let mut o = String::new();
-    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    // The VRRP families: one series per instance (and per label value where there are more).
-    type Series = (&'static str, fn(&VrrpView) -> u64);
-    let state = |v: &VrrpView| match v.state.as_str() {
-        "BACKUP" => 1,
-        "MASTER" => 2,
-        "FAULT" => 3,
-        _ => 0,
-    };
-    let vrrp: [(&str, &str, &str, &[Series]); 5] = [
+/// One family: its descriptor, then one sample per label set.
+fn family<M: EncodeMetric>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: impl IntoIterator<Item = (Labels, M)>,
+) -> fmt::Result {
+    let mut metric = enc.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in series {
+        value.encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauges<T, V: prometheus_client::encoding::EncodeGaugeValue + fmt::Debug + Send + Sync>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = T>,
+    f: impl Fn(T) -> Option<(Labels, V)>,
+) -> fmt::Result {
+    family(
+        enc,
+        name,
+        help,
+        MetricType::Gauge,
+        items
+            .into_iter()
+            .filter_map(f)
+            .map(|(l, v)| (l, ConstGauge::new(v))),
+    )
+}
+
+/// A counter family; `name` without `_total`, which the encoder adds.
+fn counters<T>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = T>,
+    f: impl Fn(T) -> Option<(Labels, u64)>,
+) -> fmt::Result {
+    family(
+        enc,
+        name,
+        help,
+        MetricType::Counter,
+        items
+            .into_iter()
+            .filter_map(f)
+            .map(|(l, v)| (l, ConstCounter::new(v))),
+    )
+}
+
+fn instance(v: &VrrpView) -> Labels {
+    vec![
+        ("vrrp_instance", v.name.clone()),
+        ("interface", v.interface.clone()),
+        ("vrid", v.vrid.to_string()),
+    ]
+}
+
+fn service(s: &ServiceView) -> Labels {
+    vec![
+        ("service", s.key.clone()),
+        ("protocol", s.protocol.clone()),
+        ("address", s.address.clone()),
+    ]
+}
+
+fn real(s: &ServiceView, r: &RealView) -> Labels {
+    let mut l = service(s);
+    l.push(("real", format!("{}:{}", r.address, r.port)));
+    l
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// The Snapshot of one scrape, encoded.
+#[derive(Debug)]
+struct Scrape {
+    snapshot: Snapshot,
+    now_ms: u64,
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let s = &self.snapshot;
+        daemon(&mut enc, s, self.now_ms)?;
+        vrrp(&mut enc, s)?;
+        ipvs(&mut enc, s, self.now_ms)
+    }
+}
+
+fn daemon(enc: &mut DescriptorEncoder, s: &Snapshot, now_ms: u64) -> fmt::Result {
+    let build = vec![("version", env!("CARGO_PKG_VERSION").to_string())];
+    gauges(
+        enc,
+        "lvsdeck_build_info",
+        "The running lvsdeck's version.",
+        [build],
+        |l| Some((l, 1)),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_snapshot_age_seconds",
+        "How old the state behind this scrape is.",
+        [s.taken_at_ms],
+        |at| Some((vec![], seconds(now_ms.saturating_sub(at)))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_start_time_seconds",
+        "When the daemon started (Unix time).",
+        [s.host.started_at_ms],
+        |at| Some((vec![], seconds(at))),
+    )?;
+    let doctor = s.doctor.as_ref();
+    gauges(
+        enc,
+        "lvsdeck_doctor_findings",
+        "Findings of the doctor's last run (lvsdeck doctor, run by the daemon).",
+        doctor,
+        |r| Some((vec![], r.findings.len() as i64)),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_doctor_finding",
+        "One series per finding of the doctor's last run: its check and host.",
+        doctor.into_iter().flat_map(|r| &r.findings),
+        |f| {
+            Some((
+                vec![("check", f.check.clone()), ("host", f.host.clone())],
+                1,
+            ))
+        },
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_doctor_last_run_timestamp_seconds",
+        "When the doctor last ran (Unix time).",
+        doctor,
+        |r| Some((vec![], seconds(r.taken_at_ms))),
+    )
+}
+
+fn vrrp(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
+    let v = &s.vrrp;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_state",
+        "VRRP state: 0 init, 1 backup, 2 master, 3 fault.",
+        v,
+        |v| {
+            let n = match v.state.as_str() {
+                "BACKUP" => 1,
+                "MASTER" => 2,
+                "FAULT" => 3,
+                _ => 0,
+            };
+            Some((instance(v), n))
+        },
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_holds_vips",
+        "1 while this director holds the instance's VIPs.",
+        v,
+        |v| Some((instance(v), i64::from(v.holds_vips))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_priority",
+        "Priority advertised now (after tracking and overrides).",
+        v,
+        |v| Some((instance(v), i64::from(v.effective_priority))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_base_priority",
+        "Configured priority.",
+        v,
+        |v| Some((instance(v), i64::from(v.base_priority))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_priority_override",
+        "An operator's priority override (ctl priority), while set.",
+        v,
+        |v| Some((instance(v), i64::from(v.priority_override.as_ref()?.value))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_last_transition_timestamp_seconds",
+        "When the instance last changed state (Unix time).",
+        v,
+        |v| Some((instance(v), seconds(v.last_transition.as_ref()?.at_ms))),
+    )?;
+    type Count = fn(&VrrpView) -> u64;
+    let per_instance: [(&str, &str, Count); 10] = [
+        ("lvsdeck_vrrp_adverts_sent", "Adverts sent.", |v| {
+            v.adverts_out
+        }),
         (
-            "lvsdeck_vrrp_vip_repairs_total",
-            "counter",
-            "VIPs put back on the master or taken off a backup after someone else changed them.",
-            &[("", |v| v.vip_repairs)],
+            "lvsdeck_vrrp_adverts_received",
+            "Adverts received and accepted.",
+            |v| v.adverts_in,
         ),
         (
-            "lvsdeck_vrrp_state",
-            "gauge",
-            "VRRP state: 0 init, 1 backup, 2 master, 3 fault.",
-            &[("", state)],
+            "lvsdeck_vrrp_priority_zero_sent",
+            "Priority-0 adverts sent (releasing mastership).",
+            |v| v.priority_zero_out,
         ),
         (
-            "lvsdeck_vrrp_effective_priority",
-            "gauge",
-            "Priority advertised now.",
-            &[("", |v| u64::from(v.effective_priority))],
+            "lvsdeck_vrrp_priority_zero_received",
+            "Priority-0 adverts received.",
+            |v| v.priority_zero_in,
         ),
         (
-            "lvsdeck_vrrp_became_master_total",
-            "counter",
+            "lvsdeck_vrrp_became_master",
             "Transitions to MASTER.",
-            &[("", |v| v.became_master)],
+            |v| v.became_master,
         ),
         (
-            "lvsdeck_vrrp_adverts_total",
-            "counter",
-            "Adverts by direction.",
-            &[
-                (",direction=\"in\"", |v| v.adverts_in),
-                (",direction=\"out\"", |v| v.adverts_out),
-            ],
+            "lvsdeck_vrrp_released_master",
+            "Transitions out of MASTER.",
+            |v| v.released_master,
+        ),
+        (
+            "lvsdeck_vrrp_handovers",
+            "Graceful hand-overs started.",
+            |v| v.handovers,
+        ),
+        (
+            "lvsdeck_vrrp_split_brains",
+            "Adverts from another master while master (split brains seen).",
+            |v| v.split_brain,
+        ),
+        (
+            "lvsdeck_vrrp_address_list_mismatches",
+            "Adverts whose address list differs from ours (counted, not dropped).",
+            |v| v.address_list_mismatch,
+        ),
+        (
+            "lvsdeck_vrrp_vip_repairs",
+            "VIPs put back on the master or taken off a backup after someone else changed them.",
+            |v| v.vip_repairs,
         ),
     ];
-    for (name, kind, help, series) in vrrp {
-        family(&mut o, name, kind, help);
-        for v in &s.vrrp {
-            for (labels, value) in series {
-                let _ = writeln!(
-                    o,
-                    "{name}{{instance=\"{}\"{labels}}} {}",
-                    esc(&v.name),
-                    value(v)
-                );
-            }
-        }
+    for (name, help, count) in per_instance {
+        counters(enc, name, help, v, |v| Some((instance(v), count(v))))?;
     }
-    family(
-        &mut o,
-        "lvsdeck_ipvs_available",
-        "gauge",
-        "1 when the kernel has IPVS.",
-    );
-    let _ = writeln!(o, "lvsdeck_ipvs_available {}", u8::from(s.ipvs.available));
-    family(
-        &mut o,
-        "lvsdeck_service_connections",
-        "gauge",
-        "Connections of a virtual service by state.",
-    );
-    family(
-        &mut o,
-        "lvsdeck_service_cps",
-        "gauge",
-        "New connections per second of a virtual service.",
-    );
-    family(
-        &mut o,
-        "lvsdeck_real_connections",
-        "gauge",
-        "Connections of a real server by state.",
-    );
-    family(
-        &mut o,
-        "lvsdeck_real_weight",
-        "gauge",
-        "Weight of a real server in the kernel.",
-    );
-    family(
-        &mut o,
-        "lvsdeck_real_up",
-        "gauge",
-        "1 when a real server's health checks pass.",
-    );
-    family(
-        &mut o,
-        "lvsdeck_real_check_latency_seconds",
-        "gauge",
-        "Latency of the last health check.",
-    );
-    for svc in &s.ipvs.services {
-        let sv = esc(&svc.key);
-        let _ = writeln!(
-            o,
-            "lvsdeck_service_connections{{service=\"{sv}\",state=\"active\"}} {}",
-            svc.active_conns
-        );
-        let _ = writeln!(
-            o,
-            "lvsdeck_service_connections{{service=\"{sv}\",state=\"inactive\"}} {}",
-            svc.inactive_conns
-        );
-        let _ = writeln!(o, "lvsdeck_service_cps{{service=\"{sv}\"}} {}", svc.cps);
-        for r in &svc.reals {
-            let labels = format!("service=\"{sv}\",real=\"{}:{}\"", esc(&r.address), r.port);
-            let _ = writeln!(
-                o,
-                "lvsdeck_real_connections{{{labels},state=\"active\"}} {}",
-                r.active_conns
-            );
-            let _ = writeln!(
-                o,
-                "lvsdeck_real_connections{{{labels},state=\"inactive\"}} {}",
-                r.inactive_conns
-            );
-            let _ = writeln!(o, "lvsdeck_real_weight{{{labels}}} {}", r.weight);
-            let _ = writeln!(
-                o,
-                "lvsdeck_real_up{{{labels}}} {}",
-                u8::from(r.health == "up")
-            );
-            if let Some(c) = &r.last_check {
-                let _ = writeln!(
-                    o,
-                    "lvsdeck_real_check_latency_seconds{{{labels}}} {}",
-                    c.latency_ms / 1000.0
-                );
-            }
-        }
-    }
-    o
+    counters(
+        enc,
+        "lvsdeck_vrrp_adverts_dropped",
+        "Adverts of an instance dropped, by reason.",
+        v.iter()
+            .flat_map(|v| v.dropped_by.iter().map(move |(r, n)| (v, r, *n))),
+        |(v, reason, n)| {
+            let mut l = instance(v);
+            l.push(("reason", reason.clone()));
+            Some((l, n))
+        },
+    )?;
+    counters(
+        enc,
+        "lvsdeck_vrrp_packets_dropped",
+        "VRRP packets dropped before any instance saw them, by reason (bad_ttl, bad_checksum, truncated, ...).",
+        &s.vrrp_packets_dropped,
+        |(reason, n)| Some((vec![("reason", reason.clone())], *n)),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_script_up",
+        "A vrrp_script's state: 1 up, 0 down (absent before its first verdict).",
+        &s.vrrp_scripts,
+        |sc| Some((vec![("script", sc.name.clone())], i64::from(sc.up?))),
+    )
 }
 
-/// Serve `GET /metrics` (any path, in fact) until the process ends.
+fn ipvs(enc: &mut DescriptorEncoder, s: &Snapshot, now_ms: u64) -> fmt::Result {
+    let svcs = &s.ipvs.services;
+    let reals = || {
+        svcs.iter()
+            .flat_map(|s| s.reals.iter().map(move |r| (s, r)))
+    };
+    gauges(
+        enc,
+        "lvsdeck_ipvs_available",
+        "1 when the kernel has IPVS.",
+        [s.ipvs.available],
+        |a| Some((vec![], i64::from(a))),
+    )?;
+    counters(
+        enc,
+        "lvsdeck_ipvs_drift_repairs",
+        "Changes made to the IPVS table outside lvsdeck (ipvsadm) that were put back.",
+        [s.ipvs.drift_repairs],
+        |n| Some((vec![], n)),
+    )?;
+    family(
+        enc,
+        "lvsdeck_ipvs_apply_duration_seconds",
+        "How long applying a set of changes to the kernel's IPVS table took.",
+        MetricType::Histogram,
+        [(Labels::new(), Observed(&s.ipvs.apply_latency))],
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_service_quorum_up",
+        "1 while a virtual service has its quorum of live weight.",
+        svcs,
+        |sv| Some((service(sv), i64::from(sv.quorum_up))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_service_sorry_server_active",
+        "1 while a virtual service sends to its sorry server.",
+        svcs,
+        |sv| Some((service(sv), i64::from(sv.sorry_active))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_service_current_connections",
+        "Connections of a virtual service now, by state (active, inactive).",
+        svcs.iter().flat_map(|sv| {
+            [("active", sv.active_conns), ("inactive", sv.inactive_conns)].map(|x| (sv, x))
+        }),
+        |(sv, (state, n))| {
+            let mut l = service(sv);
+            l.push(("state", state.to_string()));
+            Some((l, n))
+        },
+    )?;
+    totals(
+        enc,
+        "service",
+        svcs.iter().map(|sv| (service(sv), sv.totals)),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_current_connections",
+        "Connections of a real server now, by state (active, inactive).",
+        reals().flat_map(|(sv, r)| {
+            [("active", r.active_conns), ("inactive", r.inactive_conns)].map(|x| (sv, r, x))
+        }),
+        |(sv, r, (state, n))| {
+            let mut l = real(sv, r);
+            l.push(("state", state.to_string()));
+            Some((l, n))
+        },
+    )?;
+    totals(enc, "real", reals().map(|(sv, r)| (real(sv, r), r.totals)))?;
+    gauges(
+        enc,
+        "lvsdeck_real_weight",
+        "A real server's weight in the kernel now.",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.weight))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_configured_weight",
+        "A real server's weight in the configuration.",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.configured_weight))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_up",
+        "1 while a real server's health checks pass (0: down or not yet checked).",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.health == "up"))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_drained",
+        "1 while an operator has drained the real server (weight 0, sticky).",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.drain.is_some()))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_weight_override",
+        "An operator's weight for the real server, while set.",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.weight_override.as_ref()?.value))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_check_duration_seconds",
+        "How long the real server's last health check took.",
+        reals(),
+        |(sv, r)| Some((real(sv, r), r.last_check.as_ref()?.latency_ms / 1000.0)),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_check_success",
+        "1 when the real server's last health check passed, 0 when it failed.",
+        reals(),
+        |(sv, r)| Some((real(sv, r), i64::from(r.last_check.as_ref()?.ok))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_last_check_timestamp_seconds",
+        "When the real server was last checked (Unix time).",
+        reals(),
+        |(sv, r)| Some((real(sv, r), seconds(r.last_check.as_ref()?.at_ms))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_real_health_changed_seconds_ago",
+        "Time since the real server last went up or down (absent if it has not since the start).",
+        reals(),
+        |(sv, r)| {
+            Some((
+                real(sv, r),
+                seconds(now_ms.saturating_sub(r.health_changed_at_ms?)),
+            ))
+        },
+    )
+}
+
+/// The kernel's counters of services or real servers (`kind`: "service" or "real").
+fn totals(
+    enc: &mut DescriptorEncoder,
+    kind: &str,
+    items: impl Iterator<Item = (Labels, Totals)> + Clone,
+) -> fmt::Result {
+    type Pick = fn(&Totals) -> u64;
+    let all: [(&str, &str, Pick); 5] = [
+        (
+            "connections",
+            "Connections scheduled since IPVS created it.",
+            |t| t.conns,
+        ),
+        ("incoming_packets", "Packets from clients.", |t| {
+            t.in_packets
+        }),
+        (
+            "outgoing_packets",
+            "Packets to clients (NAT only: DR and TUN replies bypass the director).",
+            |t| t.out_packets,
+        ),
+        ("incoming_bytes", "Bytes from clients.", |t| t.in_bytes),
+        ("outgoing_bytes", "Bytes to clients (NAT only).", |t| {
+            t.out_bytes
+        }),
+    ];
+    for (what, help, pick) in all {
+        counters(
+            enc,
+            &format!("lvsdeck_{kind}_{what}"),
+            help,
+            items.clone(),
+            |(l, t)| Some((l, pick(&t))),
+        )?;
+    }
+    Ok(())
+}
+
+/// The exposition text of one snapshot at `now_ms` (OpenMetrics).
+pub fn render(s: &Snapshot, now_ms: u64) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape {
+        snapshot: s.clone(),
+        now_ms,
+    }));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)
+        .expect("writing to a String cannot fail");
+    out
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The classic Prometheus text format (0.0.4) of OpenMetrics text, for clients that do not
+/// ask for OpenMetrics (curl, promtool): a counter's family is named with its `_total`, as its
+/// samples are, and there is no `# EOF`. Gauges and histograms read the same in both.
+pub fn to_classic(open: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open.len() + 64 * counters.len());
+    for line in open.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| Some((p, line.strip_prefix(p)?)));
+        match meta {
+            Some((prefix, rest))
+                if counters.contains(rest.split(' ').next().unwrap_or_default()) =>
+            {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(&format!("{prefix}{name}_total {tail}\n"));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The answer to one request head: `GET /metrics` (or `/`) gets the metrics, in OpenMetrics
+/// when the client accepts it (Prometheus does), else in the classic text format.
+fn respond(head: &[u8], body: impl FnOnce() -> String) -> String {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let parsed = req.parse(head);
+    let openmetrics = req.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("accept")
+            && String::from_utf8_lossy(h.value).contains("application/openmetrics-text")
+    });
+    let (status, ctype, body) = match parsed {
+        Ok(_) => match (req.method, req.path) {
+            (Some("GET" | "HEAD"), Some("/metrics" | "/")) if openmetrics => {
+                ("200 OK", OPENMETRICS, body())
+            }
+            (Some("GET" | "HEAD"), Some("/metrics" | "/")) => {
+                ("200 OK", CLASSIC, to_classic(&body()))
+            }
+            (Some("GET" | "HEAD"), _) => ("404 Not Found", "text/plain", "try /metrics\n".into()),
+            _ => ("405 Method Not Allowed", "text/plain", "GET only\n".into()),
+        },
+        Err(e) => ("400 Bad Request", "text/plain", format!("{e}\n")),
+    };
+    let body = if req.method == Some("HEAD") {
+        String::new()
+    } else {
+        body
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Serve the metrics until the process ends.
 pub async fn serve(listen: SocketAddr, snapshot: watch::Receiver<Snapshot>) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     tracing::info!("metrics at http://{listen}/metrics");
     loop {
-        let (mut stream, _) = listener.accept().await?;
-        let body = render(&snapshot.borrow());
+        let (mut stream, peer) = listener.accept().await?;
+        let snapshot = snapshot.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut buf))
-                .await;
-            let head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(body.as_bytes()).await;
+            let mut head = Vec::with_capacity(1024);
+            let mut buf = [0u8; 1024];
+            // The request head, bounded in size and time.
+            let read = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+            if read.await.is_err() {
+                tracing::debug!("metrics: {peer} sent no request in 2 s");
+                return;
+            }
+            let answer = respond(&head, || {
+                let s = snapshot.borrow().clone();
+                render(&s, super::snapshot::now_ms())
+            });
+            let _ = stream.write_all(answer.as_bytes()).await;
         });
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sample_metrics() {
-        let text = render(&Snapshot::sample(1_800_000_000_000));
-        assert!(text.contains("lvsdeck_vrrp_state{instance=\"VI_1\"} 2\n"));
-        assert!(text.contains(
-            "lvsdeck_real_up{service=\"TCP  192.168.10.100:80\",real=\"192.168.10.72:80\"} 1\n"
-        ));
-        assert!(text.contains("# TYPE lvsdeck_service_cps gauge"));
-        let s = Snapshot::sample(1_800_000_000_000);
-        let v = &s.vrrp[0];
-        for line in [
-            "# TYPE lvsdeck_vrrp_adverts_total counter".to_string(),
-            format!(
-                "lvsdeck_vrrp_effective_priority{{instance=\"VI_1\"}} {}",
-                v.effective_priority
-            ),
-            format!(
-                "lvsdeck_vrrp_adverts_total{{instance=\"VI_1\",direction=\"in\"}} {}",
-                v.adverts_in
-            ),
-            format!(
-                "lvsdeck_vrrp_adverts_total{{instance=\"VI_1\",direction=\"out\"}} {}",
-                v.adverts_out
-            ),
-        ] {
-            assert!(text.contains(&format!("{line}\n")), "{line} in:\n{text}");
-        }
-    }
-}
+mod tests;

@@ -3,6 +3,8 @@
 //! in another process can compute ages with its own clock. Field names are a stable interface:
 //! add fields, never rename them (bump [`SCHEMA`] if a meaning changes).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of this schema.
@@ -19,6 +21,13 @@ pub struct Snapshot {
     pub ipvs: IpvsView,
     /// The most recent events, oldest first (the daemon keeps a bounded ring).
     pub events: Vec<EventView>,
+    /// VRRP packets dropped before any instance saw them, by reason (ttl, checksum, length,
+    /// ...), over the daemon's life.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_packets_dropped: BTreeMap<String, u64>,
+    /// Each vrrp_script's state: up, down, or unknown (None) before enough results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vrrp_scripts: Vec<ScriptView>,
     /// The doctor's last report (`lvsdeck doctor`'s checks, run by the daemon); absent until
     /// its first run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +76,20 @@ pub struct VrrpView {
     pub priority_zero_in: u64,
     pub priority_zero_out: u64,
     pub became_master: u64,
+    /// Transitions out of MASTER.
+    #[serde(default)]
+    pub released_master: u64,
+    /// Graceful hand-overs started.
+    #[serde(default)]
+    pub handovers: u64,
     pub dropped: u64,
+    /// `dropped` by reason: own_advert, vrid_mismatch, version_mismatch, interval_mismatch,
+    /// invalid_interval, auth_mismatch.
+    #[serde(default)]
+    pub dropped_by: BTreeMap<String, u64>,
+    /// Adverts whose address list differs from ours (counted, not dropped).
+    #[serde(default)]
+    pub address_list_mismatch: u64,
     pub split_brain: u64,
     /// VIPs put back on this master, or taken off this backup, after someone else changed
     /// them (`ip addr del` on the master, a VIP added by hand on a backup).
@@ -75,6 +97,13 @@ pub struct VrrpView {
     pub vip_repairs: u64,
     pub last_transition: Option<Transition>,
     pub refreshed_at_ms: u64,
+}
+
+/// A vrrp_script, as the instances that track it see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ScriptView {
+    pub name: String,
+    pub up: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -112,6 +141,69 @@ pub struct IpvsView {
     /// up to this old by design, and only older ones are stale.
     #[serde(default)]
     pub refresh_interval_ms: u64,
+    /// Changes made outside lvsdeck (ipvsadm) that the daemon put back.
+    #[serde(default)]
+    pub drift_repairs: u64,
+    /// How long applying a set of changes to the kernel took.
+    #[serde(default)]
+    pub apply_latency: Histogram,
+}
+
+/// A histogram of durations with fixed bucket bounds ([`Histogram::BOUNDS_S`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Observations at or under each bound (cumulative, as Prometheus counts them).
+    pub buckets: Vec<u64>,
+    pub count: u64,
+    pub sum_s: f64,
+}
+
+impl Histogram {
+    pub const BOUNDS_S: [f64; 12] = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ];
+
+    pub fn observe(&mut self, seconds: f64) {
+        for (b, bound) in self.buckets.iter_mut().zip(Self::BOUNDS_S) {
+            if seconds <= bound {
+                *b += 1;
+            }
+        }
+        self.count += 1;
+        self.sum_s += seconds;
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; Self::BOUNDS_S.len()],
+            count: 0,
+            sum_s: 0.0,
+        }
+    }
+}
+
+/// Counters of a service or real server since IPVS created it (the kernel's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Totals {
+    pub conns: u64,
+    pub in_packets: u64,
+    pub out_packets: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+}
+
+impl From<crate::ipvs::Stats> for Totals {
+    fn from(s: crate::ipvs::Stats) -> Totals {
+        Totals {
+            conns: s.conns,
+            in_packets: s.inpkts,
+            out_packets: s.outpkts,
+            in_bytes: s.inbytes,
+            out_bytes: s.outbytes,
+        }
+    }
 }
 
 /// One virtual service.
@@ -134,6 +226,8 @@ pub struct ServiceView {
     pub out_bps: f64,
     pub quorum_up: bool,
     pub sorry_active: bool,
+    #[serde(default)]
+    pub totals: Totals,
     pub reals: Vec<RealView>,
 }
 
@@ -160,6 +254,11 @@ pub struct RealView {
     pub drain: Option<Override<()>>,
     /// An operator's weight, sticky until cleared.
     pub weight_override: Option<Override<u32>>,
+    #[serde(default)]
+    pub totals: Totals,
+    /// When its health last changed (up or down), if it has since the daemon started.
+    #[serde(default)]
+    pub health_changed_at_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -227,6 +326,14 @@ impl Snapshot {
                 .collect(),
             drain: None,
             weight_override: None,
+            totals: Totals {
+                conns: active * 40,
+                in_packets: active * 400,
+                out_packets: 0,
+                in_bytes: active * 36_000,
+                out_bytes: 0,
+            },
+            health_changed_at_ms: Some(now_ms - 2 * 3600 * 1000),
         };
         Snapshot {
             schema: SCHEMA,
@@ -262,7 +369,11 @@ impl Snapshot {
                 priority_zero_in: 0,
                 priority_zero_out: 1,
                 became_master: 2,
+                released_master: 1,
+                handovers: 0,
                 dropped: 0,
+                dropped_by: BTreeMap::new(),
+                address_list_mismatch: 0,
                 split_brain: 0,
                 vip_repairs: 0,
                 last_transition: Some(Transition {
@@ -292,6 +403,13 @@ impl Snapshot {
                     out_bps: 0.0,
                     quorum_up: true,
                     sorry_active: false,
+                    totals: Totals {
+                        conns: 16_480,
+                        in_packets: 164_800,
+                        out_packets: 0,
+                        in_bytes: 14_832_000,
+                        out_bytes: 0,
+                    },
                     reals: vec![
                         real("192.168.10.72", "up", 206, 1270.0),
                         real("192.168.10.73", "up", 206, 1270.0),
@@ -299,6 +417,8 @@ impl Snapshot {
                 }],
                 refreshed_at_ms: now_ms,
                 refresh_interval_ms: 1000,
+                drift_repairs: 0,
+                apply_latency: Histogram::default(),
             },
             events: vec![
                 EventView {
@@ -314,6 +434,8 @@ impl Snapshot {
                     message: "up: connected in 0.4 ms".into(),
                 },
             ],
+            vrrp_packets_dropped: BTreeMap::new(),
+            vrrp_scripts: Vec::new(),
             doctor: None,
         }
     }

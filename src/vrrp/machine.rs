@@ -498,6 +498,10 @@ pub struct Counters {
     pub priority_zero_in: u64,
     pub priority_zero_out: u64,
     pub became_master: u64,
+    /// Transitions out of MASTER (to BACKUP, FAULT or INIT).
+    pub released_master: u64,
+    /// Graceful hand-overs started by an operator (or a stop).
+    pub handovers: u64,
     pub dropped: DropCounters,
     /// The advert's address list differs from ours: counted (keepalived logs it), not dropped.
     pub address_list_mismatch: u64,
@@ -924,6 +928,7 @@ impl Instance {
             next_send: (remaining > 0).then(|| now + self.params.handover.spacing),
             deadline: now + i * 4 + i / 2,
         });
+        self.counters.handovers += 1;
         self.push_event(now, EventKind::HandoverStarted);
         Ok(())
     }
@@ -1107,6 +1112,9 @@ impl Instance {
 
     fn transition(&mut self, now: Instant, to: State, reason: Reason) {
         let from = self.state;
+        if from == State::Master && to != State::Master {
+            self.counters.released_master += 1;
+        }
         self.state = to;
         self.push_event(now, EventKind::Transition { from, to, reason });
     }
@@ -1994,6 +2002,8 @@ mod tests {
             reason: Reason::OperatorHandover { new_master: ip(9) }
         }));
         assert_eq!(m.counters().split_brain, 0);
+        let c = m.counters();
+        assert_eq!((c.became_master, c.released_master, c.handovers), (1, 1, 1));
     }
 
     #[test]

@@ -51,6 +51,8 @@ impl Director {
             services,
             refreshed_at_ms,
             refresh_interval_ms: self.dump_every.as_millis() as u64,
+            drift_repairs: self.drift_repairs,
+            apply_latency: self.apply_latency.clone(),
         }
     }
 
@@ -156,6 +158,7 @@ impl Director {
                         .iter()
                         .any(|d| d.dest.addr == sorry.ip && d.dest.weight > 0)
                 }),
+            totals: entry.map(|e| e.entry.stats.into()).unwrap_or_default(),
             reals,
         }
     }
@@ -191,6 +194,10 @@ impl Director {
             cps_history: track.map_or_else(Vec::new, |t| t.history.iter().copied().collect()),
             drain: id.as_ref().and_then(|id| self.drains.get(id).cloned()),
             weight_override: id.as_ref().and_then(|id| self.weights.get(id).cloned()),
+            totals: dest.map(|d| d.stats.into()).unwrap_or_default(),
+            health_changed_at_ms: id
+                .as_ref()
+                .and_then(|id| self.health_changed_ms.get(id).copied()),
         }
     }
 }

@@ -89,6 +89,25 @@ impl Runner {
             .map(|s| s.inst.state().to_string())
     }
 
+    /// VRRP packets dropped before reaching an instance, by reason.
+    pub fn packet_drops(&self) -> std::collections::BTreeMap<String, u64> {
+        self.drops
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
+    }
+
+    /// The vrrp_scripts' states.
+    pub fn script_views(&self) -> Vec<crate::engine::snapshot::ScriptView> {
+        self.scripts
+            .iter()
+            .map(|(name, (_, health))| crate::engine::snapshot::ScriptView {
+                name: name.clone(),
+                up: health.up,
+            })
+            .collect()
+    }
+
     /// The instances as the Snapshot shows them.
     pub fn views(&self) -> Vec<VrrpView> {
         let now = Instant::now();
@@ -127,12 +146,26 @@ impl Runner {
                     priority_zero_in: c.priority_zero_in,
                     priority_zero_out: c.priority_zero_out,
                     became_master: c.became_master,
+                    released_master: c.released_master,
+                    handovers: c.handovers,
                     dropped: d.own_advert
                         + d.vrid_mismatch
                         + d.version_mismatch
                         + d.interval_mismatch
                         + d.invalid_interval
                         + d.auth_mismatch,
+                    dropped_by: [
+                        ("own_advert", d.own_advert),
+                        ("vrid_mismatch", d.vrid_mismatch),
+                        ("version_mismatch", d.version_mismatch),
+                        ("interval_mismatch", d.interval_mismatch),
+                        ("invalid_interval", d.invalid_interval),
+                        ("auth_mismatch", d.auth_mismatch),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                    address_list_mismatch: c.address_list_mismatch,
                     split_brain: c.split_brain,
                     vip_repairs: s.vip_repairs,
                     last_transition: s.last_transition.clone(),
