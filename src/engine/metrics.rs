@@ -323,6 +323,29 @@ fn vrrp(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         &s.vrrp_packets_dropped,
         |(reason, n)| Some((vec![("reason", reason.clone())], *n)),
     )?;
+    let trackers = || {
+        v.iter()
+            .flat_map(|v| v.trackers.iter().map(move |t| (v, t)))
+    };
+    let tracker = |v: &VrrpView, t: &super::snapshot::TrackerView| {
+        let mut l = instance(v);
+        l.push(("tracker", t.name.clone()));
+        l
+    };
+    gauges(
+        enc,
+        "lvsdeck_vrrp_tracker_up",
+        "What an instance's priority tracks (script:, link:, file:): 1 up, 0 down.",
+        trackers(),
+        |(v, t)| Some((tracker(v, t), i64::from(t.up))),
+    )?;
+    gauges(
+        enc,
+        "lvsdeck_vrrp_tracker_weight",
+        "A tracker's weight: added while up (positive), taken while down (negative); 0: down means FAULT.",
+        trackers(),
+        |(v, t)| Some((tracker(v, t), i64::from(t.weight))),
+    )?;
     gauges(
         enc,
         "lvsdeck_vrrp_script_up",

@@ -90,6 +90,9 @@ pub struct VrrpView {
     /// Adverts whose address list differs from ours (counted, not dropped).
     #[serde(default)]
     pub address_list_mismatch: u64,
+    /// What the priority tracks (`script:NAME`, `link:IFACE`, `file:NAME`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trackers: Vec<TrackerView>,
     pub split_brain: u64,
     /// VIPs put back on this master, or taken off this backup, after someone else changed
     /// them (`ip addr del` on the master, a VIP added by hand on a backup).
@@ -97,6 +100,15 @@ pub struct VrrpView {
     pub vip_repairs: u64,
     pub last_transition: Option<Transition>,
     pub refreshed_at_ms: u64,
+}
+
+/// One thing an instance's priority tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TrackerView {
+    pub name: String,
+    pub up: bool,
+    /// Added while up (positive) or taken while down (negative); 0: down means FAULT.
+    pub weight: i32,
 }
 
 /// A vrrp_script, as the instances that track it see it.
@@ -374,6 +386,11 @@ impl Snapshot {
                 dropped: 0,
                 dropped_by: BTreeMap::new(),
                 address_list_mismatch: 0,
+                trackers: vec![TrackerView {
+                    name: "script:chk_httpd".into(),
+                    up: true,
+                    weight: -5,
+                }],
                 split_brain: 0,
                 vip_repairs: 0,
                 last_transition: Some(Transition {

@@ -658,6 +658,14 @@ impl Instance {
         self.own_fault_name().is_some()
     }
 
+    /// The trackers (`script:NAME`, `link:IFACE`, `file:NAME`, ...): up, and the weight each
+    /// adds when up (positive) or takes when down (negative).
+    pub fn trackers(&self) -> impl Iterator<Item = (&str, bool, i32)> {
+        self.trackers
+            .iter()
+            .map(|(name, t)| (name.as_str(), t.up, t.weight))
+    }
+
     /// The priority used in elections and adverts.
     pub fn effective_priority(&self) -> u8 {
         let base = self.priority_override.unwrap_or(self.params.priority);

@@ -82,6 +82,10 @@ fn vrrp_series_are_one_per_instance_with_counters_ending_in_total() {
         "lvsdeck_vrrp_packets_dropped_total{reason=\"bad_ttl\"} 3",
     );
     has(&text, "lvsdeck_vrrp_script_up{script=\"chk_nginx\"} 1");
+    has(
+        &text,
+        &format!("lvsdeck_vrrp_tracker_weight{{{VI},tracker=\"script:chk_httpd\"}} -5"),
+    );
     assert!(text.ends_with("# EOF\n"));
 }
 

@@ -166,6 +166,15 @@ impl Runner {
                     .map(|(k, v)| (k.to_string(), v))
                     .collect(),
                     address_list_mismatch: c.address_list_mismatch,
+                    trackers: s
+                        .inst
+                        .trackers()
+                        .map(|(name, up, weight)| crate::engine::snapshot::TrackerView {
+                            name: name.to_string(),
+                            up,
+                            weight,
+                        })
+                        .collect(),
                     split_brain: c.split_brain,
                     vip_repairs: s.vip_repairs,
                     last_transition: s.last_transition.clone(),
