@@ -178,8 +178,9 @@ fn check_redirects(config: &Config, host: &dyn HostView, report: &mut Report) {
                  to bypass the director, and their next answers reach clients un-NATed",
                 format!(
                     "sysctl -w net.ipv4.conf.all.send_redirects=0 \
-                     net.ipv4.conf.{ifname}.send_redirects=0 \
-                     net.ipv4.conf.default.send_redirects=0"
+                     net.ipv4.conf.{}.send_redirects=0 \
+                     net.ipv4.conf.default.send_redirects=0",
+                    sysctl_name(&ifname)
                 ),
             ));
         } else {
@@ -215,12 +216,19 @@ fn check_rp_filter(config: &Config, host: &dyn HostView, report: &mut Report) {
                 "a client's packet to the VIP arrives on this interface but the route back to \
                  the client leaves by another: strict reverse-path filtering drops it",
                 format!(
-                    "sysctl -w net.ipv4.conf.{ifname}.rp_filter=2 \
-                     net.ipv4.conf.all.rp_filter=2 (loose)"
+                    "sysctl -w net.ipv4.conf.{}.rp_filter=2 net.ipv4.conf.all.rp_filter=2 \
+                     (loose)",
+                    sysctl_name(ifname)
                 ),
             ));
         }
     }
+}
+
+/// An interface in a sysctl key: sysctl reads dots as separators, so a VLAN's `bond0.100`
+/// is written `bond0/100`.
+fn sysctl_name(ifname: &str) -> String {
+    ifname.replace('.', "/")
 }
 
 /// Average connections per hash bucket above which lookups walk long chains.

@@ -84,18 +84,24 @@ pub fn evaluate(ruleset: &Value, advert: &Advert) -> Outcome {
     } else {
         &["ip", "inet"]
     };
-    let mut base: Vec<(&ChainKey, i64)> = set
+    // The hooks an advert passes, in order; every base chain there but NAT's (which sees
+    // only a connection's first packet and does not drop).
+    let hooks: &[&str] = if advert.hook == "input" {
+        &["prerouting", "input"]
+    } else {
+        &["output", "postrouting"]
+    };
+    let mut base: Vec<(&ChainKey, usize, i64)> = set
         .chains
         .iter()
-        .filter(|(k, c)| {
-            families.contains(&k.0.as_str())
-                && c["hook"] == advert.hook
-                && c["type"].as_str().unwrap_or("filter") == "filter"
+        .filter(|(k, c)| families.contains(&k.0.as_str()) && c["type"] != "nat")
+        .filter_map(|(k, c)| {
+            let at = hooks.iter().position(|h| c["hook"] == *h)?;
+            Some((k, at, c["prio"].as_i64().unwrap_or(0)))
         })
-        .map(|(k, c)| (k, c["prio"].as_i64().unwrap_or(0)))
         .collect();
-    base.sort_by_key(|&(_, prio)| prio);
-    for (k, _) in base {
+    base.sort_by_key(|&(_, at, prio)| (at, prio));
+    for (k, _, _) in base {
         // An accept ends one base chain only; a drop ends the packet.
         match walk(&set, k, advert, 0) {
             Flow::Done(Outcome::Accepted) => continue,
@@ -183,6 +189,10 @@ fn walk(set: &Ruleset, chain: &ChainKey, advert: &Advert, depth: u8) -> Flow {
                     });
                 }
                 "return" => return Flow::End,
+                "continue" => break,
+                "match" => {}
+                // Statements that leave the verdict alone.
+                "counter" | "log" | "mangle" | "notrack" => {}
                 "jump" | "goto" => {
                     let target = (
                         chain.0.clone(),
@@ -196,7 +206,14 @@ fn walk(set: &Ruleset, chain: &ChainKey, advert: &Advert, depth: u8) -> Flow {
                         Flow::End => break,
                     }
                 }
-                _ => {}
+                // vmap, limit, quota, xt (iptables-nft compat), queue, ...: a verdict or a
+                // match this walk does not follow.
+                other => {
+                    return Flow::Done(Outcome::CannotTell(format!(
+                        "{} has a `{other}` statement, which this check does not follow",
+                        describe_rule(chain, rule)
+                    )));
+                }
             }
         }
     }
@@ -249,6 +266,13 @@ const OTHER_L4: &[&str] = &[
 fn judge(m: &Value, advert: &Advert) -> Judged {
     let op = m["op"].as_str().unwrap_or("==");
     let (left, right) = (&m["left"], &m["right"]);
+    // A named set's members are not in the rule: cannot tell.
+    if right.as_str().is_some_and(|r| r.starts_with('@')) {
+        return Judged::Unknown(format!(
+            "the named set {}",
+            right.as_str().unwrap_or_default()
+        ));
+    }
     let positive = |hit: bool| {
         let hit = if op == "!=" { !hit } else { hit };
         if hit { Judged::Match } else { Judged::NoMatch }

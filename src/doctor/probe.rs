@@ -11,20 +11,88 @@ use crate::vrrp::io::PacketSocket;
 
 const ETH_P_ALL: u16 = 0x0003;
 
-/// Every frame of one interface, both ways, and the way to send one.
+/// The source ports of the doctor's SYN probes; the TCP filter keeps answers to them only.
+pub const PROBE_PORTS: std::ops::Range<u16> = 40000..60000;
+
+/// Which frames a [`Tap`] sees: the kernel filters (classic BPF), so that a busy director's
+/// data path is never copied to the doctor and its few answers are not lost in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frames {
+    ArpReplies,
+    /// IPv4 TCP to a port in [`PROBE_PORTS`].
+    ProbeAnswers,
+    /// VRRP over IPv4 or IPv6.
+    Vrrp,
+}
+
+const ACCEPT: u32 = 0xffff;
+
+fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+impl Frames {
+    /// The filter program (jumps are relative to the next instruction).
+    fn program(self) -> Vec<libc::sock_filter> {
+        const LDH: u16 = 0x28; // A = half-word at [k]
+        const LDB: u16 = 0x30; // A = byte at [k]
+        const LDH_IND: u16 = 0x48; // A = half-word at [X + k]
+        const LDX_IHL: u16 = 0xb1; // X = 4 * ([k] & 0xf): the IPv4 header's length
+        const JEQ: u16 = 0x15;
+        const JGE: u16 = 0x35;
+        const RET: u16 = 0x06;
+        match self {
+            Frames::ArpReplies => vec![
+                op(LDH, 0, 0, 12),
+                op(JEQ, 0, 3, 0x0806),
+                op(LDH, 0, 0, 20),
+                op(JEQ, 0, 1, 2),
+                op(RET, 0, 0, ACCEPT),
+                op(RET, 0, 0, 0),
+            ],
+            Frames::ProbeAnswers => vec![
+                op(LDH, 0, 0, 12),
+                op(JEQ, 0, 7, 0x0800),
+                op(LDB, 0, 0, 23),
+                op(JEQ, 0, 5, 6),
+                op(LDX_IHL, 0, 0, 14),
+                op(LDH_IND, 0, 0, 16),
+                op(JGE, 0, 2, u32::from(PROBE_PORTS.start)),
+                op(JGE, 1, 0, u32::from(PROBE_PORTS.end)),
+                op(RET, 0, 0, ACCEPT),
+                op(RET, 0, 0, 0),
+            ],
+            Frames::Vrrp => vec![
+                op(LDH, 0, 0, 12),
+                op(JEQ, 0, 2, 0x0800),
+                op(LDB, 0, 0, 23),
+                op(JEQ, 3, 4, 112),
+                op(JEQ, 0, 3, 0x86dd),
+                op(LDB, 0, 0, 20),
+                op(JEQ, 0, 1, 112),
+                op(RET, 0, 0, ACCEPT),
+                op(RET, 0, 0, 0),
+            ],
+        }
+    }
+}
+
+/// The frames of one interface that `frames` selects, and the way to send one.
 pub struct Tap {
     fd: OwnedFd,
     tx: PacketSocket,
 }
 
 impl Tap {
-    pub fn open(ifindex: u32) -> io::Result<Tap> {
+    pub fn open(ifindex: u32, frames: Frames) -> io::Result<Tap> {
+        // Protocol 0: no frame is queued before the filter is on and the bind names the
+        // interface (a socket opened with ETH_P_ALL would take every interface's meanwhile).
         // SAFETY: plain socket(2); the result is checked before it is wrapped.
         let fd = unsafe {
             libc::socket(
                 libc::AF_PACKET,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                i32::from(ETH_P_ALL.to_be()),
+                0,
             )
         };
         if fd < 0 {
@@ -32,6 +100,24 @@ impl Tap {
         }
         // SAFETY: fd is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let program = frames.program();
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the program outlives the call; the kernel copies it.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
         // SAFETY: sockaddr_ll zeroed then filled; bind(2) with its size.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use super::probe::{Tap, send_routed};
+use super::probe::{Frames, PROBE_PORTS, Tap, send_routed};
 use super::segment::Heard;
 use super::wire::{self, Mac, Segment, mac_text};
 use super::{Finding, Report, host};
@@ -42,6 +42,7 @@ pub enum SynOutcome {
 /// One real server of one service, probed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerProbe {
+    pub protocol: Protocol,
     pub rs: Ipv4Addr,
     pub port: u16,
     pub vip: Ipv4Addr,
@@ -81,12 +82,15 @@ fn targets(config: &Config, skipped: &mut Vec<String>) -> Vec<ServerProbe> {
             for rs in &vs.real_server {
                 let IpAddr::V4(ip) = rs.ip else { continue };
                 let method = rs.lvs_method.unwrap_or(vs.lvs_method);
+                // Silent only once a SYN has gone out: a probe that could not run is no
+                // finding.
                 let outcome = if proto == Protocol::Tcp {
-                    SynOutcome::Silent
+                    SynOutcome::NotProbed("no probe could be sent".into())
                 } else {
                     SynOutcome::NotProbed("not TCP: only the ARP probe applies".into())
                 };
                 out.push(ServerProbe {
+                    protocol: proto,
                     rs: ip,
                     port: rs.port.unwrap_or(port),
                     vip,
@@ -139,8 +143,19 @@ fn probe_iface(
 ) -> std::io::Result<()> {
     let index = host::ifindex(ifname).ok_or_else(|| std::io::Error::other("no index"))?;
     let mac = host::mac_of(ifname).ok_or_else(|| std::io::Error::other("no MAC"))?;
-    let tap = Tap::open(index)?;
-    let wanted: BTreeSet<Ipv4Addr> = servers.iter().flat_map(|s| [s.rs, s.vip]).collect();
+    let tap = Tap::open(index, Frames::ArpReplies)?;
+    // The VIPs of servers that hold them (DR, TUN) on this segment: only there must nobody
+    // but the master answer for them.
+    let vips_here: BTreeSet<Ipv4Addr> = servers
+        .iter()
+        .filter(|s| s.method != ForwardMethod::Nat)
+        .map(|s| s.vip)
+        .collect();
+    let wanted: BTreeSet<Ipv4Addr> = servers
+        .iter()
+        .map(|s| s.rs)
+        .chain(vips_here.iter().copied())
+        .collect();
     let mut replies: Vec<wire::ArpReply> = Vec::new();
     for _ in 0..2 {
         for target in &wanted {
@@ -151,7 +166,7 @@ fn probe_iface(
     for s in servers.iter_mut() {
         s.mac = replies.iter().find(|r| r.addr == s.rs).map(|r| r.mac);
     }
-    for vip in servers.iter().map(|s| s.vip).collect::<BTreeSet<_>>() {
+    for vip in vips_here {
         let answers: BTreeSet<Mac> = replies
             .iter()
             .filter(|r| r.addr == vip)
@@ -165,7 +180,8 @@ fn probe_iface(
             answers: answers.into_iter().collect(),
         });
     }
-    syn_probes(&tap, mac, from, &mut servers)
+    let answers = Tap::open(index, Frames::ProbeAnswers)?;
+    syn_probes(&answers, mac, from, &mut servers)
 }
 
 /// The SYN a probe sends, and how to recognise its answer.
@@ -210,8 +226,8 @@ fn syn_probes(
         .unwrap_or(0);
     let mut syns: Vec<Option<Segment>> = Vec::new();
     for (i, s) in servers.iter_mut().enumerate() {
-        let probe = match (&s.outcome, s.method, s.mac) {
-            (SynOutcome::NotProbed(_), _, _) => None,
+        let probe = match (s.protocol, s.method, s.mac) {
+            (Protocol::Udp | Protocol::Sctp, _, _) => None,
             (_, ForwardMethod::Dr | ForwardMethod::Nat, None) => {
                 s.outcome =
                     SynOutcome::NotProbed(format!("{} does not answer ARP on {}", s.rs, s.ifname));
@@ -225,7 +241,8 @@ fn syn_probes(
                 None
             }
             _ => {
-                let sport = 40000 + ((seed as usize + i * 7919) % 20000) as u16;
+                let span = usize::from(PROBE_PORTS.end - PROBE_PORTS.start);
+                let sport = PROBE_PORTS.start + ((seed as usize + i * 7919) % span) as u16;
                 Some(syn_for(s, from, sport, seed.wrapping_add(i as u32)))
             }
         };
@@ -233,10 +250,11 @@ fn syn_probes(
     }
     let mut seen: Vec<Segment> = Vec::new();
     for _ in 0..2 {
-        for (s, syn) in servers.iter().zip(&syns) {
+        for (s, syn) in servers.iter_mut().zip(&syns) {
             let answered = syn.is_some_and(|syn| seen.iter().any(|a| answers(&syn, a)));
             if let (Some(syn), false) = (syn, answered) {
                 send_syn(tap, mac, s, syn)?;
+                s.outcome = SynOutcome::Silent;
             }
         }
         seen.extend(tap.collect(ROUND * 2, |f| {
@@ -285,7 +303,7 @@ pub fn judge(probed: &Probed, heard: &[Heard], report: &mut Report) {
     }
     let mut done = BTreeSet::new();
     for s in &probed.servers {
-        if done.insert((s.rs, s.port, s.vip, s.vport)) {
+        if done.insert((s.protocol, s.rs, s.port, s.vip, s.vport)) {
             judge_server(s, report);
         }
     }

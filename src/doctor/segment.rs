@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::probe::Tap;
+use super::probe::{Frames, Tap};
 use super::wire::{Mac, mac_text, parse_vrrp};
 use super::{Finding, LocalState, Report, host, realserver};
 use crate::config::model::{Config, VrrpInstance};
@@ -32,7 +32,7 @@ pub fn listen(ifaces: &BTreeSet<String>, wait: Duration) -> (Vec<Heard>, Vec<Str
         .filter_map(|ifname| {
             let tap = host::ifindex(ifname)
                 .ok_or_else(|| format!("{ifname}: no such interface"))
-                .and_then(|i| Tap::open(i).map_err(|e| format!("{ifname}: {e}")));
+                .and_then(|i| Tap::open(i, Frames::Vrrp).map_err(|e| format!("{ifname}: {e}")));
             tap.map_err(|e| errors.push(e))
                 .ok()
                 .map(|t| (ifname.clone(), t))
@@ -187,6 +187,13 @@ pub fn judge(
                     });
                 }
             }
+            // Silence over less than two of its intervals says nothing.
+            (_, []) if waited < inst.advert_int.0 * 2 => report.skip(format!(
+                "{name}: adverts every {:?}; {:.1} s of listening is too short to say no master \
+                 is heard",
+                inst.advert_int.0,
+                waited.as_secs_f32()
+            )),
             (_, []) => report.find(Finding {
                 check: "no-master-heard".into(),
                 host: "this director".into(),
@@ -255,6 +262,19 @@ fn list(addrs: &BTreeSet<IpAddr>) -> String {
         .join(", ")
 }
 
+/// How long to listen: two and a half adverts of the slowest instance, 1 to 12 s (an
+/// instance slower than that is not judged silent).
+pub fn listen_time(config: &Config) -> Duration {
+    let slowest = config
+        .vrrp_instance
+        .values()
+        .map(|i| i.advert_int.0)
+        .max()
+        .unwrap_or(Duration::ZERO);
+    (slowest * 5 / 2 + Duration::from_millis(300))
+        .clamp(Duration::from_secs(1), Duration::from_secs(12))
+}
+
 /// Listen, judge VRRP, then probe the real servers with what was heard.
 pub fn check(config: &Config, local: &LocalState, report: &mut Report) {
     let ifaces: BTreeSet<String> = config
@@ -262,7 +282,7 @@ pub fn check(config: &Config, local: &LocalState, report: &mut Report) {
         .values()
         .map(|i| i.interface.clone())
         .collect();
-    let wait = crate::vrrp::others::listen_time(config);
+    let wait = listen_time(config);
     // The real servers are probed while the adverts are heard: the run stays at one window.
     let ((heard, errors), probed) = std::thread::scope(|s| {
         let listening = s.spawn(|| listen(&ifaces, wait));

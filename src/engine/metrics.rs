@@ -177,17 +177,17 @@ fn daemon(enc: &mut DescriptorEncoder, s: &Snapshot, now_ms: u64) -> fmt::Result
         doctor,
         |r| Some((vec![], r.findings.len() as i64)),
     )?;
+    // Findings of one check on one host (several instances, say) are one series.
+    let mut found: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    for f in doctor.into_iter().flat_map(|r| &r.findings) {
+        *found.entry((f.check.clone(), f.host.clone())).or_default() += 1;
+    }
     gauges(
         enc,
         "lvsdeck_doctor_finding",
-        "One series per finding of the doctor's last run: its check and host.",
-        doctor.into_iter().flat_map(|r| &r.findings),
-        |f| {
-            Some((
-                vec![("check", f.check.clone()), ("host", f.host.clone())],
-                1,
-            ))
-        },
+        "Findings of the doctor's last run by check and host (usually 1).",
+        found,
+        |((check, host), n)| Some((vec![("check", check), ("host", host)], n)),
     )?;
     gauges(
         enc,
@@ -549,6 +549,8 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
     out
 }
 
+/// The largest request head read.
+const MAX_HEAD: usize = 16 * 1024;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -590,7 +592,13 @@ pub fn to_classic(open: &str) -> String {
 fn respond(head: &[u8], body: impl FnOnce() -> String) -> String {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
-    let parsed = req.parse(head);
+    let parsed = match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => Ok(()),
+        Ok(httparse::Status::Partial) if head.len() >= MAX_HEAD => {
+            Err("431 Request Header Fields Too Large")
+        }
+        Ok(httparse::Status::Partial) | Err(_) => Err("400 Bad Request"),
+    };
     let openmetrics = req.headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("accept")
             && String::from_utf8_lossy(h.value).contains("application/openmetrics-text")
@@ -606,16 +614,21 @@ fn respond(head: &[u8], body: impl FnOnce() -> String) -> String {
             (Some("GET" | "HEAD"), _) => ("404 Not Found", "text/plain", "try /metrics\n".into()),
             _ => ("405 Method Not Allowed", "text/plain", "GET only\n".into()),
         },
-        Err(e) => ("400 Bad Request", "text/plain", format!("{e}\n")),
+        Err(status) => (
+            status,
+            "text/plain",
+            "a whole HTTP request head, please\n".into(),
+        ),
     };
+    // HEAD: the length GET would have, no body.
+    let length = body.len();
     let body = if req.method == Some("HEAD") {
         String::new()
     } else {
         body
     };
     format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}"
     )
 }
 
@@ -624,14 +637,23 @@ pub async fn serve(listen: SocketAddr, snapshot: watch::Receiver<Snapshot>) -> s
     let listener = TcpListener::bind(listen).await?;
     tracing::info!("metrics at http://{listen}/metrics");
     loop {
-        let (mut stream, peer) = listener.accept().await?;
+        // A failed accept (no file descriptor free, a connection reset while queued) costs
+        // that one scrape, never the endpoint.
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("metrics: accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let snapshot = snapshot.clone();
         tokio::spawn(async move {
             let mut head = Vec::with_capacity(1024);
             let mut buf = [0u8; 1024];
             // The request head, bounded in size and time.
             let read = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
                     match stream.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => head.extend_from_slice(&buf[..n]),

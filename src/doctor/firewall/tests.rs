@@ -185,3 +185,34 @@ table inet lab_break { # handle 1
         None
     );
 }
+
+#[test]
+fn named_sets_vmaps_and_compat_matches_are_cannot_tell() {
+    let set = r#"[{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@allowed"}}, {"accept": null}]"#;
+    let vmap = r#"[{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": [["eth0", {"jump": "vr"}]]}}}]"#;
+    let xt = r#"[{"xt": {"type": "match", "name": "conntrack"}}, {"accept": null}]"#;
+    for rule in [set, vmap, xt] {
+        let o = evaluate(&ruleset("drop", &[rule]), &advert_in());
+        assert!(matches!(o, Outcome::CannotTell(_)), "{rule}: {o:?}");
+    }
+    // A counter is no verdict: the walk goes on to the drop.
+    let counted = r#"[{"counter": {"packets": 0, "bytes": 0}}]"#;
+    assert!(matches!(
+        evaluate(&ruleset("accept", &[counted, DROP_VRRP]), &advert_in()),
+        Outcome::Dropped { .. }
+    ));
+}
+
+#[test]
+fn prerouting_chains_are_walked_too() {
+    let raw: Value = serde_json::from_str(
+        r#"{"nftables": [
+        {"chain": {"family": "ip", "table": "raw", "name": "pre", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "raw", "chain": "pre", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "vrrp"}}, {"drop": null}]}},
+        {"chain": {"family": "ip", "table": "n", "name": "pre", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "n", "chain": "pre", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "vrrp"}}, {"drop": null}]}}
+        ]}"#,
+    )
+    .unwrap();
+    assert!(dropped(&evaluate(&raw, &advert_in())).contains("table ip raw, chain pre"));
+}

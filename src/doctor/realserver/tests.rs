@@ -11,6 +11,7 @@ fn vip() -> Ipv4Addr {
 
 fn server(last: u8, mac: Mac, method: ForwardMethod, outcome: SynOutcome) -> ServerProbe {
     ServerProbe {
+        protocol: Protocol::Tcp,
         rs: Ipv4Addr::new(10, 10, 10, last),
         port: 80,
         vip: vip(),

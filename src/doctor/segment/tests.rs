@@ -160,3 +160,26 @@ fn the_split_brain_fix_points_at_the_deaf_director() {
             .starts_with("this director's firewall drops")
     );
 }
+
+#[test]
+fn silence_shorter_than_two_intervals_is_not_judged() {
+    let mut report = Report::default();
+    judge(
+        &seed(),
+        &local("BACKUP"),
+        &[],
+        Duration::from_millis(1500),
+        &mut report,
+    );
+    assert!(report.findings.is_empty());
+    assert!(
+        report.skipped[0].contains("too short"),
+        "{:?}",
+        report.skipped
+    );
+    let mut slow = seed();
+    slow.vrrp_instance.get_mut("VI_1").unwrap().advert_int =
+        crate::config::model::Dur::from_secs(10);
+    assert_eq!(listen_time(&slow), Duration::from_secs(12));
+    assert_eq!(listen_time(&seed()), Duration::from_millis(2800));
+}

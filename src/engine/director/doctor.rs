@@ -43,11 +43,16 @@ impl DoctorRuns {
     }
 }
 
-fn finding_keys(r: Option<&Report>) -> BTreeSet<(String, String)> {
-    r.into_iter()
-        .flat_map(|r| &r.findings)
-        .map(|f| (f.check.clone(), f.host.clone()))
-        .collect()
+/// What tells two findings apart: the check, the host, and what was probed (one check on
+/// one host can find something on several instances or interfaces).
+type FindingKey = (String, String, String);
+
+fn key(f: &crate::doctor::Finding) -> FindingKey {
+    (f.check.clone(), f.host.clone(), f.probed.clone())
+}
+
+fn finding_keys(r: Option<&Report>) -> BTreeSet<FindingKey> {
+    r.into_iter().flat_map(|r| &r.findings).map(key).collect()
 }
 
 impl Director {
@@ -73,7 +78,15 @@ impl Director {
             if runs.jumps.len() > JUMPS_KEPT {
                 runs.jumps.remove(0);
             }
-            runs.next_at = Some(now);
+            // Look again at once, unless the operator turned the doctor's runs off.
+            if self
+                .config
+                .global
+                .doctor_interval
+                .is_none_or(|d| !d.0.is_zero())
+            {
+                self.doctor.next_at = Some(now);
+            }
         }
         if self.doctor.running || self.doctor.next_at.is_none_or(|at| now < at) {
             return;
@@ -91,9 +104,22 @@ impl Director {
             clock_jumps: self.doctor.jumps.clone(),
         };
         let tx = self.doctor.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let _ = tx.blocking_send(doctor::run(&config, &local));
-        });
+        // A thread of its own at the lowest CPU priority (nft and the probes it starts
+        // inherit it): diagnostics must never take the CPU from VRRP, IPVS or the console's
+        // snapshots. Seen in the stressed lab VM: a doctor run at normal priority (three nft
+        // processes under TCG) left the consoles with 2 s old views.
+        let spawned = std::thread::Builder::new()
+            .name("doctor".into())
+            .spawn(move || {
+                // SAFETY: setpriority on this thread's own id (Linux: a tid is a valid
+                // PRIO_PROCESS target and changes that thread only).
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as u32, 19) };
+                let _ = tx.blocking_send(doctor::run(&config, &local));
+            });
+        if let Err(e) = spawned {
+            self.doctor.running = false;
+            tracing::warn!("doctor: cannot start its thread: {e}");
+        }
     }
 
     /// Run the checks now (an operator asked); a run under way is not doubled.
@@ -111,7 +137,7 @@ impl Director {
         let before = finding_keys(self.doctor.last.as_ref());
         let after = finding_keys(Some(&report));
         for f in &report.findings {
-            if !before.contains(&(f.check.clone(), f.host.clone())) {
+            if !before.contains(&key(f)) {
                 self.log(
                     "doctor",
                     &f.check,
@@ -119,7 +145,7 @@ impl Director {
                 );
             }
         }
-        for (check, host) in before.difference(&after) {
+        for (check, host, _) in before.difference(&after) {
             self.log("doctor", check, format!("{host}: no longer found"));
         }
         if self.doctor.last.is_none() && report.findings.is_empty() {

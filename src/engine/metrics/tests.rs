@@ -186,7 +186,10 @@ fn only_get_metrics_is_served() {
     assert!(ok.contains("Content-Type: text/plain; version=0.0.4"));
     assert!(ok.ends_with("\r\n\r\nm\n"));
     let head = respond(b"HEAD /metrics HTTP/1.1\r\n\r\n", || "m\n".into());
-    assert!(head.contains("Content-Length: 0\r\n"));
+    assert!(head.contains("Content-Length: 2\r\n") && head.ends_with("\r\n\r\n"));
+    let partial = respond(b"GET /metrics HTTP/1.1\r\nHost:", || "m\n".into());
+    assert!(partial.starts_with("HTTP/1.1 400"), "{partial}");
+    assert!(respond(b"", String::new).starts_with("HTTP/1.1 400"));
     assert!(respond(b"GET /x HTTP/1.1\r\n\r\n", String::new).starts_with("HTTP/1.1 404"));
     assert!(respond(b"POST /metrics HTTP/1.1\r\n\r\n", String::new).starts_with("HTTP/1.1 405"));
     assert!(respond(b"\x01\x02 junk\r\n\r\n", String::new).starts_with("HTTP/1.1 400"));
