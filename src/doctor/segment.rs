@@ -265,13 +265,7 @@ fn list(addrs: &BTreeSet<IpAddr>) -> String {
 /// How long to listen: two and a half adverts of the slowest instance, 1 to 12 s (an
 /// instance slower than that is not judged silent).
 pub fn listen_time(config: &Config) -> Duration {
-    let slowest = config
-        .vrrp_instance
-        .values()
-        .map(|i| i.advert_int.0)
-        .max()
-        .unwrap_or(Duration::ZERO);
-    (slowest * 5 / 2 + Duration::from_millis(300))
+    (crate::vrrp::others::slowest_advert(config) * 5 / 2 + Duration::from_millis(300))
         .clamp(Duration::from_secs(1), Duration::from_secs(12))
 }
 

@@ -114,15 +114,20 @@ fn if_index(name: &str) -> std::io::Result<u32> {
     }
 }
 
-/// How long to listen: three adverts of the slowest configured instance, 1 to 4 s.
-pub fn listen_time(config: &Config) -> Duration {
-    let slowest = config
+/// The advert interval of the slowest configured instance (zero without instances).
+pub fn slowest_advert(config: &Config) -> Duration {
+    config
         .vrrp_instance
         .values()
         .map(|i| i.advert_int.0)
         .max()
-        .unwrap_or(Duration::ZERO);
-    (slowest * 3 + Duration::from_millis(200)).clamp(Duration::from_secs(1), Duration::from_secs(4))
+        .unwrap_or(Duration::ZERO)
+}
+
+/// How long to listen: three adverts of the slowest configured instance, 1 to 4 s.
+pub fn listen_time(config: &Config) -> Duration {
+    (slowest_advert(config) * 3 + Duration::from_millis(200))
+        .clamp(Duration::from_secs(1), Duration::from_secs(4))
 }
 
 /// Why the engines must not start here, if anything says so.
