@@ -142,7 +142,7 @@ impl Collector for Scrape {
         let s = &self.snapshot;
         daemon(&mut enc, s, self.now_ms)?;
         vrrp(&mut enc, s)?;
-        ipvs(&mut enc, s, self.now_ms)
+        ipvs(&mut enc, s)
     }
 }
 
@@ -355,7 +355,7 @@ fn vrrp(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
     )
 }
 
-fn ipvs(enc: &mut DescriptorEncoder, s: &Snapshot, now_ms: u64) -> fmt::Result {
+fn ipvs(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
     let svcs = &s.ipvs.services;
     let reals = || {
         svcs.iter()
@@ -486,15 +486,10 @@ fn ipvs(enc: &mut DescriptorEncoder, s: &Snapshot, now_ms: u64) -> fmt::Result {
     )?;
     gauges(
         enc,
-        "lvsdeck_real_health_changed_seconds_ago",
-        "Time since the real server last went up or down (absent if it has not since the start).",
+        "lvsdeck_real_health_changed_timestamp_seconds",
+        "When the real server last went up or down (Unix time; absent if it has not since the start).",
         reals(),
-        |(sv, r)| {
-            Some((
-                real(sv, r),
-                seconds(now_ms.saturating_sub(r.health_changed_at_ms?)),
-            ))
-        },
+        |(sv, r)| Some((real(sv, r), seconds(r.health_changed_at_ms?))),
     )
 }
 

@@ -110,7 +110,7 @@ fn real_server_series_carry_their_service() {
     has(&text, &format!("lvsdeck_real_check_success{{{REAL}}} 1"));
     has(
         &text,
-        &format!("lvsdeck_real_health_changed_seconds_ago{{{REAL}}} 7200.0"),
+        &format!("lvsdeck_real_health_changed_timestamp_seconds{{{REAL}}} 1799992800.0"),
     );
 }
 
