@@ -1,6 +1,7 @@
 //! Frame time of the console: one full frame at 160×48 on ratatui's TestBackend with 40,000
 //! real servers in the selected service (the selection in the middle, so the window is
-//! computed, not just the first rows).
+//! computed, not just the first rows); and one Prometheus scrape of the same snapshot (its
+//! metrics encoded, as `GET /metrics` does).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -53,6 +54,17 @@ fn bench(c: &mut Criterion) {
             |s| app.set_snapshot(s, NOW),
             criterion::BatchSize::LargeInput,
         )
+    });
+    // A scrape: the metrics of 40,000 real servers, ~20 series each.
+    let s = snapshot(40_000);
+    let text = lvsdeck::engine::metrics::render(&s, NOW);
+    println!(
+        "metrics of 40000 real servers: {} series, {:.1} MB",
+        text.lines().filter(|l| !l.starts_with('#')).count(),
+        text.len() as f64 / 1e6
+    );
+    c.bench_function("metrics scrape, 40000 real servers", |b| {
+        b.iter(|| lvsdeck::engine::metrics::render(&s, NOW))
     });
 }
 
