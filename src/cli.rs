@@ -144,6 +144,10 @@ pub enum Command {
     /// Write the man pages and shell completions (bash, zsh, fish) under DIR.
     #[command(hide = true)]
     Assets { dir: PathBuf },
+    /// (daemon) The VIP guard: removes the VIPs when the daemon that started it dies or is
+    /// silent for as long as a backup waits before taking over (`lvsdeck::vrrp::guard`).
+    #[command(name = "vip-guard", hide = true)]
+    VipGuard,
     /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
     Ctl {
         #[command(subcommand)]
@@ -179,7 +183,8 @@ pub enum CtlAction {
     /// Re-read the configuration; a bad file changes nothing.
     Reload,
     /// Remove every operator override (drains, weights, priority overrides), which are
-    /// otherwise kept across restarts.
+    /// otherwise kept across restarts, and the hold a hand-over leaves on the old master (it
+    /// preempts again).
     Clear,
     /// Have the daemon run the doctor's checks now (its report: `status --json`, the console's
     /// `D`); `lvsdeck doctor` runs them in this process instead.
@@ -190,6 +195,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let socket = socket_path(&cli);
     // For every load of this process, the daemon's reloads included.
     config::set_config_id(cli.config_id.clone());
+    // Any VRRP runner this process starts gets a guard: this very binary, `vip-guard`. The path
+    // is taken now, while it names the running file (after a package upgrade it names the new
+    // one, which speaks the same lines).
+    if let Ok(exe) = std::env::current_exe() {
+        lvsdeck::vrrp::guard::enable(exe);
+    }
     match cli.command {
         Some(Command::Check { file, strict }) => check(&file, strict),
         Some(Command::Import { file }) => import(&file),
@@ -245,6 +256,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
         Some(Command::Assets { dir }) => crate::assets_cmd::run(&dir),
+        Some(Command::VipGuard) => crate::guard_cmd::run(),
         Some(Command::Doctor {
             explain: Some(topic),
             ..

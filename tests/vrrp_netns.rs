@@ -148,18 +148,18 @@ fn nopreempt_keeps_the_new_master_when_the_old_one_returns() {
     if wait_until(Duration::from_secs(5), || p.holder() == (false, true)).is_some() {
         p.d2.signal(libc::SIGKILL);
         p.d2.wait_exit(Duration::from_secs(2));
-        p.topo
-            .exec(
-                "d2",
-                &["ip", "addr", "del", "10.77.0.100/24", "dev", "eth0"],
-            )
-            .unwrap();
+        // Its VIP guard takes the VIP with it.
+        wait_until(Duration::from_secs(2), || {
+            !p.topo.holds("d2", "10.77.0.100")
+        })
+        .expect("d2's VIP guard removes the VIP");
         p.d2 = lvsdeck_daemon(&p.topo, "d2", &p.dir.0.join("d2.toml"), &p.dir);
     }
     p.wait_holder((true, false), 5);
-    p.d1.as_ref().unwrap().signal(libc::SIGKILL);
+    // Every process of d1 killed, its VIP guard too (as a power cut would, with the cable
+    // in): the VIP stays behind, and the restarted daemon must clear it.
+    support::kill_all_in(&p.topo, "d1");
     p.d1.as_mut().unwrap().wait_exit(Duration::from_secs(2));
-    // A SIGKILLed daemon leaves its VIP behind; the restarted one must clear it.
     p.wait_holder((true, true), 3);
     p.restart_d1();
     p.wait_holder((false, true), 3);
@@ -168,6 +168,92 @@ fn nopreempt_keeps_the_new_master_when_the_old_one_returns() {
         p.holder(),
         (false, true),
         "d1 preempted despite preempt = false"
+    );
+}
+
+/// Samples who holds the VIP every 10 ms until `until` holds or `secs` pass; the samples.
+fn watch_holders(p: &Pair, secs: u64, until: (bool, bool)) -> Vec<(bool, bool)> {
+    let mut seen = Vec::new();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        let h = p.holder();
+        seen.push(h);
+        if h == until {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    seen
+}
+
+#[test]
+fn a_killed_master_takes_its_vip_with_it() {
+    if !prerequisites("VRRP VIP guard, kill", &["ip", "sysctl"]) {
+        return;
+    }
+    let p = Pair::start(
+        "gk",
+        director(3, 100, "100ms", "10.77.0.100/24", ""),
+        director(3, 90, "100ms", "10.77.0.100/24", ""),
+        "10.77.0.100/24",
+    );
+    p.wait_holder((true, false), 5);
+    // The daemon alone, cable in: keepalived would leave the VIP up on d1 beside d2's.
+    p.d1.as_ref().unwrap().signal(libc::SIGKILL);
+    let seen = watch_holders(&p, 5, (false, true));
+    assert_eq!(
+        seen.last(),
+        Some(&(false, true)),
+        "d2 never took over alone"
+    );
+    assert!(
+        !seen.contains(&(true, true)),
+        "both held the VIP after d1's daemon was killed: {seen:?}\n{}",
+        p.d1.as_ref().unwrap().log_text()
+    );
+    // Not at once: until a backup could take over, d1's kernel still answered for it.
+    let log = p.d1.as_ref().unwrap().log_text();
+    assert!(
+        log.contains("is gone and a backup can take over now")
+            && log.contains("removed its VIPs 10.77.0.100/24"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_frozen_master_lets_go_before_the_backup_takes_over_and_takes_back_on_resume() {
+    if !prerequisites("VRRP VIP guard, freeze", &["ip", "sysctl"]) {
+        return;
+    }
+    let p = Pair::start(
+        "gf",
+        director(2, 100, "1s", "10.77.0.100/24", ""),
+        director(2, 90, "1s", "10.77.0.100/24", ""),
+        "10.77.0.100/24",
+    );
+    p.wait_holder((true, false), 8);
+    let d1 = p.d1.as_ref().unwrap();
+    d1.signal(libc::SIGSTOP);
+    let seen = watch_holders(&p, 8, (false, true));
+    d1.signal(libc::SIGCONT);
+    assert_eq!(
+        seen.last(),
+        Some(&(false, true)),
+        "d2 never took over alone"
+    );
+    assert!(
+        !seen.contains(&(true, true)),
+        "both held the VIP while d1's daemon was frozen: {seen:?}\n{}",
+        d1.log_text()
+    );
+    // Resumed, the higher priority is master again and holds the VIP alone.
+    p.wait_holder((true, false), 6);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(p.holder(), (true, false), "{}", d1.log_text());
+    assert!(
+        d1.log_text().contains("no word from the daemon"),
+        "{}",
+        d1.log_text()
     );
 }
 

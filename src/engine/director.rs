@@ -778,10 +778,11 @@ impl Director {
                 let (d, w) = (self.drains.len(), self.weights.len());
                 self.drains.clear();
                 self.weights.clear();
-                let p = self.vrrp.clear_priority_overrides(now);
+                let (p, h) = self.vrrp.clear_priority_overrides(now);
                 self.push_desired();
                 Ok(format!(
-                    "cleared {d} drain(s), {w} weight override(s), {p} priority override(s)"
+                    "cleared {d} drain(s), {w} weight override(s), {p} priority override(s), \
+                     {h} hand-over hold(s)"
                 ))
             }
             Command::Reload => Err("reload is handled by the director loop".into()),

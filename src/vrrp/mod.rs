@@ -2,6 +2,7 @@
 
 pub mod ah;
 pub mod announce;
+pub mod guard;
 pub mod handback;
 pub mod io;
 pub mod machine;

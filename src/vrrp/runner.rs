@@ -26,6 +26,7 @@ pub use super::scripts::{ScriptHealth, run_as, script_command};
 use super::scripts::{notify, run_script};
 use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
 
+mod guarding;
 mod operator;
 mod packets;
 mod reload;
@@ -222,6 +223,8 @@ pub struct Runner {
     addr_changes: Vec<(u32, IpAddr)>,
     /// Recent repairs by address, to stop fighting whoever keeps undoing them.
     repair_log: HashMap<(u32, IpAddr), Vec<Instant>>,
+    /// The VIP guard process, when this process runs one (`guard`).
+    guard: Option<super::guard::Client>,
 }
 
 impl Runner {
@@ -260,6 +263,7 @@ impl Runner {
             track_files: Default::default(),
             addr_changes: Vec::new(),
             repair_log: HashMap::new(),
+            guard: super::guard::Client::start(),
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -956,6 +960,7 @@ impl Runner {
         self.notify_groups();
         // After the actions: a VIP an instance has just been told to add is not a repair.
         self.repair_vips(now).await;
+        self.tell_guard(now);
     }
 
     /// A sync group's own notify scripts, as keepalived runs them: once all its members are

@@ -256,6 +256,21 @@ pub fn lvsdeck_daemon(topo: &Topology, host: &str, config: &Path, dir: &TempDir)
     Proc::spawn(topo, host, lvsdeck_bin(), &args, log)
 }
 
+/// SIGKILL every process in a host's namespace (a daemon and its VIP guard, scripts), as a
+/// power cut would leave the host's addresses.
+pub fn kill_all_in(topo: &Topology, host: &str) {
+    let out = Command::new("ip")
+        .args(["netns", "pids", &topo.ns(host)])
+        .output()
+        .expect("ip netns pids");
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        if let Ok(pid) = pid.parse::<i32>() {
+            // SAFETY: kill(2) on a pid the kernel listed in the namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Ping `target` from `host` every `interval_ms` for `count` pings; (sent, received).
 pub fn ping_counts(output: &str) -> (u32, u32) {
     let line = output
@@ -276,6 +291,23 @@ pub fn ping_counts(output: &str) -> (u32, u32) {
 /// namespace with `conf` as its configuration; its pid files stay in `dir`.
 pub fn keepalived(topo: &Topology, host: &str, conf: &str, dir: &TempDir) -> Proc {
     let file = dir.write(&format!("{host}-keepalived.conf"), conf);
+    keepalived_with(
+        topo,
+        host,
+        &file,
+        dir,
+        dir.0.join(format!("{host}-keepalived.log")),
+    )
+}
+
+/// As [`keepalived`], from a configuration file already written, logging to `log`.
+pub fn keepalived_with(
+    topo: &Topology,
+    host: &str,
+    file: &Path,
+    dir: &TempDir,
+    log: PathBuf,
+) -> Proc {
     let pid = |n: &str| {
         dir.0
             .join(format!("{host}-{n}.pid"))
@@ -299,11 +331,5 @@ pub fn keepalived(topo: &Topology, host: &str, conf: &str, dir: &TempDir) -> Pro
         "-c",
         &c,
     ];
-    Proc::spawn(
-        topo,
-        host,
-        "keepalived",
-        &args,
-        dir.0.join(format!("{host}-keepalived.log")),
-    )
+    Proc::spawn(topo, host, "keepalived", &args, log)
 }

@@ -58,16 +58,22 @@ impl Runner {
             .collect()
     }
 
-    /// Operator (`ctl clear`): every priority override goes; how many there were.
-    pub fn clear_priority_overrides(&mut self, now: Instant) -> usize {
-        let mut n = 0;
+    /// Operator (`ctl clear`): every priority override goes, and so does the hold a completed
+    /// hand-over left on the old master (it preempts again, taking the VIPs back if it has the
+    /// highest priority); how many of each there were.
+    pub fn clear_priority_overrides(&mut self, now: Instant) -> (usize, usize) {
+        let (mut overrides, mut holds) = (0, 0);
         for slot in &mut self.slots {
             if slot.priority_override.take().is_some() {
                 let _ = slot.inst.set_priority_override(now, None);
-                n += 1;
+                overrides += 1;
+            }
+            if slot.inst.handover_inhibited() {
+                slot.inst.clear_handover_inhibit(now);
+                holds += 1;
             }
         }
-        n
+        (overrides, holds)
     }
 
     /// Operator: graceful hand-over of one master instance.
