@@ -1,0 +1,359 @@
+//! Three directors and a client on one bridge, each director running lvsdeck or Debian's
+//! keepalived from the same keepalived.conf, and the faults applied to them and healed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lvsdeck::lab::netns::{HostSpec, Topology};
+
+use super::schedule::{DIRECTORS, Kind};
+use crate::support::{self, Proc, TempDir};
+
+pub const VIP: &str = "10.79.0.100";
+pub const CLIENT_IP: &str = "10.79.0.10";
+pub const BASE_PRIORITY: [u8; DIRECTORS] = [150, 100, 50];
+/// The tracked script's weight: d1 failing it (150 - 80) falls below d2.
+const SCRIPT_WEIGHT: i32 = -80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    Lvsdeck,
+    Keepalived,
+}
+
+impl Impl {
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Lvsdeck => "lvsdeck",
+            Impl::Keepalived => "keepalived",
+        }
+    }
+}
+
+/// Which implementation each director runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    Lvsdeck,
+    /// d1 and d3 lvsdeck, d2 keepalived, in one VRID.
+    Mixed,
+    Keepalived,
+}
+
+impl Mix {
+    pub fn parse(s: &str) -> Option<Mix> {
+        match s {
+            "lvsdeck" => Some(Mix::Lvsdeck),
+            "mixed" => Some(Mix::Mixed),
+            "keepalived" => Some(Mix::Keepalived),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mix::Lvsdeck => "lvsdeck",
+            Mix::Mixed => "mixed",
+            Mix::Keepalived => "keepalived",
+        }
+    }
+    pub fn of(self, director: usize) -> Impl {
+        match (self, director) {
+            (Mix::Lvsdeck, _) | (Mix::Mixed, 0 | 2) => Impl::Lvsdeck,
+            _ => Impl::Keepalived,
+        }
+    }
+}
+
+pub fn host(director: usize) -> String {
+    format!("d{}", director + 1)
+}
+
+pub fn mac(director: usize) -> [u8; 6] {
+    [0x02, 0x77, 0, 0, 0, 0x71 + director as u8]
+}
+
+pub struct Director {
+    pub which: Impl,
+    pub proc: Option<Proc>,
+    /// Incarnations so far (each gets its own log).
+    pub starts: usize,
+}
+
+pub struct Cluster {
+    pub topo: Topology,
+    pub dir: TempDir,
+    pub directors: Vec<Director>,
+}
+
+impl Cluster {
+    pub fn build(mix: Mix, tag: &str) -> Cluster {
+        let mut hosts: Vec<HostSpec> = (0..DIRECTORS)
+            .map(|d| {
+                HostSpec::new(
+                    &host(d),
+                    0x71 + d as u8,
+                    &[&format!("10.79.0.{}/24", 71 + d)],
+                )
+            })
+            .collect();
+        hosts.push(HostSpec::new("client", 0x10, &[&format!("{CLIENT_IP}/24")]));
+        let topo = Topology::build(&support::prefix(tag), hosts).expect("topology");
+        let dir = TempDir::new(&format!("chaos-{tag}"));
+        let directors = (0..DIRECTORS)
+            .map(|d| Director {
+                which: mix.of(d),
+                proc: None,
+                starts: 0,
+            })
+            .collect();
+        let mut c = Cluster {
+            topo,
+            dir,
+            directors,
+        };
+        for (d, priority) in BASE_PRIORITY.into_iter().enumerate() {
+            c.script_passes(d, true);
+            c.write_conf(d, priority);
+            c.start(d);
+        }
+        c
+    }
+
+    fn conf_path(&self, d: usize) -> PathBuf {
+        self.dir.0.join(format!("{}.conf", host(d)))
+    }
+
+    fn socket(&self, d: usize) -> PathBuf {
+        self.dir.0.join(format!("{}.sock", host(d)))
+    }
+
+    /// The same keepalived.conf for both implementations.
+    pub fn write_conf(&self, d: usize, priority: u8) {
+        let ok = self.dir.0.join(format!("{}.ok", host(d)));
+        let text = format!(
+            "global_defs {{\n router_id {h}\n}}\n\
+             vrrp_script chk {{\n script \"/usr/bin/test -f {ok}\"\n interval 1\n fall 1\n rise 1\n weight {SCRIPT_WEIGHT}\n}}\n\
+             vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 79\n priority {priority}\n advert_int 1\n \
+             virtual_ipaddress {{\n  {VIP}/24\n }}\n track_script {{\n  chk\n }}\n}}\n",
+            h = host(d),
+            ok = ok.display(),
+        );
+        std::fs::write(self.conf_path(d), text).unwrap();
+    }
+
+    pub fn script_passes(&self, d: usize, passes: bool) {
+        let ok = self.dir.0.join(format!("{}.ok", host(d)));
+        if passes {
+            std::fs::write(ok, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(ok);
+        }
+    }
+
+    pub fn start(&mut self, d: usize) {
+        let n = self.directors[d].starts;
+        self.directors[d].starts += 1;
+        let log = self.dir.0.join(format!("{}-{n}.log", host(d)));
+        let conf = self.conf_path(d);
+        let proc = match self.directors[d].which {
+            Impl::Lvsdeck => {
+                let socket = self.socket(d);
+                let args = [
+                    "--daemon",
+                    "-c",
+                    conf.to_str().unwrap(),
+                    "--socket",
+                    socket.to_str().unwrap(),
+                ];
+                Proc::spawn(&self.topo, &host(d), support::lvsdeck_bin(), &args, log)
+            }
+            Impl::Keepalived => {
+                support::keepalived_with(&self.topo, &host(d), &conf, &self.dir, log)
+            }
+        };
+        self.directors[d].proc = Some(proc);
+    }
+
+    /// The processes that do VRRP on a director: lvsdeck's daemon (not its VIP guard: a crash
+    /// is the daemon's), or every keepalived process (its VRRP child does the work).
+    fn vrrp_pids(&self, d: usize) -> Vec<i32> {
+        let Some(proc) = &self.directors[d].proc else {
+            return Vec::new();
+        };
+        match self.directors[d].which {
+            Impl::Lvsdeck => vec![proc.pid()],
+            Impl::Keepalived => {
+                let out = std::process::Command::new("ip")
+                    .args(["netns", "pids", &self.topo.ns(&host(d))])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                    .unwrap_or_default();
+                out.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                    .filter(|p| {
+                        std::fs::read_to_string(format!("/proc/{p}/comm"))
+                            .is_ok_and(|c| c.trim() == "keepalived")
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn signal(&self, d: usize, sig: i32) {
+        for pid in self.vrrp_pids(d) {
+            // SAFETY: kill(2) on a process of the director's namespace.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// A daemon that exited on its own (not killed by the campaign): its exit code.
+    pub fn exited(&mut self, d: usize) -> Option<i32> {
+        let proc = self.directors[d].proc.as_mut()?;
+        let status = proc.child.try_wait().ok()??;
+        Some(status.code().unwrap_or(-1))
+    }
+
+    fn ctl(&self, d: usize, args: &[&str]) -> Result<String, String> {
+        let socket = self.socket(d);
+        let out = std::process::Command::new(support::lvsdeck_bin())
+            .args(["--socket", socket.to_str().unwrap(), "ctl"])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            Ok(text.trim().to_string())
+        } else {
+            Err(text.trim().to_string())
+        }
+    }
+
+    fn nft(&self, d: usize, script: &str) -> Result<(), String> {
+        self.topo
+            .exec(&host(d), &["nft", script])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Apply a fault; `Err` says why it could not be (not a violation: a hand-over of a
+    /// director that is no longer master is refused, as it should be).
+    pub fn apply(&mut self, d: usize, kind: Kind) -> Result<(), String> {
+        let which = self.directors[d].which;
+        if kind.lvsdeck_only() && which != Impl::Lvsdeck {
+            return Err(format!("n/a: {} has no control socket", which.name()));
+        }
+        match kind {
+            Kind::Kill => {
+                self.signal(d, libc::SIGKILL);
+                if let Some(mut p) = self.directors[d].proc.take() {
+                    p.wait_exit(Duration::from_secs(5));
+                }
+                Ok(())
+            }
+            Kind::Freeze => {
+                self.signal(d, libc::SIGSTOP);
+                Ok(())
+            }
+            Kind::Cable => self
+                .topo
+                .set_cable(&host(d), false)
+                .map_err(|e| e.to_string()),
+            Kind::Partition { both_ways } => {
+                let mut rules = "add table inet chaos; \
+                     add chain inet chaos in { type filter hook input priority -10; }; \
+                     add rule inet chaos in ip protocol vrrp drop"
+                    .to_string();
+                if both_ways {
+                    rules.push_str(
+                        "; add chain inet chaos out { type filter hook output priority -10; }; \
+                         add rule inet chaos out ip protocol vrrp drop",
+                    );
+                }
+                self.nft(d, &rules)
+            }
+            Kind::Loss { pct } => self.nft(
+                d,
+                &format!(
+                    "add table inet chaos; \
+                     add chain inet chaos out {{ type filter hook output priority -10; }}; \
+                     add rule inet chaos out numgen random mod 100 < {pct} drop"
+                ),
+            ),
+            Kind::Reload { priority } => {
+                self.write_conf(d, priority);
+                self.reload(d);
+                Ok(())
+            }
+            Kind::Handover => self.ctl(d, &["handover", "VI_1"]).map(|_| ()),
+            Kind::Override { priority } => self
+                .ctl(d, &["priority", "VI_1", &priority.to_string()])
+                .map(|_| ()),
+            Kind::ScriptFlap => {
+                self.script_passes(d, false);
+                Ok(())
+            }
+        }
+    }
+
+    fn reload(&self, d: usize) {
+        // keepalived reloads on SIGHUP to its parent; lvsdeck's daemon is one process.
+        if let Some(p) = &self.directors[d].proc {
+            p.signal(libc::SIGHUP);
+        }
+    }
+
+    pub fn heal(&mut self, d: usize, kind: Kind) -> Result<(), String> {
+        match kind {
+            Kind::Kill => {
+                self.start(d);
+                Ok(())
+            }
+            Kind::Freeze => {
+                self.signal(d, libc::SIGCONT);
+                Ok(())
+            }
+            Kind::Cable => self
+                .topo
+                .set_cable(&host(d), true)
+                .map_err(|e| e.to_string()),
+            Kind::Partition { .. } | Kind::Loss { .. } => self.nft(d, "delete table inet chaos"),
+            Kind::Reload { .. } => {
+                self.write_conf(d, BASE_PRIORITY[d]);
+                self.reload(d);
+                Ok(())
+            }
+            Kind::Handover => self.ctl(d, &["clear"]).map(|_| ()),
+            Kind::Override { .. } => self.ctl(d, &["priority", "VI_1", "clear"]).map(|_| ()),
+            Kind::ScriptFlap => {
+                self.script_passes(d, true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every director's logs, each incarnation's, for a report.
+    pub fn logs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for d in 0..DIRECTORS {
+            for n in 0..self.directors[d].starts {
+                let name = format!("{}-{n}.log", host(d));
+                let text = std::fs::read_to_string(self.dir.0.join(&name)).unwrap_or_default();
+                out.push((format!("{name} ({})", self.directors[d].which.name()), text));
+            }
+        }
+        out
+    }
+
+    pub fn stop(&mut self) {
+        for d in 0..DIRECTORS {
+            self.signal(d, libc::SIGCONT);
+            if let Some(mut p) = self.directors[d].proc.take() {
+                p.signal(libc::SIGTERM);
+                p.wait_exit(Duration::from_secs(10));
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The fault campaign in CI (issue 18): 30 faults from a fixed seed on three lvsdeck directors,
+//! and on two lvsdeck directors with a keepalived in the same VRID; every invariant held
+//! (`chaos/mod.rs` says which). The 100- and 1,000-fault forms and the side-by-side table with
+//! keepalived-only clusters: `cargo bench --bench chaos`.
+
+mod chaos;
+mod support;
+
+use chaos::cluster::Mix;
+
+/// CI's schedule. Seeds that found bugs are kept in `REGRESSIONS` and played too.
+const CI_SEED: u64 = 2026;
+const CI_FAULTS: usize = 30;
+
+fn campaign(mix: Mix, seed: u64, faults: usize, tag: &str) {
+    if !support::prerequisites("fault campaign", &["ip", "nft", "ping", "keepalived"]) {
+        return;
+    }
+    let outcome = chaos::run(mix, seed, faults, tag);
+    println!("{}", outcome.report);
+    let blamed: Vec<_> = outcome
+        .violations
+        .iter()
+        .filter(|v| v.involves_lvsdeck(mix))
+        .collect();
+    assert!(
+        blamed.is_empty(),
+        "{} violation(s) of the campaign's invariants:\n{}",
+        blamed.len(),
+        outcome.report
+    );
+    assert!(
+        outcome.stats.applied >= faults * 2 / 3,
+        "too few faults took effect:\n{}",
+        outcome.report
+    );
+}
+
+#[test]
+fn thirty_faults_on_three_lvsdeck_directors() {
+    campaign(Mix::Lvsdeck, CI_SEED, CI_FAULTS, "cl");
+}
+
+#[test]
+fn thirty_faults_on_lvsdeck_and_keepalived_in_one_vrid() {
+    campaign(Mix::Mixed, CI_SEED, CI_FAULTS, "cm");
+}
+
+/// A run given by the environment (a report's `replay:` line); nothing without it.
+#[test]
+fn replay() {
+    let Ok(seed) = std::env::var("LVSDECK_CHAOS_SEED") else {
+        return;
+    };
+    let seed = seed.parse().expect("LVSDECK_CHAOS_SEED: a number");
+    let faults = std::env::var("LVSDECK_CHAOS_FAULTS")
+        .ok()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(CI_FAULTS);
+    let mix = std::env::var("LVSDECK_CHAOS_MIX").unwrap_or_else(|_| "lvsdeck".into());
+    let mix = Mix::parse(&mix).expect("LVSDECK_CHAOS_MIX: lvsdeck, mixed or keepalived");
+    campaign(mix, seed, faults, "cr");
+}
