@@ -41,7 +41,9 @@ fn main() {
         let runs: Vec<_> = mixes
             .iter()
             .zip(["bl", "bm", "bk"])
-            .map(|(&mix, tag)| s.spawn(move || chaos::run(mix, seed, faults, tag)))
+            .map(|(&mix, tag)| {
+                s.spawn(move || chaos::run(&chaos::Setup::namespaces(mix), seed, faults, tag))
+            })
             .collect();
         runs.into_iter()
             .map(|r| r.join().expect("a campaign"))

@@ -16,7 +16,7 @@ fn campaign(mix: Mix, seed: u64, faults: usize, tag: &str) {
     if !support::prerequisites("fault campaign", &["ip", "nft", "ping", "keepalived"]) {
         return;
     }
-    let outcome = chaos::run(mix, seed, faults, tag);
+    let outcome = chaos::run(&chaos::Setup::namespaces(mix), seed, faults, tag);
     println!("{}", outcome.report);
     let blamed: Vec<_> = outcome
         .violations

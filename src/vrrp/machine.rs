@@ -530,6 +530,9 @@ struct Handover {
     guard_until: Instant,
     next_send: Option<Instant>,
     deadline: Instant,
+    /// Whether the completed hand-over leaves the inhibit (an operator's clear during the
+    /// hand-over says not).
+    inhibit_after: bool,
 }
 
 /// One VRRP instance. See the module docs.
@@ -935,6 +938,7 @@ impl Instance {
             guard_until: now + self.params.handover.guard,
             next_send: (remaining > 0).then(|| now + self.params.handover.spacing),
             deadline: now + i * 4 + i / 2,
+            inhibit_after: true,
         });
         self.counters.handovers += 1;
         self.push_event(now, EventKind::HandoverStarted);
@@ -982,9 +986,13 @@ impl Instance {
         Ok(())
     }
 
-    /// Operator: end the post-hand-over inhibit, so this instance preempts again.
+    /// Operator: end the post-hand-over inhibit, so this instance preempts again; during a
+    /// hand-over, the hand-over completes (make-before-break) but leaves no inhibit.
     pub fn clear_handover_inhibit(&mut self, _now: Instant) {
         self.handover_inhibit = false;
+        if let Some(h) = self.handover.as_mut() {
+            h.inhibit_after = false;
+        }
     }
 
     // ----- sync group hooks -----
@@ -1236,7 +1244,7 @@ impl Instance {
                 }
                 self.learn_interval(advert);
                 self.enter_backup(now);
-                self.handover_inhibit = true;
+                self.handover_inhibit = h.inhibit_after;
                 self.master_heard = Some(MasterInfo {
                     addr: src,
                     priority: advert.priority,
@@ -2063,6 +2071,15 @@ mod tests {
         m.handover(t0).unwrap();
         m.handle_advert(t0 + ms(700), ip(9), &advert(Version::V3, 100, 100));
         m.clear_handover_inhibit(t0 + ms(800));
+        assert!(m.preempts());
+        // Cleared while the hand-over is still under way (found by the fault campaign: the
+        // backup was slow to take over): it completes and leaves no inhibit.
+        let mut m = master(200, t0);
+        m.handover(t0).unwrap();
+        m.clear_handover_inhibit(t0 + ms(100));
+        m.handle_advert(t0 + ms(700), ip(9), &advert(Version::V3, 100, 100));
+        assert_eq!(m.state(), State::Backup, "the hand-over completes");
+        assert!(!m.handover_inhibited());
         assert!(m.preempts());
     }
 

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use lvsdeck::lab::netns::{HostSpec, Topology};
 
-use super::schedule::{DIRECTORS, Kind};
+use super::Setup;
+use super::schedule::Kind;
 use crate::support::{self, Proc, TempDir};
 
 pub const VIP: &str = "10.79.0.100";
 pub const CLIENT_IP: &str = "10.79.0.10";
-pub const BASE_PRIORITY: [u8; DIRECTORS] = [150, 100, 50];
+pub const BASE_PRIORITY: [u8; 3] = [150, 100, 50];
+/// The DR real servers of the IPVS form, each with the VIP on `lo`.
+pub const REALS: [&str; 2] = ["10.79.0.21", "10.79.0.22"];
 /// The tracked script's weight: d1 failing it (150 - 80) falls below d2.
 const SCRIPT_WEIGHT: i32 = -80;
 
@@ -79,14 +82,17 @@ pub struct Director {
 }
 
 pub struct Cluster {
+    pub setup: Setup,
     pub topo: Topology,
     pub dir: TempDir,
     pub directors: Vec<Director>,
+    /// The real servers' processes (the IPVS form).
+    pub servers: Vec<Proc>,
 }
 
 impl Cluster {
-    pub fn build(mix: Mix, tag: &str) -> Cluster {
-        let mut hosts: Vec<HostSpec> = (0..DIRECTORS)
+    pub fn build(setup: &Setup, tag: &str) -> Cluster {
+        let mut hosts: Vec<HostSpec> = (0..setup.directors)
             .map(|d| {
                 HostSpec::new(
                     &host(d),
@@ -96,26 +102,68 @@ impl Cluster {
             })
             .collect();
         hosts.push(HostSpec::new("client", 0x10, &[&format!("{CLIENT_IP}/24")]));
+        if setup.ipvs {
+            for (i, addr) in REALS.iter().enumerate() {
+                let name = format!("rs{}", i + 1);
+                hosts.push(HostSpec::new(
+                    &name,
+                    0x21 + i as u8,
+                    &[&format!("{addr}/24")],
+                ));
+            }
+        }
         let topo = Topology::build(&support::prefix(tag), hosts).expect("topology");
         let dir = TempDir::new(&format!("chaos-{tag}"));
-        let directors = (0..DIRECTORS)
+        let directors = (0..setup.directors)
             .map(|d| Director {
-                which: mix.of(d),
+                which: setup.mix.of(d),
                 proc: None,
                 starts: 0,
             })
             .collect();
         let mut c = Cluster {
+            setup: setup.clone(),
             topo,
             dir,
             directors,
+            servers: Vec::new(),
         };
-        for (d, priority) in BASE_PRIORITY.into_iter().enumerate() {
+        if setup.ipvs {
+            c.start_real_servers();
+        }
+        for (d, priority) in BASE_PRIORITY.into_iter().take(setup.directors).enumerate() {
             c.script_passes(d, true);
             c.write_conf(d, priority);
             c.start(d);
         }
         c
+    }
+
+    /// DR real servers as the article sets them up (VIP on `lo`, arp_ignore 1, arp_announce
+    /// 2), each answering HTTP on port 80, and a client sending requests through the VIP.
+    fn start_real_servers(&mut self) {
+        for i in 0..REALS.len() {
+            let name = format!("rs{}", i + 1);
+            for (key, value) in [
+                ("net.ipv4.conf.all.arp_ignore", "1"),
+                ("net.ipv4.conf.all.arp_announce", "2"),
+                ("net.ipv4.conf.eth0.arp_ignore", "1"),
+                ("net.ipv4.conf.eth0.arp_announce", "2"),
+            ] {
+                self.topo.sysctl(&name, key, value).expect("sysctl");
+            }
+            self.topo
+                .exec(
+                    &name,
+                    &["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"],
+                )
+                .expect("VIP on lo");
+            let log = self.dir.0.join(format!("{name}.log"));
+            let args = ["lab-node", "--name", &name, "--listen", "0.0.0.0:80"];
+            let exe = self.setup.lvsdeck.clone();
+            self.servers
+                .push(Proc::spawn(&self.topo, &name, &exe, &args, log));
+        }
     }
 
     fn conf_path(&self, d: usize) -> PathBuf {
@@ -133,9 +181,14 @@ impl Cluster {
             "global_defs {{\n router_id {h}\n}}\n\
              vrrp_script chk {{\n script \"/usr/bin/test -f {ok}\"\n interval 1\n fall 1\n rise 1\n weight {SCRIPT_WEIGHT}\n}}\n\
              vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 79\n priority {priority}\n advert_int 1\n \
-             virtual_ipaddress {{\n  {VIP}/24\n }}\n track_script {{\n  chk\n }}\n}}\n",
+             virtual_ipaddress {{\n  {VIP}/24\n }}\n track_script {{\n  chk\n }}\n}}\n{services}",
             h = host(d),
             ok = ok.display(),
+            services = if self.setup.ipvs {
+                virtual_server()
+            } else {
+                String::new()
+            },
         );
         std::fs::write(self.conf_path(d), text).unwrap();
     }
@@ -164,7 +217,7 @@ impl Cluster {
                     "--socket",
                     socket.to_str().unwrap(),
                 ];
-                Proc::spawn(&self.topo, &host(d), support::lvsdeck_bin(), &args, log)
+                Proc::spawn(&self.topo, &host(d), &self.setup.lvsdeck, &args, log)
             }
             Impl::Keepalived => {
                 support::keepalived_with(&self.topo, &host(d), &conf, &self.dir, log)
@@ -214,7 +267,7 @@ impl Cluster {
 
     fn ctl(&self, d: usize, args: &[&str]) -> Result<String, String> {
         let socket = self.socket(d);
-        let out = std::process::Command::new(support::lvsdeck_bin())
+        let out = std::process::Command::new(&self.setup.lvsdeck)
             .args(["--socket", socket.to_str().unwrap(), "ctl"])
             .args(args)
             .output()
@@ -247,10 +300,17 @@ impl Cluster {
         }
         match kind {
             Kind::Kill => {
+                let pids = self.vrrp_pids(d);
                 self.signal(d, libc::SIGKILL);
                 if let Some(mut p) = self.directors[d].proc.take() {
                     p.wait_exit(Duration::from_secs(5));
                 }
+                // Until every killed process is reaped: keepalived refuses to start while a pid
+                // in its pid files exists, a zombie child included.
+                support::wait_until(Duration::from_secs(5), || {
+                    pids.iter()
+                        .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+                });
                 Ok(())
             }
             Kind::Freeze => {
@@ -337,7 +397,7 @@ impl Cluster {
     /// Every director's logs, each incarnation's, for a report.
     pub fn logs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for d in 0..DIRECTORS {
+        for d in 0..self.directors.len() {
             for n in 0..self.directors[d].starts {
                 let name = format!("{}-{n}.log", host(d));
                 let text = std::fs::read_to_string(self.dir.0.join(&name)).unwrap_or_default();
@@ -348,7 +408,7 @@ impl Cluster {
     }
 
     pub fn stop(&mut self) {
-        for d in 0..DIRECTORS {
+        for d in 0..self.directors.len() {
             self.signal(d, libc::SIGCONT);
             if let Some(mut p) = self.directors[d].proc.take() {
                 p.signal(libc::SIGTERM);
@@ -356,4 +416,19 @@ impl Cluster {
             }
         }
     }
+}
+
+/// The seed's service: the VIP's port 80 over DR to both real servers, TCP-checked every
+/// second (so a real server marked down during a fault is back within the settling time).
+fn virtual_server() -> String {
+    let mut s = format!(
+        "virtual_server {VIP} 80 {{\n delay_loop 1\n lb_algo rr\n lb_kind DR\n protocol TCP\n"
+    );
+    for rs in REALS {
+        s.push_str(&format!(
+            " real_server {rs} 80 {{\n  weight 1\n  TCP_CHECK {{\n   connect_timeout 1\n  }}\n }}\n"
+        ));
+    }
+    s.push_str("}\n");
+    s
 }

@@ -25,7 +25,38 @@ use std::time::{Duration, Instant, SystemTime};
 
 use cluster::{Cluster, Impl, Mix, VIP};
 use observer::{SAMPLE_EVERY, Sample};
-use schedule::{DIRECTORS, Fault, Kind, Schedule};
+use schedule::{Fault, Kind, Schedule};
+
+/// Where and how a campaign runs.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub mix: Mix,
+    /// 3 in namespaces on the host, 2 in the VM.
+    pub directors: usize,
+    /// The seed's IPVS service on every director, two DR real servers and a client sending
+    /// requests: the IPVS invariants are judged too (real IPVS: the VM only).
+    pub ipvs: bool,
+    /// The lvsdeck binary (the VM runs a copy in its RAM).
+    pub lvsdeck: String,
+    /// Whether the client pings the VIP (iputils' `ping`; the VM has only busybox's).
+    pub ping: bool,
+    /// Added to the settling time: a daemon restarted in the VM takes seconds to start.
+    pub startup: Duration,
+}
+
+impl Setup {
+    /// Three directors in namespaces on this host.
+    pub fn namespaces(mix: Mix) -> Setup {
+        Setup {
+            mix,
+            directors: 3,
+            ipvs: false,
+            lvsdeck: crate::support::lvsdeck_bin().to_string(),
+            ping: true,
+            startup: Duration::ZERO,
+        }
+    }
+}
 
 /// One Master_Down_Interval of the lowest-priority backup (3 s + (256 - 50) / 256 s) + 1 s.
 pub const SETTLE: Duration = Duration::from_millis(4810);
@@ -59,6 +90,14 @@ pub enum Violation {
         director: usize,
         code: i32,
     },
+    /// The director's IPVS service vanished (a flush) or its counters went back (re-created).
+    IpvsReset {
+        at: Duration,
+        director: usize,
+        what: String,
+    },
+    /// After settling, the directors' IPVS tables differ (`ipvsadm -Sn`).
+    TablesDiffer { at: Duration, tables: Vec<String> },
 }
 
 impl Violation {
@@ -67,7 +106,9 @@ impl Violation {
     pub fn involves_lvsdeck(&self, mix: Mix) -> bool {
         match self {
             Violation::DeadHolder { which, .. } => *which == Impl::Lvsdeck,
-            Violation::Exited { director, .. } => mix.of(*director) == Impl::Lvsdeck,
+            Violation::Exited { director, .. } | Violation::IpvsReset { director, .. } => {
+                mix.of(*director) == Impl::Lvsdeck
+            }
             _ => mix != Mix::Keepalived,
         }
     }
@@ -92,17 +133,56 @@ pub struct Outcome {
 }
 
 fn director_of(mac: &[u8; 6]) -> Option<usize> {
-    (0..DIRECTORS).find(|&d| cluster::mac(d) == *mac)
+    (0..3).find(|&d| cluster::mac(d) == *mac)
 }
 
-/// Play `faults` faults from `seed` on a cluster of `mix`; `tag` names its namespaces.
-pub fn run(mix: Mix, seed: u64, faults: usize, tag: &str) -> Outcome {
-    let schedule = Schedule::generate(seed, faults, SETTLE);
-    let mut cluster = Cluster::build(mix, tag);
-    let converged = crate::support::wait_until(Duration::from_secs(20), || {
+/// One poll of every director's IPVS table: the service's total connections (`None`: no
+/// such service) and the whole table as `ipvsadm -Sn` saves it.
+#[derive(Debug, Clone)]
+pub struct TablePoll {
+    pub at: Duration,
+    pub conns: Vec<Option<u64>>,
+    pub saved: Vec<String>,
+}
+
+fn poll_tables(cluster_ns: &[String], t0: Instant) -> TablePoll {
+    let at = t0.elapsed();
+    let service = format!("{VIP}:80");
+    let mut conns = Vec::new();
+    let mut saved = Vec::new();
+    for ns in cluster_ns {
+        // One process per director and poll: each exec is dear in the VM.
+        let script = format!("ipvsadm -Ln --stats -t {service}; echo ==; ipvsadm -Sn");
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", &script])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let (stats, table) = out.split_once("==\n").unwrap_or((&out, ""));
+        conns.push(
+            stats
+                .lines()
+                .find(|l| l.starts_with("TCP"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|n| n.parse().ok()),
+        );
+        let mut lines: Vec<&str> = table.lines().collect();
+        lines.sort();
+        saved.push(lines.join("\n"));
+    }
+    TablePoll { at, conns, saved }
+}
+
+/// Play `faults` faults from `seed` on a cluster set up as `setup`; `tag` names its
+/// namespaces.
+pub fn run(setup: &Setup, seed: u64, faults: usize, tag: &str) -> Outcome {
+    let mix = setup.mix;
+    let settle = SETTLE + setup.startup;
+    let schedule = Schedule::generate(seed, faults, setup.directors, settle);
+    let mut cluster = Cluster::build(setup, tag);
+    let converged = crate::support::wait_until(Duration::from_secs(20) + setup.startup * 4, || {
         cluster.topo.holds("d1", VIP)
-            && !cluster.topo.holds("d2", VIP)
-            && !cluster.topo.holds("d3", VIP)
+            && (1..setup.directors).all(|d| !cluster.topo.holds(&cluster::host(d), VIP))
     });
     if converged.is_none() {
         let logs: String = cluster
@@ -112,20 +192,46 @@ pub fn run(mix: Mix, seed: u64, faults: usize, tag: &str) -> Outcome {
             .collect();
         panic!("{}: d1 never became the only master\n{logs}", mix.name());
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1500) + setup.startup);
     let t0 = Instant::now();
     let t0_wall = SystemTime::now();
-    let ping_log = cluster.dir.0.join("ping.log");
-    let ping = crate::support::Proc::spawn(
-        &cluster.topo,
-        "client",
-        "ping",
-        &["-D", "-O", "-n", "-i", "0.05", "-W", "1", VIP],
-        ping_log.clone(),
-    );
+    let mut ping = setup.ping.then(|| {
+        crate::support::Proc::spawn(
+            &cluster.topo,
+            "client",
+            "ping",
+            &["-D", "-O", "-n", "-i", "0.05", "-W", "1", VIP],
+            cluster.dir.0.join("ping.log"),
+        )
+    });
+    let client = setup.ipvs.then(|| {
+        let status = cluster.dir.0.join("client.status");
+        let target = format!("{VIP}:80");
+        let args = [
+            "lab-client",
+            "--target",
+            &target,
+            "--rate",
+            "20",
+            "--status",
+        ];
+        let mut args: Vec<&str> = args.to_vec();
+        let status_s = status.to_str().unwrap().to_string();
+        args.push(&status_s);
+        crate::support::Proc::spawn(
+            &cluster.topo,
+            "client",
+            &setup.lvsdeck,
+            &args,
+            cluster.dir.0.join("client.log"),
+        )
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let client_ns = cluster.topo.ns("client");
-    let (samples, played) = std::thread::scope(|s| {
+    let director_ns: Vec<String> = (0..setup.directors)
+        .map(|d| cluster.topo.ns(&cluster::host(d)))
+        .collect();
+    let (samples, tables, played) = std::thread::scope(|s| {
         let stop_obs = stop.clone();
         let observer = s.spawn(move || {
             crate::support::enter_netns(&client_ns);
@@ -137,25 +243,46 @@ pub fn run(mix: Mix, seed: u64, faults: usize, tag: &str) -> Outcome {
                 stop_obs,
             )
         });
+        let stop_tables = stop.clone();
+        let ipvs = setup.ipvs;
+        let tables = s.spawn(move || {
+            let mut polls = Vec::new();
+            while ipvs && !stop_tables.load(Ordering::Relaxed) {
+                polls.push(poll_tables(&director_ns, t0));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            polls
+        });
         let played = play(&mut cluster, &schedule, t0);
         stop.store(true, Ordering::Relaxed);
-        (observer.join().expect("observer"), played)
+        (
+            observer.join().expect("observer"),
+            tables.join().expect("table poller"),
+            played,
+        )
     });
-    ping.signal(libc::SIGINT);
-    let mut ping = ping;
-    ping.wait_exit(Duration::from_secs(3));
-    let pings = observer::pings(&ping.log_text(), t0_wall);
+    let pings = match ping.as_mut() {
+        Some(p) => {
+            p.signal(libc::SIGINT);
+            p.wait_exit(Duration::from_secs(3));
+            observer::pings(&p.log_text(), t0_wall)
+        }
+        None => Vec::new(),
+    };
+    drop(client);
     let (mut played, exits) = played;
     let mut violations = exits;
     let mut stats = Stats::default();
-    judge(
+    let windows = judge(
         &schedule,
         &mut played,
         &samples,
         mix,
+        settle,
         &mut violations,
         &mut stats,
     );
+    judge_tables(&tables, &windows, &mut violations);
     stats.pings = pings.len();
     stats.pings_lost = pings.iter().filter(|(_, ok)| !ok).count();
     cluster.stop();
@@ -172,6 +299,54 @@ pub fn run(mix: Mix, seed: u64, faults: usize, tag: &str) -> Outcome {
         violations,
         stats,
         report,
+    }
+}
+
+/// The IPVS invariants: on every director the service is always there and its connection
+/// count never goes back (never flushed or re-created, the killed daemon's table included);
+/// after settling, every director's table is the same.
+fn judge_tables(
+    polls: &[TablePoll],
+    windows: &[(Duration, Duration)],
+    violations: &mut Vec<Violation>,
+) {
+    let mut last: Vec<Option<u64>> = Vec::new();
+    let mut differ_reported = None;
+    for poll in polls {
+        last.resize(poll.conns.len(), None);
+        for (d, now) in poll.conns.iter().enumerate() {
+            match (last[d], now) {
+                (_, None) => violations.push(Violation::IpvsReset {
+                    at: poll.at,
+                    director: d,
+                    what: "the service is gone".into(),
+                }),
+                (Some(before), Some(now)) if *now < before => {
+                    violations.push(Violation::IpvsReset {
+                        at: poll.at,
+                        director: d,
+                        what: format!("connections went from {before} to {now}"),
+                    })
+                }
+                _ => {}
+            }
+            if now.is_some() {
+                last[d] = *now;
+            }
+        }
+        let window = windows
+            .iter()
+            .position(|(a, b)| poll.at >= *a && poll.at < *b);
+        if let Some(w) = window
+            && poll.saved.windows(2).any(|p| p[0] != p[1])
+            && differ_reported != Some(w)
+        {
+            differ_reported = Some(w);
+            violations.push(Violation::TablesDiffer {
+                at: poll.at,
+                tables: poll.saved.clone(),
+            });
+        }
     }
 }
 
@@ -194,9 +369,9 @@ fn play(cluster: &mut Cluster, schedule: &Schedule, t0: Instant) -> (Vec<Played>
             healed_at: None,
         })
         .collect();
-    let mut killed = [false; DIRECTORS];
+    let mut killed = vec![false; cluster.directors.len()];
     let mut exits = Vec::new();
-    let mut watch_until = |cluster: &mut Cluster, until: Duration, killed: &[bool; DIRECTORS]| {
+    let mut watch_until = |cluster: &mut Cluster, until: Duration, killed: &[bool]| {
         loop {
             for (d, k) in killed.iter().enumerate() {
                 if *k {
@@ -208,6 +383,9 @@ fn play(cluster: &mut Cluster, schedule: &Schedule, t0: Instant) -> (Vec<Played>
                         director: d,
                         code,
                     });
+                    // Started again, so the campaign goes on (not in a tight loop if it
+                    // cannot start).
+                    std::thread::sleep(Duration::from_millis(500));
                     cluster.start(d);
                 }
             }
@@ -246,15 +424,16 @@ fn judge(
     played: &mut [Played],
     samples: &[Sample],
     mix: Mix,
+    settle: Duration,
     violations: &mut Vec<Violation>,
     stats: &mut Stats,
-) {
+) -> Vec<(Duration, Duration)> {
     stats.applied = played.iter().filter(|p| p.applied.is_ok()).count();
     stats.not_applicable = played
         .iter()
         .filter(|p| p.applied.as_ref().is_err_and(|e| e.starts_with("n/a")))
         .count();
-    // Each check window opens `SETTLE` after the last heal of its group as it was played.
+    // Each check window opens `settle` after the last heal of its group as it was played.
     let mut prev_to = Duration::ZERO;
     let windows: Vec<(Duration, Duration)> = schedule
         .checks
@@ -267,7 +446,7 @@ fn judge(
                 .max()
                 .unwrap_or_default();
             prev_to = w.to;
-            (w.from.max(last_heal + SETTLE), w.to)
+            (w.from.max(last_heal + settle), w.to)
         })
         .collect();
     // Killed or frozen: from when to when (unhealed: to the end).
@@ -336,6 +515,7 @@ fn judge(
             wrong_run = 0;
         }
     }
+    windows
 }
 
 fn secs(d: Duration) -> String {
@@ -354,21 +534,27 @@ fn report(
     let mut r = String::new();
     let _ = writeln!(
         r,
-        "fault campaign: seed {} · {} faults · cluster {} (d1 {}, d2 {}, d3 {})",
+        "fault campaign: seed {} · {} faults · cluster {} ({})",
         schedule.seed,
         schedule.faults.len(),
         mix.name(),
-        mix.of(0).name(),
-        mix.of(1).name(),
-        mix.of(2).name()
+        (0..cluster.directors.len())
+            .map(|d| format!("d{} {}", d + 1, mix.of(d).name()))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let _ = writeln!(
-        r,
-        "replay: LVSDECK_CHAOS_SEED={} LVSDECK_CHAOS_FAULTS={} LVSDECK_CHAOS_MIX={} cargo test --test chaos_netns -- --nocapture replay",
-        schedule.seed,
-        schedule.faults.len(),
-        mix.name()
-    );
+    if cluster.setup.ipvs {
+        let _ = writeln!(r, "replay: SEED and FAULTS in tests/chaos_vm.rs");
+    } else {
+        let _ = writeln!(
+            r,
+            "replay: LVSDECK_CHAOS_SEED={} LVSDECK_CHAOS_FAULTS={} LVSDECK_CHAOS_MIX={} cargo test \
+             --test chaos_netns -- --nocapture replay",
+            schedule.seed,
+            schedule.faults.len(),
+            mix.name()
+        );
+    }
     for p in played {
         let f = &p.fault;
         let until = p.healed_at.unwrap_or(p.applied_at) + SETTLE;

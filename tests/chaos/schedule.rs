@@ -7,7 +7,6 @@
 use std::fmt;
 use std::time::Duration;
 
-pub const DIRECTORS: usize = 3;
 /// How long a check window lasts after the cluster has settled.
 pub const CHECK: Duration = Duration::from_millis(1500);
 
@@ -152,18 +151,21 @@ fn kind(rng: &mut Rng, director: usize) -> (Kind, Duration) {
 }
 
 impl Schedule {
-    /// `faults` faults from `seed`; `settle`: from a group's last heal to its check window.
-    pub fn generate(seed: u64, faults: usize, settle: Duration) -> Schedule {
+    /// `faults` faults from `seed` on `directors` directors; `settle`: from a group's last
+    /// heal to its check window.
+    pub fn generate(seed: u64, faults: usize, directors: usize, settle: Duration) -> Schedule {
         let mut rng = Rng::new(seed);
         let mut out = Vec::new();
         let mut checks = Vec::new();
         let mut t = Duration::ZERO;
         while out.len() < faults {
-            let size = (rng.range(1, 4) as usize).min(faults - out.len());
-            let mut directors: Vec<usize> = (0..DIRECTORS).collect();
+            let size = (rng.range(1, 4) as usize)
+                .min(faults - out.len())
+                .min(directors);
+            let mut free: Vec<usize> = (0..directors).collect();
             let mut group_end = t;
             for _ in 0..size {
-                let director = directors.remove(rng.range(0, directors.len() as u64) as usize);
+                let director = free.remove(rng.range(0, free.len() as u64) as usize);
                 let (kind, hold) = kind(&mut rng, director);
                 let start = t + Duration::from_millis(rng.range(0, 1500));
                 let heal = start + hold;
@@ -199,15 +201,15 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let settle = Duration::from_millis(4800);
-        let a = Schedule::generate(7, 30, settle);
-        assert_eq!(a, Schedule::generate(7, 30, settle));
-        assert_ne!(a, Schedule::generate(8, 30, settle));
+        let a = Schedule::generate(7, 30, 3, settle);
+        assert_eq!(a, Schedule::generate(7, 30, 3, settle));
+        assert_ne!(a, Schedule::generate(8, 30, 3, settle));
         assert_eq!(a.faults.len(), 30);
     }
 
     #[test]
     fn groups_overlap_on_distinct_directors_and_end_before_their_check() {
-        let s = Schedule::generate(2026, 1000, Duration::from_millis(4800));
+        let s = Schedule::generate(2026, 1000, 3, Duration::from_millis(4800));
         let mut kinds = std::collections::HashSet::new();
         for f in &s.faults {
             kinds.insert(std::mem::discriminant(&f.kind));

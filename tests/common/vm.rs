@@ -81,6 +81,12 @@ pub fn guest_only<F: FnOnce()>(name: &str, body: F) {
 /// or [`guest_only`]) and asserts each passed. Skips (or fails under CI) when no guest can be
 /// had.
 pub fn run_tests_in_guest(names: &[&str]) {
+    run_tests_in_guest_within(names, None)
+}
+
+/// As [`run_tests_in_guest`], with the boot's time limit in seconds (`LVSDECK_VM_TIMEOUT`,
+/// 300 by default) raised for a long test; a limit set in the environment wins.
+pub fn run_tests_in_guest_within(names: &[&str], timeout_s: Option<u64>) {
     assert!(!names.is_empty(), "run_tests_in_guest needs test names");
     let exe = std::env::current_exe().expect("current_exe");
     let mut command: Vec<OsString> = vec![exe.into()];
@@ -94,7 +100,7 @@ pub fn run_tests_in_guest(names: &[&str]) {
         ]
         .map(OsString::from),
     );
-    let run = match boot(&command) {
+    let run = match boot_within(&command, timeout_s) {
         Ok(run) => run,
         Err(Unavailable(reason)) => return skip(&names.join(", "), &reason),
     };
@@ -151,9 +157,19 @@ impl GuestRun {
 /// path the guest shares, like this test executable) in the current directory with
 /// `LVSDECK_IN_VM=1`, and returns what happened. Runs prepare.sh first (once per process).
 pub fn boot(command: &[OsString]) -> Result<GuestRun, Unavailable> {
+    boot_within(command, None)
+}
+
+/// As [`boot`], with a time limit in seconds unless `LVSDECK_VM_TIMEOUT` sets one.
+pub fn boot_within(command: &[OsString], timeout_s: Option<u64>) -> Result<GuestRun, Unavailable> {
     prepare()?;
     let _slot = Slot::acquire();
     let mut cmd = Command::new("bash");
+    if let Some(s) = timeout_s
+        && std::env::var_os("LVSDECK_VM_TIMEOUT").is_none()
+    {
+        cmd.env("LVSDECK_VM_TIMEOUT", s.to_string());
+    }
     cmd.arg(run_sh());
     if let Some(dir) = command
         .first()

@@ -32,7 +32,7 @@ MODULES_BOOT=(virtio_pci 9pnet_virtio 9p nf_conntrack ip_vs
     ip_vs_ovf ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_twos
     veth dummy bridge macvlan)
 # Shipped but loaded on demand (the kernel's request_module, or `modprobe NAME` in a test).
-MODULES_EXTRA=(nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_fib_inet nfnetlink nft_dup_ipv4 nft_dup_ipv6
+MODULES_EXTRA=(nf_tables nft_ct nft_numgen nft_chain_nat nft_masq nft_reject_inet nft_fib_inet nfnetlink nft_dup_ipv4 nft_dup_ipv6
     xt_ipvs ip_vs_ftp sch_netem 8021q tun vxlan ipvlan ipip)
 # Module names that may be absent from a kernel build (no error then).
 MODULES_OPTIONAL=" ip_vs_twos ip_vs_ovf ip_vs_mh xt_ipvs ipvlan vxlan "

@@ -59,8 +59,8 @@ impl Runner {
     }
 
     /// Operator (`ctl clear`): every priority override goes, and so does the hold a completed
-    /// hand-over left on the old master (it preempts again, taking the VIPs back if it has the
-    /// highest priority); how many of each there were.
+    /// hand-over left on the old master, or one under way would leave (it preempts again,
+    /// taking the VIPs back if it has the highest priority); how many of each there were.
     pub fn clear_priority_overrides(&mut self, now: Instant) -> (usize, usize) {
         let (mut overrides, mut holds) = (0, 0);
         for slot in &mut self.slots {
@@ -68,7 +68,7 @@ impl Runner {
                 let _ = slot.inst.set_priority_override(now, None);
                 overrides += 1;
             }
-            if slot.inst.handover_inhibited() {
+            if slot.inst.handover_inhibited() || slot.inst.is_handing_over() {
                 slot.inst.clear_handover_inhibit(now);
                 holds += 1;
             }
