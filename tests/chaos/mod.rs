@@ -124,6 +124,10 @@ pub struct Stats {
     pub vip_less: Duration,
     pub pings: usize,
     pub pings_lost: usize,
+    /// The IPVS form: how many polls of the tables, and each director's connection count at
+    /// the last one (a service that took no traffic would prove little).
+    pub ipvs_polls: usize,
+    pub ipvs_conns: Vec<Option<u64>>,
 }
 
 pub struct Outcome {
@@ -283,6 +287,8 @@ pub fn run(setup: &Setup, seed: u64, faults: usize, tag: &str) -> Outcome {
         &mut stats,
     );
     judge_tables(&tables, &windows, &mut violations);
+    stats.ipvs_polls = tables.len();
+    stats.ipvs_conns = tables.last().map(|p| p.conns.clone()).unwrap_or_default();
     stats.pings = pings.len();
     stats.pings_lost = pings.iter().filter(|(_, ok)| !ok).count();
     cluster.stop();
@@ -592,6 +598,13 @@ fn report(
         stats.pings_lost,
         stats.pings
     );
+    if stats.ipvs_polls > 0 {
+        let _ = writeln!(
+            r,
+            "IPVS: {} polls of every director's table; connections at the last: {:?}",
+            stats.ipvs_polls, stats.ipvs_conns
+        );
+    }
     let _ = writeln!(r, "violations: {}", violations.len());
     for v in violations.iter().take(40) {
         let _ = writeln!(r, "  {v:?}");
