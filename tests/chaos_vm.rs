@@ -44,6 +44,7 @@ fn twenty_faults_on_two_directors_with_real_ipvs() {
             lvsdeck: guest::lvsdeck_exe().to_string(),
             ping: false,
             startup: Duration::from_secs(3),
+            netem: true,
         };
         let outcome = chaos::run(&setup, SEED, FAULTS, "cv");
         println!("{}", outcome.report);

@@ -88,6 +88,8 @@ pub struct Cluster {
     pub directors: Vec<Director>,
     /// The real servers' processes (the IPVS form).
     pub servers: Vec<Proc>,
+    /// Directors whose vrrp_script flaps: whether it passes now, and since when.
+    flapping: Vec<Option<(bool, std::time::Instant)>>,
 }
 
 impl Cluster {
@@ -127,6 +129,7 @@ impl Cluster {
             dir,
             directors,
             servers: Vec::new(),
+            flapping: vec![None; setup.directors],
         };
         if setup.ipvs {
             c.start_real_servers();
@@ -334,6 +337,28 @@ impl Cluster {
                 }
                 self.nft(d, &rules)
             }
+            // Where the kernel has netem (the VM), loss with delay; the delay follows from
+            // the loss so that the schedule is the same everywhere.
+            Kind::Loss { pct } if self.setup.netem => self
+                .topo
+                .exec(
+                    &host(d),
+                    &[
+                        "tc",
+                        "qdisc",
+                        "add",
+                        "dev",
+                        "eth0",
+                        "root",
+                        "netem",
+                        "loss",
+                        &format!("{pct}%"),
+                        "delay",
+                        &format!("{}ms", u32::from(pct) * 3),
+                    ],
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Kind::Loss { pct } => self.nft(
                 d,
                 &format!(
@@ -353,7 +378,21 @@ impl Cluster {
                 .map(|_| ()),
             Kind::ScriptFlap => {
                 self.script_passes(d, false);
+                self.flapping[d] = Some((false, std::time::Instant::now()));
                 Ok(())
+            }
+        }
+    }
+
+    /// A flapping vrrp_script changes its mind every 1.3 s (its interval is 1 s, rise and
+    /// fall 1: each change is seen).
+    pub fn tick(&mut self) {
+        for d in 0..self.flapping.len() {
+            if let Some((passes, since)) = self.flapping[d]
+                && since.elapsed() >= Duration::from_millis(1300)
+            {
+                self.script_passes(d, !passes);
+                self.flapping[d] = Some((!passes, std::time::Instant::now()));
             }
         }
     }
@@ -379,6 +418,11 @@ impl Cluster {
                 .topo
                 .set_cable(&host(d), true)
                 .map_err(|e| e.to_string()),
+            Kind::Loss { .. } if self.setup.netem => self
+                .topo
+                .exec(&host(d), &["tc", "qdisc", "del", "dev", "eth0", "root"])
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Kind::Partition { .. } | Kind::Loss { .. } => self.nft(d, "delete table inet chaos"),
             Kind::Reload { .. } => {
                 self.write_conf(d, BASE_PRIORITY[d]);
@@ -388,6 +432,7 @@ impl Cluster {
             Kind::Handover => self.ctl(d, &["clear"]).map(|_| ()),
             Kind::Override { .. } => self.ctl(d, &["priority", "VI_1", "clear"]).map(|_| ()),
             Kind::ScriptFlap => {
+                self.flapping[d] = None;
                 self.script_passes(d, true);
                 Ok(())
             }

@@ -42,6 +42,9 @@ pub struct Setup {
     pub ping: bool,
     /// Added to the settling time: a daemon restarted in the VM takes seconds to start.
     pub startup: Duration,
+    /// Whether the kernel has `sch_netem` (the VM's does; this host's not): packet loss then
+    /// comes with delay.
+    pub netem: bool,
 }
 
 impl Setup {
@@ -54,6 +57,7 @@ impl Setup {
             lvsdeck: crate::support::lvsdeck_bin().to_string(),
             ping: true,
             startup: Duration::ZERO,
+            netem: false,
         }
     }
 }
@@ -395,6 +399,7 @@ fn play(cluster: &mut Cluster, schedule: &Schedule, t0: Instant) -> (Vec<Played>
                     cluster.start(d);
                 }
             }
+            cluster.tick();
             let now = t0.elapsed();
             if now >= until {
                 return;

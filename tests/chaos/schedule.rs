@@ -12,7 +12,8 @@ pub const CHECK: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// `kill -9` of the daemon; healed by starting it again.
+    /// `kill -9` of the daemon; healed by starting it again 0.3-8 s later (a supervisor's
+    /// restart delay, or a start limit hit).
     Kill,
     /// SIGSTOP; healed by SIGCONT.
     Freeze,
@@ -20,8 +21,9 @@ pub enum Kind {
     Cable,
     /// nftables drops VRRP coming in (one way) or both ways.
     Partition { both_ways: bool },
-    /// Random loss of the director's outgoing packets (nftables `numgen`: this kernel has no
-    /// `sch_netem`, so no delay).
+    /// Random loss of the director's outgoing packets: `tc netem` with a delay of 3 ms per
+    /// percent lost where the kernel has it (the VM), nftables `numgen` without delay where
+    /// not (this host).
     Loss { pct: u8 },
     /// The configuration rewritten with another priority, SIGHUP; healed by the original.
     Reload { priority: u8 },
@@ -29,7 +31,8 @@ pub enum Kind {
     Handover,
     /// An operator's priority override (lvsdeck only); healed by clearing it.
     Override { priority: u8 },
-    /// The tracked vrrp_script fails (weight -80); healed when it passes again.
+    /// The tracked vrrp_script (weight -80) flaps: fails, passes, fails... every 1.3 s; healed
+    /// when it passes again for good.
     ScriptFlap,
 }
 
@@ -45,7 +48,7 @@ impl fmt::Display for Kind {
             Kind::Reload { priority } => write!(f, "reload with priority {priority}"),
             Kind::Handover => write!(f, "operator hand-over"),
             Kind::Override { priority } => write!(f, "priority override {priority}"),
-            Kind::ScriptFlap => write!(f, "vrrp_script fails"),
+            Kind::ScriptFlap => write!(f, "vrrp_script flaps"),
         }
     }
 }
@@ -108,8 +111,8 @@ impl Rng {
 fn kind(rng: &mut Rng, director: usize) -> (Kind, Duration) {
     loop {
         let (kind, lo, hi) = match rng.range(0, 9) {
-            0 => (Kind::Kill, 300, 4000),
-            1 => (Kind::Freeze, 1000, 7000),
+            0 => (Kind::Kill, 300, 8000),
+            1 => (Kind::Freeze, 1000, 8000),
             2 => (Kind::Cable, 500, 5000),
             3 => (
                 Kind::Partition {
