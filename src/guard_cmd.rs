@@ -1,12 +1,36 @@
 //! `lvsdeck vip-guard` (hidden): the process a VRRP daemon starts beside itself, reading its
-//! word on the VIPs from stdin and removing them when the daemon dies or falls silent
-//! (`lvsdeck::vrrp::guard` says why and how).
+//! word on the VIPs from stdin and, once the daemon is silent, removing them when another
+//! director advertises their VRID as master (`lvsdeck::vrrp::guard` says why and how).
 
+use std::collections::HashSet;
+use std::net::IpAddr;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use lvsdeck::doctor::probe::{Frames, Tap};
+use lvsdeck::doctor::wire::advert_claim;
 use lvsdeck::vrrp::guard::{Message, Removal, Watch, describe};
 use lvsdeck::vrrp::vip::Rtnl;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What the guard's loop hears: the daemon's lines, the pipe closing, an advert on a link.
+enum Heard {
+    Line(String),
+    PipeClosed,
+    Advert {
+        ifindex: u32,
+        vrid: u8,
+        src: IpAddr,
+        priority: u8,
+    },
+}
+
+/// VRRP's multicast MACs (224.0.0.18, ff02::12).
+const VRRP_GROUPS: [[u8; 6]; 2] = [
+    [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12],
+    [0x33, 0x33, 0x00, 0x00, 0x00, 0x12],
+];
 
 pub fn run() -> ExitCode {
     // The daemon's stop signals reach its whole process group (Ctrl-C, systemd): the guard
@@ -24,55 +48,124 @@ pub fn run() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<Heard>();
+        read_pipe(tx.clone());
+        let listening: Arc<Mutex<HashSet<u32>>> = Arc::default();
         let mut watch = Watch::default();
-        let mut gone = false;
-        // A thread reads the pipe; its channel closes when the pipe does.
-        let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         loop {
             let deadline = watch.next_deadline();
-            let line = tokio::select! {
-                line = lines.recv(), if !watch.done() && !gone => line,
+            let next = tokio::select! {
+                h = heard.recv() => h,
                 () = sleep_until(deadline) => {
-                    remove(&rtnl, watch.expired(Instant::now()), daemon).await;
-                    if watch.done() {
-                        return ExitCode::SUCCESS;
+                    for s in watch.fall_silent(Instant::now()) {
+                        eprintln!(
+                            "lvsdeck vip-guard: {}: no word from the daemon (pid {daemon}) for \
+                             {:.1} s: its VIPs stay until another director advertises VRID {} \
+                             as master",
+                            s.instance,
+                            s.silent.as_secs_f64(),
+                            s.speaker.vrid
+                        );
                     }
+                    listen(&watch, &listening, &tx);
                     continue;
                 }
             };
-            match line {
-                Some(line) => match Message::parse(&line) {
-                    Ok(message) => watch.handle(Instant::now(), message),
+            let now = Instant::now();
+            match next {
+                Some(Heard::Line(line)) => match Message::parse(&line) {
+                    Ok(message) => watch.handle(now, message),
                     Err(e) => eprintln!("lvsdeck vip-guard: from the daemon: {line:?}: {e}"),
                 },
-                // The daemon is gone (or closed the pipe after a stop): what it still holds
-                // goes when a backup can take over.
-                None => {
-                    gone = true;
+                Some(Heard::PipeClosed) | None => {
                     watch.daemon_gone();
-                    if watch.done() {
-                        return ExitCode::SUCCESS;
-                    }
-                    if let Some(at) = watch.next_deadline() {
+                    if !watch.done() {
                         eprintln!(
                             "lvsdeck vip-guard: the daemon (pid {daemon}) is gone; its VIPs stay \
-                             {:.1} s more, until a backup can take over",
-                            at.saturating_duration_since(Instant::now()).as_secs_f64()
+                             until another director advertises as master"
                         );
                     }
                 }
+                Some(Heard::Advert {
+                    ifindex,
+                    vrid,
+                    src,
+                    priority,
+                }) => {
+                    let removals = watch.heard(now, ifindex, vrid, src, priority);
+                    remove(&rtnl, removals, daemon).await;
+                }
             }
+            if watch.done() {
+                return ExitCode::SUCCESS;
+            }
+            listen(&watch, &listening, &tx);
         }
     })
+}
+
+/// A thread reads the daemon's pipe, line by line, until it closes.
+fn read_pipe(tx: UnboundedSender<Heard>) {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Heard::Line(line)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Heard::PipeClosed);
+    });
+}
+
+/// A listening thread per interface of a held instance (kernel-filtered to VRRP: a few
+/// adverts a second), each ending when its interface is no longer wanted.
+fn listen(watch: &Watch, listening: &Arc<Mutex<HashSet<u32>>>, tx: &UnboundedSender<Heard>) {
+    let wanted: HashSet<u32> = watch.listening().into_iter().collect();
+    let mut now = listening.lock().unwrap_or_else(|e| e.into_inner());
+    now.retain(|i| wanted.contains(i));
+    for ifindex in wanted {
+        if !now.insert(ifindex) {
+            continue;
+        }
+        let tap = match Tap::open(ifindex, Frames::Vrrp) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "lvsdeck vip-guard: cannot listen for adverts on interface {ifindex}: {e}"
+                );
+                now.remove(&ifindex);
+                continue;
+            }
+        };
+        for mac in VRRP_GROUPS {
+            let _ = tap.join_multicast(ifindex, mac);
+        }
+        let (tx, listening) = (tx.clone(), listening.clone());
+        std::thread::spawn(move || {
+            loop {
+                let wanted = listening
+                    .lock()
+                    .map(|l| l.contains(&ifindex))
+                    .unwrap_or(false);
+                if !wanted {
+                    return;
+                }
+                let adverts = tap.collect(Duration::from_millis(200), advert_claim);
+                for (src, vrid, priority) in adverts {
+                    let advert = Heard::Advert {
+                        ifindex,
+                        vrid,
+                        src,
+                        priority,
+                    };
+                    if tx.send(advert).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -84,19 +177,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 async fn remove(rtnl: &Rtnl, removals: Vec<Removal>, daemon: u32) {
     for r in removals {
-        let why = if r.daemon_gone {
-            format!(
-                "the daemon (pid {daemon}) is gone and a backup can take over now ({:.1} s since \
-                 its last word)",
-                r.silent.as_secs_f64()
-            )
-        } else {
-            format!(
-                "no word from the daemon (pid {daemon}) for {:.1} s: it is stopped or stuck, and a \
-                 backup can take over now; if it resumes as master it puts them back",
-                r.silent.as_secs_f64()
-            )
-        };
+        let state = if r.daemon_gone { "gone" } else { "silent" };
         let mut failed = Vec::new();
         for (index, net) in &r.addrs {
             if let Err(e) = rtnl.del_vip(*index, *net).await {
@@ -104,8 +185,11 @@ async fn remove(rtnl: &Rtnl, removals: Vec<Removal>, daemon: u32) {
             }
         }
         eprintln!(
-            "lvsdeck vip-guard: {}: {why}: removed its VIPs {}{}",
+            "lvsdeck vip-guard: {}: {} advertises as master while the daemon (pid {daemon}) is \
+             {state} ({:.1} s since its last word): removed its VIPs {}{}",
             r.instance,
+            r.new_master,
+            r.silent.as_secs_f64(),
             describe(&r.addrs),
             if failed.is_empty() {
                 String::new()

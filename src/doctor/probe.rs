@@ -21,7 +21,7 @@ pub enum Frames {
     ArpReplies,
     /// IPv4 TCP to a port in [`PROBE_PORTS`].
     ProbeAnswers,
-    /// VRRP over IPv4 or IPv6.
+    /// VRRP over IPv4 (plain or inside AH) or IPv6.
     Vrrp,
 }
 
@@ -62,11 +62,13 @@ impl Frames {
                 op(RET, 0, 0, ACCEPT),
                 op(RET, 0, 0, 0),
             ],
+            // IPv4 protocol 112 or 51 (VRRP inside AH), IPv6 next header 112.
             Frames::Vrrp => vec![
                 op(LDH, 0, 0, 12),
-                op(JEQ, 0, 2, 0x0800),
+                op(JEQ, 0, 3, 0x0800),
                 op(LDB, 0, 0, 23),
-                op(JEQ, 3, 4, 112),
+                op(JEQ, 4, 0, 112),
+                op(JEQ, 3, 4, 51),
                 op(JEQ, 0, 3, 0x86dd),
                 op(LDB, 0, 0, 20),
                 op(JEQ, 0, 1, 112),
@@ -141,6 +143,33 @@ impl Tap {
 
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         self.tx.send(frame)
+    }
+
+    /// Have the interface accept frames to a multicast MAC (VRRP's group) while the tap is
+    /// open: a NIC that filters multicast drops a group no socket has joined.
+    pub fn join_multicast(&self, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
+        let mut address = [0u8; 8];
+        address[..6].copy_from_slice(&mac);
+        let mreq = libc::packet_mreq {
+            mr_ifindex: ifindex as i32,
+            mr_type: libc::PACKET_MR_MULTICAST as u16,
+            mr_alen: 6,
+            mr_address: address,
+        };
+        // SAFETY: setsockopt(2) with a packet_mreq that lives through the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                (&mreq as *const libc::packet_mreq).cast(),
+                size_of::<libc::packet_mreq>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Frames received (not sent by us) for `wait`, kept where `keep` says so.

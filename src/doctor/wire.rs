@@ -178,11 +178,51 @@ pub fn parse_vrrp(frame: &[u8]) -> Option<(Mac, Packet)> {
     Some((src, packet))
 }
 
+/// Who advertises which VRID at which priority, from a frame carrying a VRRP advert either
+/// plain (v2 or v3, IPv4 or IPv6) or inside an IPsec AH header (`auth_type AH`, IPv4). Nothing
+/// is authenticated: it says what the segment claims, as the doctor's listening does.
+pub fn advert_claim(frame: &[u8]) -> Option<(std::net::IpAddr, u8, u8)> {
+    if let Some((_, p)) = parse_vrrp(frame) {
+        return Some((p.ip.src(), p.advert.vrid, p.advert.priority));
+    }
+    let ip = frame.get(14..)?;
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if ethertype != ETH_P_IP || *ip.get(9)? != 51 {
+        return None;
+    }
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let ah = ip.get(usize::from(ip[0] & 0x0f) * 4..)?;
+    if *ah.first()? != 112 {
+        return None;
+    }
+    let vrrp = ah.get((usize::from(*ah.get(1)?) + 2) * 4..)?;
+    if *vrrp.first()? >> 4 != 2 {
+        return None;
+    }
+    Some((src.into(), *vrrp.get(1)?, *vrrp.get(2)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const A: Mac = [2, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn an_advert_inside_ah_is_read_for_its_claim() {
+        use crate::vrrp::ah::AhState;
+        use crate::vrrp::packet::Ipv4Header;
+        let src = Ipv4Addr::new(10, 0, 0, 72);
+        let ip = Ipv4Header::advert(src, 1);
+        // A VRRPv2 advert for VRID 53 at priority 100, one VIP.
+        let vrrp = [
+            0x21, 53, 100, 1, 0, 1, 0, 0, 10, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let packet = AhState::new("secret", false).seal(&ip, &vrrp);
+        let f = frame([1, 0, 0x5e, 0, 0, 0x12], A, &packet);
+        assert_eq!(advert_claim(&f), Some((src.into(), 53, 100)));
+        assert_eq!(advert_claim(&f[..40]), None, "cut short");
+    }
 
     #[test]
     fn arp_request_is_a_broadcast_who_has() {

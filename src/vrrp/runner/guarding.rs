@@ -4,13 +4,12 @@
 use std::time::Instant;
 
 use super::{Runner, State};
+use crate::vrrp::guard::{Holding, Speaker};
 
 impl Runner {
     /// A master vouches for its own Master_Down_Interval (`3 * interval + skew` at its
-    /// priority): every backup of a lower priority takes over later than that, so its VIPs go
-    /// before, and the gap is the difference of skews (0.2 s between priorities 150 and 100 at
-    /// 1 s adverts). A backup keeping its VIPs for a hand-over's grace: until the grace ends
-    /// plus the same.
+    /// priority): no backup of a lower priority takes over before that. A backup keeping its
+    /// VIPs for a hand-over's grace: until the grace ends, plus the same.
     pub(super) fn tell_guard(&mut self, now: Instant) {
         let Some(guard) = self.guard.as_mut() else {
             return;
@@ -27,7 +26,15 @@ impl Runner {
                         .map(|at| at.saturating_duration_since(now) + down)
                 };
                 let addrs: Vec<_> = slot.vips.iter().map(|(dev, net, _)| (*dev, *net)).collect();
-                let holding = term.filter(|_| !addrs.is_empty()).map(|t| (t, addrs));
+                let holding = term.filter(|_| !addrs.is_empty()).map(|term| Holding {
+                    term,
+                    speaker: Speaker {
+                        ifindex: slot.sock_ifindex,
+                        vrid: slot.cfg.virtual_router_id,
+                        src: slot.src,
+                    },
+                    addrs,
+                });
                 (slot.inst.name().to_string(), holding)
             })
             .collect();
