@@ -131,10 +131,12 @@ fn listen(watch: &Watch, listening: &Arc<Mutex<HashSet<u32>>>, tx: &UnboundedSen
         let tap = match Tap::open(ifindex, Frames::Vrrp) {
             Ok(t) => t,
             Err(e) => {
+                // Said once: the interface stays in the set, so it is not retried at every
+                // renewal (its VIPs then stay while the daemon is silent, as with no peer).
                 eprintln!(
-                    "lvsdeck vip-guard: cannot listen for adverts on interface {ifindex}: {e}"
+                    "lvsdeck vip-guard: cannot listen for adverts on interface {ifindex}: {e}; \
+                     a silent daemon's VIPs there stay"
                 );
-                now.remove(&ifindex);
                 continue;
             }
         };
@@ -151,7 +153,9 @@ fn listen(watch: &Watch, listening: &Arc<Mutex<HashSet<u32>>>, tx: &UnboundedSen
                 if !wanted {
                     return;
                 }
-                let adverts = tap.collect(Duration::from_millis(200), advert_claim);
+                // Short polls: an advert reaches the loop within 20 ms, so the VIPs go within
+                // moments of the new master adding its own (make-before-break).
+                let adverts = tap.collect(Duration::from_millis(20), advert_claim);
                 for (src, vrid, priority) in adverts {
                     let advert = Heard::Advert {
                         ifindex,
