@@ -210,7 +210,9 @@ pub async fn run(
                 let _watching = watching;
                 loop {
                     let s = snapshots.borrow_and_update().clone();
-                    if deliver(&latest, 0, Box::new(s), &tx).await.is_err()
+                    if deliver(&latest, 0, Box::new((*s).clone()), &tx)
+                        .await
+                        .is_err()
                         || snapshots.changed().await.is_err()
                     {
                         return;

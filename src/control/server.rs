@@ -6,6 +6,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -15,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::protocol::{MAX_REQUEST_BYTES, Request, Response};
 use crate::engine::director::{CommandRequest, Handles};
+use crate::engine::snapshot::Snapshot;
 
 /// Where the socket is and who may use it.
 #[derive(Debug, Clone)]
@@ -161,6 +163,27 @@ async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> io::Res
     w.write_all(&line).await
 }
 
+/// A Snapshot, encoded off the runtime's thread: that thread also sends VRRP's adverts, and
+/// a table of 2,000 services takes a while to copy and encode (seconds in the TCG guest).
+async fn send_snapshot(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    snapshot: Arc<Snapshot>,
+) -> io::Result<()> {
+    let line = tokio::task::spawn_blocking(move || {
+        let response = Response::Snapshot {
+            snapshot: Box::new((*snapshot).clone()),
+        };
+        serde_json::to_vec(&response).map(|mut line| {
+            line.push(b'\n');
+            line
+        })
+    })
+    .await
+    .map_err(io::Error::other)?
+    .map_err(io::Error::other)?;
+    w.write_all(&line).await
+}
+
 async fn client(stream: UnixStream, admin_group: Option<&str>, handles: Handles) -> io::Result<()> {
     let peer = peer_of(&stream, admin_group)?;
     let (read, mut write) = stream.into_split();
@@ -212,13 +235,7 @@ async fn client(stream: UnixStream, admin_group: Option<&str>, handles: Handles)
         match request {
             Request::Snapshot => {
                 let snapshot = handles.snapshot.borrow().clone();
-                send(
-                    &mut write,
-                    &Response::Snapshot {
-                        snapshot: Box::new(snapshot),
-                    },
-                )
-                .await?;
+                send_snapshot(&mut write, snapshot).await?;
             }
             Request::Subscribe => return subscribe(write, handles).await,
             Request::Command { command } => {
@@ -263,13 +280,7 @@ async fn subscribe(
     let mut snapshots = handles.snapshot.clone();
     let mut events = handles.events.subscribe();
     let snapshot = snapshots.borrow_and_update().clone();
-    send(
-        &mut write,
-        &Response::Snapshot {
-            snapshot: Box::new(snapshot),
-        },
-    )
-    .await?;
+    send_snapshot(&mut write, snapshot).await?;
     let mut last_sent = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -284,7 +295,7 @@ async fn subscribe(
                 until_read(&write).await?;
                 let snapshot = snapshots.borrow_and_update().clone();
                 last_sent = tokio::time::Instant::now();
-                send(&mut write, &Response::Snapshot { snapshot: Box::new(snapshot) }).await?;
+                send_snapshot(&mut write, snapshot).await?;
             }
             event = events.recv() => match event {
                 Ok(event) => send(&mut write, &Response::Event { event }).await?,

@@ -24,6 +24,7 @@ use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
 mod doctor;
+mod pacing;
 mod persist;
 mod views;
 
@@ -47,7 +48,7 @@ pub struct CommandRequest {
 /// What other tasks hold to watch and steer the director.
 #[derive(Clone)]
 pub struct Handles {
-    pub snapshot: watch::Receiver<Snapshot>,
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
     pub events: broadcast::Sender<EventView>,
     pub commands: mpsc::Sender<CommandRequest>,
     /// Consoles following the snapshots now (see [`Watching`]).
@@ -135,7 +136,8 @@ pub struct Director {
     /// The kernel-wide settings last sent to the IPVS worker.
     pushed_settings: Option<Settings>,
     events: VecDeque<EventView>,
-    snapshot_tx: watch::Sender<Snapshot>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    pacer: pacing::Pacer,
     watchers: Arc<AtomicUsize>,
     events_tx: broadcast::Sender<EventView>,
     commands_rx: mpsc::Receiver<CommandRequest>,
@@ -174,7 +176,7 @@ impl Director {
             .unwrap_or_default();
         let vrrp = Runner::start(&config, &priorities).await?;
         let (ipvs, ipvs_rx) = IpvsWorker::start(Duration::from_secs(1));
-        let (snapshot_tx, _) = watch::channel(Snapshot::default());
+        let (snapshot_tx, _) = watch::channel(Arc::new(Snapshot::default()));
         let (events_tx, _) = broadcast::channel(256);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (checks, checks_rx) = crate::health::runner::spawn(RunnerConfig::default());
@@ -201,6 +203,7 @@ impl Director {
             pushed_settings: None,
             events: VecDeque::new(),
             snapshot_tx,
+            pacer: pacing::Pacer::new(Instant::now()),
             watchers: Arc::new(AtomicUsize::new(0)),
             events_tx,
             commands_rx,
@@ -484,7 +487,14 @@ impl Director {
                 .next_deadline()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+            let publish_at = self.pacer.wake_at();
+            let publish_due = tokio::time::sleep_until(tokio::time::Instant::from_std(
+                publish_at.unwrap_or(deadline),
+            ));
             let mut changed = true;
+            // A command's result and a reload are published at once (VRRP transitions too,
+            // below): the one who asked reads them next.
+            let mut urgent = false;
             tokio::select! {
                 input = self.vrrp.recv_input() => {
                     if let Some(input) = input {
@@ -492,6 +502,7 @@ impl Director {
                     }
                 }
                 _ = sleep => {}
+                _ = publish_due, if publish_at.is_some() => changed = false,
                 report = self.ipvs_rx.recv() => {
                     if let Some(report) = report {
                         self.on_ipvs(report);
@@ -505,6 +516,7 @@ impl Director {
                 req = self.commands_rx.recv() => {
                     if let Some(req) = req {
                         self.on_command(req).await;
+                        urgent = true;
                     }
                 }
                 _ = tick.tick() => {
@@ -529,6 +541,7 @@ impl Director {
                         Err(m) => self.log("daemon", "SIGHUP", format!("reload refused: {m}")),
                     }
                     super::systemd::notify("READY=1");
+                    urgent = true;
                 }
                 _ = term.recv() => {
                     if stopping {
@@ -553,11 +566,15 @@ impl Director {
             // The sync daemon's role follows VRRP: look again only when something happened.
             if !events.is_empty() {
                 self.push_settings();
+                urgent = true;
             }
             for (instance, what) in events {
                 self.log("vrrp", &instance, what);
             }
             if changed {
+                self.pacer.changed();
+            }
+            if self.pacer.due(now, urgent) {
                 self.publish();
             }
             if stopping && !self.vrrp.any_handing_over() {
@@ -853,8 +870,10 @@ impl Director {
     }
 
     fn publish(&mut self) {
-        let snapshot = self.snapshot();
+        let started = Instant::now();
+        let snapshot = Arc::new(self.snapshot());
         self.snapshot_tx.send_replace(snapshot);
+        self.pacer.published(started, started.elapsed());
     }
 
     /// The Snapshot of this moment.

@@ -628,7 +628,10 @@ fn respond(head: &[u8], body: impl FnOnce() -> String) -> String {
 }
 
 /// Serve the metrics until the process ends.
-pub async fn serve(listen: SocketAddr, snapshot: watch::Receiver<Snapshot>) -> std::io::Result<()> {
+pub async fn serve(
+    listen: SocketAddr,
+    snapshot: watch::Receiver<std::sync::Arc<Snapshot>>,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     tracing::info!("metrics at http://{listen}/metrics");
     loop {
