@@ -956,26 +956,32 @@ fn same_file_same_kernel_state() {
                 PENDING.len()
             );
         }
-        let mut rows: Vec<Row> = Vec::new();
-        for batch in files
-            .chunks(jobs())
-            .enumerate()
-            .map(|(b, c)| (b * jobs(), c))
-        {
-            let (first, chunk) = batch;
-            let mut done: Vec<Row> = std::thread::scope(|s| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (rel, must))| s.spawn(move || diff_file(first + i, rel, *must)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("diff_file"))
-                    .collect()
-            });
-            rows.append(&mut done);
-        }
+        // A queue, not batches: a worker takes the next file as soon as its own is done, so
+        // no file waits for the slowest of a batch (files with failing checks wait for their
+        // servers to leave the table, those without settle in seconds).
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut rows: Vec<(usize, Row)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..jobs())
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((rel, must)) = files.get(i) else {
+                                return done;
+                            };
+                            done.push((i, diff_file(i, rel, *must)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("diff_file"))
+                .collect()
+        });
+        rows.sort_by_key(|(i, _)| *i);
+        let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
 
         println!(
             "\n{:<42} {:>8} {:>7} {:>4}  {:<15} result",
