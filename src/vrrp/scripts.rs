@@ -140,19 +140,26 @@ pub(super) fn notify(
         ));
     }
     for (line, args) in runs {
-        let mut cmd = script_command(&line, &args);
-        cmd.stdin(std::process::Stdio::null());
-        if !run_as(&mut cmd, user) {
-            continue;
+        spawn_detached(&line, &args, user, &format!("{name}: notify script"));
+    }
+}
+
+/// Start a configured script line without waiting for it (notify scripts, a real server's
+/// notify_up / notify_down, quorum scripts), as `user`; a failure to start is logged, naming
+/// `what`. The child is reaped when it exits.
+pub fn spawn_detached(line: &str, args: &[String], user: Option<&str>, what: &str) {
+    let mut cmd = script_command(line, args);
+    cmd.stdin(std::process::Stdio::null());
+    if !run_as(&mut cmd, user) {
+        return;
+    }
+    match cmd.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
         }
-        match cmd.spawn() {
-            Ok(mut child) => {
-                tokio::spawn(async move {
-                    let _ = child.wait().await;
-                });
-            }
-            Err(e) => warn!(instance = name, "notify script `{line}`: {e}"),
-        }
+        Err(e) => warn!("{what} `{line}`: {e}"),
     }
 }
 

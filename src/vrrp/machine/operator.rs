@@ -1,0 +1,167 @@
+//! Inputs from outside the protocol: tracked objects, the operator's priority and hand-over,
+//! a reload's new parameters, and sync groups' orders.
+
+use super::*;
+
+impl Instance {
+    /// Set (add or update) a tracker: `weight` in -254..=254 (clamped); 0 means "Fault while
+    /// down". `up` is its current status.
+    pub fn set_tracker(&mut self, now: Instant, name: &str, weight: i32, up: bool) {
+        let t = Tracker {
+            weight: weight.clamp(-254, 254),
+            up,
+        };
+        match self.trackers.get_mut(name) {
+            Some(old) if *old == t => return,
+            Some(old) => *old = t,
+            None => {
+                self.trackers.insert(name.to_owned(), t);
+            }
+        }
+        self.after_priority_inputs(now);
+    }
+
+    /// Forget a tracker.
+    pub fn remove_tracker(&mut self, now: Instant, name: &str) {
+        if self.trackers.remove(name).is_some() {
+            self.after_priority_inputs(now);
+        }
+    }
+
+    /// Operator: replace the configured priority for the election while set (1..=254);
+    /// `None` clears the override. Trackers still apply on top.
+    pub fn set_priority_override(
+        &mut self,
+        now: Instant,
+        priority: Option<u8>,
+    ) -> Result<(), OperatorError> {
+        if let Some(p) = priority
+            && !(1..=254).contains(&p)
+        {
+            return Err(OperatorError::InvalidPriority);
+        }
+        self.priority_override = priority;
+        self.after_priority_inputs(now);
+        Ok(())
+    }
+
+    /// Operator: graceful hand-over (make-before-break); see the module docs.
+    pub fn handover(&mut self, now: Instant) -> Result<(), OperatorError> {
+        if self.state != State::Master {
+            return Err(OperatorError::NotMaster(self.state));
+        }
+        if self.handover.is_some() {
+            return Err(OperatorError::AlreadyHandingOver);
+        }
+        let i = self.advert_interval();
+        self.adver_at = None;
+        self.send_advert(PRIORITY_STOP);
+        let remaining = self.params.handover.adverts.max(1) - 1;
+        self.handover = Some(Handover {
+            remaining,
+            guard_until: now + self.params.handover.guard,
+            next_send: (remaining > 0).then(|| now + self.params.handover.spacing),
+            deadline: now + i * 4 + i / 2,
+            inhibit_after: true,
+        });
+        self.counters.handovers += 1;
+        self.push_event(now, EventKind::HandoverStarted);
+        Ok(())
+    }
+
+    /// A reload: new parameters for the running instance, applied without a transition
+    /// (keepalived applies them in place too). Priority, advert interval, VIPs, preemption,
+    /// authentication, GARP and hand-over settings change; a master advertises the new ones
+    /// at once. The identity (VRID, version, address family) cannot change here: that is a
+    /// new instance.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        mut params: InstanceParams,
+    ) -> Result<(), ParamError> {
+        params.validate()?;
+        if params.vrid != self.params.vrid
+            || params.version != self.params.version
+            || params.primary_addr.is_ipv6() != self.params.primary_addr.is_ipv6()
+        {
+            return Err(ParamError::Identity);
+        }
+        params.priority = params.priority.max(1);
+        let seen_by_peers = params.vips != self.params.vips
+            || params.priority != self.params.priority
+            || params.wire_interval_cs() != self.adv_cs
+            || params.auth != self.params.auth;
+        self.params = params;
+        self.adv_cs = self.params.wire_interval_cs();
+        match self.state {
+            State::Master => {
+                self.master_adver_cs = self.adv_cs;
+                if seen_by_peers && self.handover.is_none() {
+                    self.adver_at = Some(now);
+                }
+            }
+            // v2 has no learned interval: the master's is ours.
+            State::Backup if self.params.version == Version::V2 => {
+                self.master_adver_cs = self.adv_cs;
+            }
+            _ => {}
+        }
+        self.after_priority_inputs(now);
+        Ok(())
+    }
+
+    /// Operator: end the post-hand-over inhibit, so this instance preempts again; during a
+    /// hand-over, the hand-over completes (make-before-break) but leaves no inhibit.
+    pub fn clear_handover_inhibit(&mut self, _now: Instant) {
+        self.handover_inhibit = false;
+        if let Some(h) = self.handover.as_mut() {
+            h.inhibit_after = false;
+        }
+    }
+
+    // ----- sync group hooks -----
+
+    /// While held, a Backup whose down timer fires stays Backup and [`Instance::wants_master`]
+    /// becomes true (the sync group decides).
+    pub fn set_sync_hold(&mut self, hold: bool) {
+        self.sync_hold = hold;
+    }
+
+    /// Put in / take out of Fault on behalf of a sync group.
+    pub fn set_sync_fault(&mut self, now: Instant, group: Option<&str>) {
+        let new = group.map(str::to_owned);
+        if new != self.sync_fault {
+            self.sync_fault = new;
+            self.after_priority_inputs(now);
+        }
+    }
+
+    /// Move a Backup to Master on behalf of a sync group.
+    pub fn force_master(&mut self, now: Instant, group: &str) {
+        if self.state == State::Backup {
+            self.become_master(
+                now,
+                Reason::SyncGroup {
+                    group: group.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// Move a Master to Backup on behalf of a sync group.
+    pub fn force_backup(&mut self, now: Instant, group: &str) {
+        if self.state == State::Master {
+            self.leave_master(false);
+            self.enter_backup(now);
+            self.transition(
+                now,
+                State::Backup,
+                Reason::SyncGroup {
+                    group: group.to_owned(),
+                },
+            );
+        }
+    }
+
+    // ----- internals -----
+}
