@@ -330,6 +330,23 @@ impl Director {
             return;
         };
         if let Some(r) = &ev.result {
+            // A check that cannot run changes nothing (as in keepalived): said once, loudly.
+            let said = self
+                .last_check
+                .get(&id)
+                .is_some_and(|c| c.message == r.message);
+            if r.not_run && !said {
+                let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
+                warn!("{subject}: {}", r.message);
+                self.log(
+                    "health",
+                    &subject,
+                    format!(
+                        "{}: the server keeps its state until a check can run (as keepalived)",
+                        r.message
+                    ),
+                );
+            }
             self.last_check.insert(
                 id.clone(),
                 CheckResult {

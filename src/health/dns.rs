@@ -103,6 +103,9 @@ pub fn judge(id: u16, q: &Query, datagram: &[u8]) -> Verdict {
 
 /// One DNS_CHECK attempt started at `start`.
 pub async fn check(p: &DnsProbe, start: Instant) -> CheckResult {
+    if let Some(not_run) = udp::unbindable(p.bind, start) {
+        return not_run;
+    }
     match exchange(p).await {
         Ok(msg) => CheckResult::ok(msg, start.elapsed()),
         Err(msg) => CheckResult::fail(msg, start.elapsed()),

@@ -20,6 +20,9 @@ pub const REGEX_WINDOW: usize = 1 << 20;
 
 /// One HTTP(S) check attempt started at `start`.
 pub async fn check(p: &HttpProbe, start: Instant) -> CheckResult {
+    if let Some(not_run) = tcp::unbindable(&p.conn, start) {
+        return not_run;
+    }
     let mut last = 0;
     for url in &p.urls {
         match fetch(p, url).await {

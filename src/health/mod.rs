@@ -95,6 +95,8 @@ pub struct CheckResult {
     pub weight: Option<state::WeightSet>,
     /// When the attempt ended (wall clock, for display).
     pub at: SystemTime,
+    /// No attempt was made (`ok` is false): see [`Outcome::NotRun`].
+    pub not_run: bool,
 }
 
 impl CheckResult {
@@ -105,6 +107,7 @@ impl CheckResult {
             latency,
             weight: None,
             at: SystemTime::now(),
+            not_run: false,
         }
     }
 
@@ -115,12 +118,23 @@ impl CheckResult {
             latency,
             weight: None,
             at: SystemTime::now(),
+            not_run: false,
+        }
+    }
+
+    /// No attempt could be made (its source address cannot be bound): nothing changes.
+    pub fn not_run(message: impl Into<String>, latency: Duration) -> Self {
+        Self {
+            not_run: true,
+            ..Self::fail(message, latency)
         }
     }
 
     /// The outcome the bookkeeping counts.
     pub fn outcome(&self) -> Outcome {
-        if self.ok {
+        if self.not_run {
+            Outcome::NotRun
+        } else if self.ok {
             Outcome::Up {
                 weight: self.weight,
             }

@@ -32,6 +32,9 @@ pub fn status(answer: &[u8]) -> Option<u16> {
 
 /// One SMTP_CHECK attempt started at `start`.
 pub async fn check(p: &SmtpProbe, start: Instant) -> CheckResult {
+    if let Some(not_run) = tcp::unbindable(&p.conn, start) {
+        return not_run;
+    }
     match dialogue(p).await {
         Ok(()) => CheckResult::ok("220, 250 to HELO", start.elapsed()),
         Err(msg) => CheckResult::fail(msg, start.elapsed()),

@@ -54,6 +54,10 @@ pub enum Outcome {
         weight: Option<WeightSet>,
     },
     Down,
+    /// No attempt could be made: its source address (`bindto`) cannot be bound. keepalived
+    /// logs "socket bind failed. Rescheduling." and leaves the checker as it was until the next
+    /// `delay_loop`; so does lvsdeck.
+    NotRun,
 }
 
 /// What a successful attempt does to its server's weight.
@@ -153,6 +157,14 @@ impl CheckState {
 
     /// Count one attempt that ended at `now`.
     pub fn record(&mut self, now: Instant, outcome: Outcome) -> Recorded {
+        if outcome == Outcome::NotRun {
+            return Recorded {
+                next_due: now + self.timing.delay_loop,
+                became: None,
+                retrying: false,
+                failures_in_a_row: self.failures,
+            };
+        }
         let before = self.up;
         let ok = matches!(outcome, Outcome::Up { .. });
         if ok {
@@ -171,6 +183,7 @@ impl CheckState {
                     self.up = Some(true);
                     self.weight = weight;
                 }
+                Outcome::NotRun => unreachable!("returned above"),
                 Outcome::Down => {
                     let up = self.up == Some(true);
                     self.weight = None;
@@ -335,6 +348,35 @@ mod tests {
             let steps = run(&mut c, &[DOWN]);
             assert_eq!(steps[0], (Some(false), Some(false), 6 * S), "retry {n}");
         }
+    }
+
+    #[test]
+    fn an_attempt_not_made_changes_nothing_and_waits_a_delay_loop() {
+        // keepalived's "socket bind failed. Rescheduling.": not a failure, at startup (where
+        // one failure would be enough), while retrying, or down.
+        let mut c = retry(2, false);
+        let steps = run(&mut c, &[Outcome::NotRun, Outcome::NotRun]);
+        assert_eq!(steps, [(Some(true), None, 6 * S); 2]);
+        let steps = run(&mut c, &[DOWN]);
+        assert_eq!(
+            steps[0].0,
+            Some(false),
+            "the first real failure still counts at startup"
+        );
+        let mut c = retry(2, false);
+        run(&mut c, &[UP, DOWN]);
+        let steps = run(&mut c, &[Outcome::NotRun, DOWN, DOWN]);
+        assert_eq!(steps[0], (Some(true), None, 6 * S));
+        assert_eq!(
+            steps[2].1,
+            Some(false),
+            "the retries already counted stay counted"
+        );
+        let mut c = retry(0, true);
+        assert_eq!(
+            run(&mut c, &[Outcome::NotRun]),
+            [(Some(false), None, 6 * S)]
+        );
     }
 
     #[test]

@@ -16,6 +16,9 @@ use super::{CheckResult, fmt_dur};
 
 /// One TCP_CHECK attempt started at `start`.
 pub async fn check(p: &TcpProbe, start: Instant) -> CheckResult {
+    if let Some(not_run) = unbindable(p, start) {
+        return not_run;
+    }
     match connect(p).await {
         Ok(stream) => {
             let _ = stream.set_zero_linger();
@@ -33,6 +36,18 @@ pub async fn connect(p: &TcpProbe) -> Result<TcpStream, String> {
         Ok(Err(e)) => Err(io_message(&e)),
         Err(_) => Err(format!("timeout after {}", fmt_dur(p.timeout))),
     }
+}
+
+/// The result of an attempt that cannot be made because its source address (`bindto`) cannot
+/// be bound (not on this host, for one): keepalived counts no failure then, and neither does
+/// lvsdeck (see [`crate::health::state::Outcome::NotRun`]).
+pub fn unbindable(p: &TcpProbe, start: Instant) -> Option<CheckResult> {
+    p.bind?;
+    let message = socket(p.addr, p.bind).err()?;
+    Some(CheckResult::not_run(
+        format!("not run: {message}"),
+        start.elapsed(),
+    ))
 }
 
 fn socket(addr: SocketAddr, bind: Option<SocketAddr>) -> Result<TcpSocket, String> {

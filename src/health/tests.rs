@@ -327,6 +327,34 @@ async fn tcp_connect_ip_port_and_bind_address() {
 }
 
 #[tokio::test]
+async fn a_source_address_not_on_this_host_means_no_attempt_not_a_failure() {
+    // keepalived: "socket bind failed. Rescheduling.", the checker left as it was.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let real = l.local_addr().unwrap();
+    for kind in [
+        CheckKind::Tcp,
+        CheckKind::Smtp,
+        CheckKind::Http,
+        CheckKind::Udp,
+    ] {
+        let mut c = Check::new(kind);
+        c.bind_ip = Some("192.0.2.123".parse().unwrap());
+        if kind == CheckKind::Http {
+            c.url.push(url("/"));
+        }
+        let r = attempt(real, c).await;
+        assert!(r.not_run && !r.ok, "{kind:?}: {r:?}");
+        assert_eq!(r.outcome(), Outcome::NotRun);
+        assert!(
+            r.message
+                .starts_with("not run: cannot bind to 192.0.2.123:0: address not available"),
+            "{kind:?}: {}",
+            r.message
+        );
+    }
+}
+
+#[tokio::test]
 async fn tcp_connect_times_out_when_syns_go_unanswered() {
     // A listener that never accepts, with a backlog of one: once its queue is full the
     // kernel drops further SYNs, so the next connection attempt hangs.

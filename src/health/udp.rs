@@ -87,10 +87,25 @@ pub fn reply_ok(reply: &Reply, got: &[u8]) -> Result<(), String> {
 
 /// One UDP_CHECK attempt started at `start`.
 pub async fn check(p: &UdpProbe, start: Instant) -> CheckResult {
+    if let Some(not_run) = unbindable(p.bind, start) {
+        return not_run;
+    }
     match exchange(p).await {
         Ok(msg) => CheckResult::ok(msg, start.elapsed()),
         Err(msg) => CheckResult::fail(msg, start.elapsed()),
     }
+}
+
+/// The result of an attempt that cannot be made because its source address (`bindto`) cannot
+/// be bound: keepalived counts no failure then ("UDP socket bind failed. Rescheduling."), and
+/// neither does lvsdeck.
+pub fn unbindable(bind: Option<SocketAddr>, start: Instant) -> Option<CheckResult> {
+    let bind = bind?;
+    let e = std::net::UdpSocket::bind(bind).err()?;
+    Some(CheckResult::not_run(
+        format!("not run: cannot bind to {bind}: {}", io_message(&e)),
+        start.elapsed(),
+    ))
 }
 
 /// A UDP socket bound to `bind` (any address of the family by default) and connected to
