@@ -64,8 +64,16 @@ fn the_console_never_starts_engines_beside_a_working_director() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(topo.holds("d1", VIP), "keepalived's VIP is gone");
     drop(ka);
+    // Its children in d1's namespace gone too (other tests' keepalived, in namespaces of
+    // their own, may run beside this one: the console does not count those).
+    let d1 = format!(
+        "net:[{}]",
+        std::os::unix::fs::MetadataExt::ino(
+            &std::fs::metadata(format!("/run/netns/{}", topo.ns("d1"))).unwrap()
+        )
+    );
     wait_until(Duration::from_secs(10), || {
-        lvsdeck::vrrp::others::keepalived_pids().is_empty()
+        lvsdeck::vrrp::others::keepalived_pids_in(Some(&d1)).is_empty()
     })
     .expect("keepalived stopped");
 

@@ -12,8 +12,16 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::model::Config;
 
-/// keepalived processes on this host (their pids), from /proc.
+/// keepalived processes that can hold this host's addresses: those in this process's network
+/// namespace (their pids), from /proc. One whose namespace cannot be read counts (when unsure,
+/// assume it shares ours); one in another namespace (a container, a lab host) does not.
 pub fn keepalived_pids() -> Vec<u32> {
+    keepalived_pids_in(net_namespace("self").as_deref())
+}
+
+/// keepalived processes in network namespace `ns` (`net:[inode]`, as /proc/PID/ns/net reads;
+/// None: every one on the host).
+pub fn keepalived_pids_in(ns: Option<&str>) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -23,7 +31,17 @@ pub fn keepalived_pids() -> Vec<u32> {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim_end() == "keepalived")
         })
+        .filter(|pid| match (ns, net_namespace(&pid.to_string())) {
+            (Some(ours), Some(theirs)) => ours == theirs,
+            _ => true,
+        })
         .collect()
+}
+
+/// A process's network namespace (`self` or a pid), as `net:[inode]`.
+pub fn net_namespace(pid: &str) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+    Some(link.to_string_lossy().into_owned())
 }
 
 /// One advert heard: (VRID, family is IPv6, source).
@@ -152,6 +170,14 @@ pub fn reasons_not_to_start(config: &Config) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_read_as_net_inode() {
+        let ours = net_namespace("self").expect("/proc/self/ns/net");
+        assert!(ours.starts_with("net:[") && ours.ends_with(']'), "{ours}");
+        assert_eq!(net_namespace(&std::process::id().to_string()), Some(ours));
+        assert_eq!(net_namespace("0"), None);
+    }
 
     #[test]
     fn only_advertisements_give_a_vrid() {
