@@ -10,5 +10,7 @@ pub mod engine;
 pub mod health;
 pub mod ipvs;
 pub mod lab;
+pub mod snapshot;
+pub mod systemd;
 pub mod tui;
 pub mod vrrp;

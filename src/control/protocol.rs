@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::snapshot::{EventView, Snapshot};
+use crate::snapshot::{EventView, Snapshot};
 
 /// Which real server a command is about: the service as ipvsadm names it, and the real server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

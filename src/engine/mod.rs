@@ -5,6 +5,9 @@ pub mod director;
 pub mod ipvs_worker;
 pub mod metrics;
 pub mod operator_state;
-pub mod snapshot;
 pub mod status;
-pub mod systemd;
+
+// The view model and systemd's notifications live beside the engines (the VRRP runner and
+// the control protocol use them too); their old paths stay.
+pub use crate::snapshot;
+pub use crate::systemd;

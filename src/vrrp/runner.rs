@@ -36,7 +36,7 @@ mod setup;
 use super::vmac::{self, Vmacs};
 use crate::config::model::{self, Config, IpNet, VrrpInstance, VrrpScript};
 use crate::config::validate::{FsProbe, ScriptProbe, ScriptStatus, script_program};
-use crate::engine::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
+use crate::snapshot::{MasterHeard, Override, Transition, VrrpView, now_ms};
 
 /// Why the runner stopped, and the process exit code that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

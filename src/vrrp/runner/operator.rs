@@ -104,10 +104,10 @@ impl Runner {
     }
 
     /// The vrrp_scripts' states.
-    pub fn script_views(&self) -> Vec<crate::engine::snapshot::ScriptView> {
+    pub fn script_views(&self) -> Vec<crate::snapshot::ScriptView> {
         self.scripts
             .iter()
-            .map(|(name, (_, health))| crate::engine::snapshot::ScriptView {
+            .map(|(name, (_, health))| crate::snapshot::ScriptView {
                 name: name.clone(),
                 up: health.up,
             })
@@ -175,7 +175,7 @@ impl Runner {
                     trackers: s
                         .inst
                         .trackers()
-                        .map(|(name, up, weight)| crate::engine::snapshot::TrackerView {
+                        .map(|(name, up, weight)| crate::snapshot::TrackerView {
                             name: name.to_string(),
                             up,
                             weight,

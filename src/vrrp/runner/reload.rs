@@ -134,7 +134,7 @@ impl Runner {
         while busy(self) && Instant::now() < give_up {
             // The director's loop waits for this one: systemd's watchdog must not.
             if fed.elapsed() >= std::time::Duration::from_secs(1) {
-                crate::engine::systemd::notify("WATCHDOG=1");
+                crate::systemd::notify("WATCHDOG=1");
                 fed = Instant::now();
             }
             let wake = self.next_deadline().map_or(give_up, |d| d.min(give_up));
