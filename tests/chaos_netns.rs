@@ -47,13 +47,14 @@ fn thirty_faults_on_lvsdeck_and_keepalived_in_one_vrid() {
     campaign(Mix::Mixed, CI_SEED, CI_FAULTS, "cm");
 }
 
-/// A run given by the environment (a report's `replay:` line); nothing without it.
+/// A run given by the environment (a report's `replay:` line), by hand.
 #[test]
+#[ignore = "by hand: LVSDECK_CHAOS_SEED=N [LVSDECK_CHAOS_FAULTS=M LVSDECK_CHAOS_MIX=...] cargo test --test chaos_netns -- --ignored --nocapture replay"]
 fn replay() {
-    let Ok(seed) = std::env::var("LVSDECK_CHAOS_SEED") else {
-        return;
-    };
-    let seed = seed.parse().expect("LVSDECK_CHAOS_SEED: a number");
+    let seed = std::env::var("LVSDECK_CHAOS_SEED")
+        .expect("LVSDECK_CHAOS_SEED: the seed to replay")
+        .parse()
+        .expect("LVSDECK_CHAOS_SEED: a number");
     let faults = std::env::var("LVSDECK_CHAOS_FAULTS")
         .ok()
         .and_then(|f| f.parse().ok())

@@ -12,7 +12,7 @@
 //! - no daemon exits unless the campaign killed it.
 //!
 //! Replay a run: `LVSDECK_CHAOS_SEED=N LVSDECK_CHAOS_FAULTS=M LVSDECK_CHAOS_MIX=lvsdeck cargo
-//! test --test chaos_netns -- --nocapture replay` (mix: lvsdeck, mixed or keepalived).
+//! test --test chaos_netns -- --ignored --nocapture replay` (mix: lvsdeck, mixed or keepalived).
 
 pub mod cluster;
 pub mod observer;
@@ -591,7 +591,7 @@ fn report(
         let _ = writeln!(
             r,
             "replay: LVSDECK_CHAOS_SEED={} LVSDECK_CHAOS_FAULTS={} LVSDECK_CHAOS_MIX={} cargo test \
-             --test chaos_netns -- --nocapture replay",
+             --test chaos_netns -- --ignored --nocapture replay",
             schedule.seed,
             schedule.faults.len(),
             mix.name()
