@@ -2,7 +2,10 @@
 //! interval, one after the other in one run. For each: graceful stop (SIGTERM) and hard
 //! failure (SIGKILL + cable pulled) of the master, at advert 1 s (VRRPv2) and 0.1 s (VRRPv3).
 //! Printed: the time until the backup holds the VIP, and the client's gap (lost pings x 10 ms)
-//! while pinging the VIP every 10 ms. Run as root: `cargo bench --bench failover`
+//! while pinging the VIP every 10 ms. Then hard failures at advert 1 s with BFD between the
+//! directors (10 ms x 3): lvsdeck with `takeover` (the backup takes over when the master's
+//! session falls silent) and keepalived with `track_bfd` (which moves a priority), each beside
+//! its run without BFD. Run as root: `cargo bench --bench failover`
 //! (LVSDECK_BENCH_ROUNDS=N for more rounds; the median is printed).
 
 #[path = "../tests/support/mod.rs"]
@@ -19,6 +22,10 @@ const VIP: &str = "10.78.0.100";
 enum Impl {
     Lvsdeck,
     Keepalived,
+    /// With a BFD session to the other director, 10 ms x 3, and `takeover`.
+    LvsdeckBfd,
+    /// With a BFD session to the other director, 10 ms x 3, and `track_bfd` (weight 10).
+    KeepalivedBfd,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -27,26 +34,52 @@ enum Failure {
     Hard,
 }
 
-fn conf(which: Impl, version: u8, priority: u8) -> String {
+fn conf(which: Impl, version: u8, priority: u8, peer: &str) -> String {
     let fast = version == 3;
+    let interval = if fast { "100ms" } else { "1s" };
     match which {
-        Impl::Lvsdeck => format!(
-            "[vrrp_instance.VI_1]\nversion = {version}\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
-             priority = {priority}\nadvert_int = \"{}\"\nvirtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n",
-            if fast { "100ms" } else { "1s" }
-        ),
-        Impl::Keepalived => format!(
-            "vrrp_instance VI_1 {{\n version {version}\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
-             priority {priority}\n advert_int {}\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n",
-            if fast { "0.1" } else { "1" }
-        ),
+        Impl::Lvsdeck | Impl::LvsdeckBfd => {
+            let mut text = format!(
+                "[vrrp_instance.VI_1]\nversion = {version}\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+                 priority = {priority}\nadvert_int = \"{interval}\"\nvirtual_ipaddress = [{{ address = \"{VIP}/24\" }}]\n"
+            );
+            if which == Impl::LvsdeckBfd {
+                text += "track_bfd = [{ name = \"peer\", takeover = true }]\n";
+                text += &format!(
+                    "[bfd_instance.peer]\nneighbor_ip = \"{peer}\"\nmin_rx = \"10ms\"\nmin_tx = \"10ms\"\nmultiplier = 3\n"
+                );
+            }
+            text
+        }
+        Impl::Keepalived | Impl::KeepalivedBfd => {
+            let bfd = which == Impl::KeepalivedBfd;
+            format!(
+                "{}vrrp_instance VI_1 {{\n version {version}\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+                 priority {priority}\n advert_int {}\n virtual_ipaddress {{\n  {VIP}/24\n }}\n{}}}\n",
+                if bfd {
+                    format!(
+                        "bfd_instance peer {{\n neighbor_ip {peer}\n min_rx 10\n min_tx 10\n multiplier 3\n}}\n"
+                    )
+                } else {
+                    String::new()
+                },
+                if fast { "0.1" } else { "1" },
+                if bfd {
+                    " track_bfd {\n  peer weight 10\n }\n"
+                } else {
+                    ""
+                }
+            )
+        }
     }
 }
 
 fn start(which: Impl, topo: &Topology, host: &str, text: &str, dir: &TempDir) -> Proc {
     match which {
-        Impl::Lvsdeck => lvsdeck_daemon(topo, host, &dir.write(&format!("{host}.toml"), text), dir),
-        Impl::Keepalived => support::keepalived(topo, host, text, dir),
+        Impl::Lvsdeck | Impl::LvsdeckBfd => {
+            lvsdeck_daemon(topo, host, &dir.write(&format!("{host}.toml"), text), dir)
+        }
+        Impl::Keepalived | Impl::KeepalivedBfd => support::keepalived(topo, host, text, dir),
     }
 }
 
@@ -62,14 +95,27 @@ fn round(which: Impl, version: u8, failure: Failure) -> (f64, f64) {
     )
     .expect("topology");
     let dir = TempDir::new("bench");
-    let _d2 = start(which, &topo, "d2", &conf(which, version, 90), &dir);
-    let d1 = start(which, &topo, "d1", &conf(which, version, 100), &dir);
+    let _d2 = start(
+        which,
+        &topo,
+        "d2",
+        &conf(which, version, 90, "10.78.0.71"),
+        &dir,
+    );
+    let d1 = start(
+        which,
+        &topo,
+        "d1",
+        &conf(which, version, 100, "10.78.0.70"),
+        &dir,
+    );
     wait_until(Duration::from_secs(15), || {
         topo.holds("d1", VIP) && !topo.holds("d2", VIP)
     })
     .expect("d1 master");
-    // Let the backup settle on the master's adverts, and warm the client's ARP cache.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Let the backup settle on the master's adverts (and BFD come Up and poll down to its fast
+    // rate), and warm the client's ARP cache.
+    std::thread::sleep(Duration::from_millis(3000));
     topo.exec("client", &["ping", "-c1", "-W1", VIP]).ok();
     let count = if version == 3 { "300" } else { "700" };
     let (moved, out) = std::thread::scope(|s| {
@@ -155,5 +201,25 @@ fn main() {
                 cells[0].0, cells[0].1, cells[1].0, cells[1].1
             );
         }
+    }
+    println!();
+    println!(
+        "hard failure (SIGKILL + cable), VRRPv2 advert 1 s, BFD 10 ms x 3 between the directors"
+    );
+    println!("{:<44} {:>12} {:>10}", "case", "VIP moved", "gap");
+    for (which, label) in [
+        (Impl::Lvsdeck, "lvsdeck, no BFD"),
+        (Impl::LvsdeckBfd, "lvsdeck, BFD takeover"),
+        (Impl::Keepalived, "keepalived, no BFD"),
+        (Impl::KeepalivedBfd, "keepalived, track_bfd (weight 10)"),
+    ] {
+        let runs: Vec<(f64, f64)> = (0..rounds)
+            .map(|_| round(which, 2, Failure::Hard))
+            .collect();
+        println!(
+            "{label:<44} {:>9.0} ms {:>7.0} ms",
+            median(runs.iter().map(|r| r.0).collect()),
+            median(runs.iter().map(|r| r.1).collect())
+        );
     }
 }

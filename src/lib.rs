@@ -3,6 +3,7 @@
 //! The module map and conventions are in the project's design notes; each module's
 //! own docs say what it owns.
 
+pub mod bfd;
 pub mod config;
 pub mod control;
 pub mod doctor;

@@ -4,6 +4,7 @@
 //! add fields, never rename them (bump [`SCHEMA`] if a meaning changes).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,45 @@ pub struct Snapshot {
     /// its first run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doctor: Option<crate::doctor::Report>,
+    /// The BFD sessions (`bfd_instance`), absent when none is configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bfd: Vec<BfdView>,
+    /// BFD packets dropped before any session saw them, by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bfd_packets_dropped: BTreeMap<String, u64>,
+}
+
+/// A BFD session (`bfd_instance`) as the console, `status --json` and the metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdView {
+    pub name: String,
+    pub peer: IpAddr,
+    pub local: Option<IpAddr>,
+    pub state: String,
+    pub remote_state: String,
+    pub local_disc: u32,
+    pub remote_disc: u32,
+    /// Our configured intervals, microseconds.
+    pub min_tx_us: u64,
+    pub min_rx_us: u64,
+    pub multiplier: u8,
+    /// The peer's advertised intervals, microseconds.
+    pub remote_min_tx_us: u64,
+    pub remote_min_rx_us: u64,
+    pub remote_multiplier: u8,
+    /// What packets go out at and how long silence is allowed, now.
+    pub tx_interval_us: u64,
+    pub detection_us: Option<u64>,
+    pub up_since_ms: Option<u64>,
+    /// When and why the session last left Up.
+    pub last_down_ms: Option<u64>,
+    pub last_down_reason: Option<String>,
+    pub sent: u64,
+    pub received: u64,
+    pub dropped: u64,
+    pub flaps: u64,
+    /// Why the session cannot run (its send socket failed), if it cannot.
+    pub error: Option<String>,
 }
 
 /// The director itself.
@@ -454,6 +494,8 @@ impl Snapshot {
             vrrp_packets_dropped: BTreeMap::new(),
             vrrp_scripts: Vec::new(),
             doctor: None,
+            bfd: Vec::new(),
+            bfd_packets_dropped: BTreeMap::new(),
         }
     }
 }

@@ -406,6 +406,42 @@ fn authentication_is_what_keepalived_puts_on_the_wire() {
 }
 
 #[test]
+fn bfd_instances_are_what_keepalived_runs() {
+    use std::time::Duration;
+    let c = load_lenient("bfd.conf");
+    let names: Vec<&str> = c.bfd_instance.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["to_d2", "to_d3"],
+        "the bad ones left out, as keepalived does"
+    );
+    let d2 = &c.bfd_instance["to_d2"];
+    assert_eq!(d2.min_rx.0, Duration::from_millis(20));
+    assert_eq!(
+        d2.min_tx.0,
+        Duration::from_micros(5123),
+        "three decimals kept"
+    );
+    assert_eq!(
+        d2.idle_tx.0,
+        Duration::from_secs(1),
+        "500 refused: the default"
+    );
+    assert_eq!(d2.multiplier, 5, "0 refused: the default");
+    assert_eq!(d2.max_hops, 255, "-1: no TTL check");
+    assert_eq!((d2.weight, d2.weight_reverse, d2.passive), (10, true, true));
+    let d3 = &c.bfd_instance["to_d3"];
+    assert_eq!(d3.neighbor_ip, "fd00::3".parse::<IpAddr>().unwrap());
+    assert_eq!(d3.ttl, Some(255));
+    let tracks: Vec<(&str, Option<i32>)> = c.vrrp_instance["VI_1"]
+        .track_bfd
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(tracks, [("to_d2", None), ("to_d3", Some(-20))]);
+}
+
+#[test]
 fn missing_scripts_are_left_out_of_the_model_and_kept_by_import() {
     let c = load_lenient("missing_scripts.conf");
     assert_eq!(c.vrrp_sync_group["G1"].notify.master, None);

@@ -711,6 +711,8 @@ impl Director {
             vrrp_packets_dropped: self.vrrp.packet_drops(),
             vrrp_scripts: self.vrrp.script_views(),
             doctor: self.doctor.last.clone(),
+            bfd: self.vrrp.bfd_views(),
+            bfd_packets_dropped: self.vrrp.bfd_drops(),
         }
     }
 }

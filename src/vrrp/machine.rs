@@ -220,6 +220,8 @@ enum DownCause {
     NoAdverts,
     PriorityZero,
     Preempt,
+    /// A BFD session to the master went down by silence (`master_silent`).
+    MasterSilent(IpAddr),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -477,6 +479,7 @@ impl Instance {
                             DownCause::NoAdverts => Reason::MasterDownTimer,
                             DownCause::PriorityZero => Reason::PriorityZeroHeard,
                             DownCause::Preempt => Reason::Preempt,
+                            DownCause::MasterSilent(peer) => Reason::MasterSilent { peer },
                         };
                         self.become_master(now, reason);
                     }
@@ -739,5 +742,7 @@ fn same_addrs(a: &[IpAddr], b: &[IpAddr]) -> bool {
     a.len() == b.len() && a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
+#[cfg(test)]
+mod takeover_tests;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,7 @@ use super::scripts::{notify, run_script};
 use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
 
 mod actions;
+mod bfd;
 mod guarding;
 mod operator;
 mod packets;
@@ -143,6 +144,8 @@ pub enum Input {
     Addr(u32, IpAddr),
     /// Something a background task has to say about an instance, for the event log.
     Note(String, String),
+    /// A BFD session went up or down.
+    Bfd(crate::bfd::runner::Change),
 }
 
 /// Map one configured instance to the machine's parameters.
@@ -227,6 +230,7 @@ pub struct Runner {
     repair_log: HashMap<(u32, IpAddr), Vec<Instant>>,
     /// The VIP guard process, when this process runs one (`guard`).
     guard: Option<super::guard::Client>,
+    bfd: bfd::BfdState,
 }
 
 impl Runner {
@@ -266,6 +270,7 @@ impl Runner {
             addr_changes: Vec::new(),
             repair_log: HashMap::new(),
             guard: super::guard::Client::start(),
+            bfd: Default::default(),
         };
         if let Err(e) = runner.set_up(config).await {
             // What was set up goes, so the host is as it was (VMACs, their settings, statics).
@@ -278,6 +283,7 @@ impl Runner {
         runner.rebuild_groups(config);
         runner.start_scripts(config);
         runner.start_track_files(config, Instant::now());
+        runner.start_bfd(config, Instant::now());
         runner.start_link_watch(config).await?;
         runner.clear_handbacks().await;
         // The machines start only now: a slow step above (an `nft` taking 1.5 s) consumed a
@@ -412,6 +418,7 @@ impl Runner {
         self.rebuild_groups(config);
         self.start_scripts(config);
         self.start_track_files(config, now);
+        self.start_bfd(config, now);
         self.step(now).await;
         Ok(changes)
     }
@@ -505,6 +512,7 @@ impl Runner {
                 }
             }
             Input::Note(instance, text) => self.events.push((instance, text)),
+            Input::Bfd(change) => self.bfd_change(now, change),
             Input::Addr(dev, addr) => self.address_changed(dev, addr),
             Input::Link(link) => {
                 for slot in &mut self.slots {
@@ -673,6 +681,8 @@ impl Runner {
             }
         }
         self.clear_handbacks().await;
+        // After the masters released: a peer hears AdminDown, which is no failure.
+        self.bfd.stop();
         self.vmacs.remove_all().await;
         for e in self.statics.clear(&self.rtnl).await {
             warn!("{e}");

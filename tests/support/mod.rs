@@ -100,6 +100,7 @@ pub fn prefix(tag: &str) -> String {
     format!("lt{}{tag}", std::process::id() % 100_000)
 }
 
+pub mod frr;
 pub mod screen;
 
 use std::path::{Path, PathBuf};
@@ -315,13 +316,15 @@ pub fn keepalived_with(
             .unwrap()
             .to_string()
     };
-    let (p, r, c) = (pid("ka"), pid("vrrp"), pid("chk"));
-    let args = [
-        "-n",
-        "-l",
-        "-D",
-        "-G",
-        "-P",
+    let (p, r, c, b) = (pid("ka"), pid("vrrp"), pid("chk"), pid("bfd"));
+    // VRRP only (-P), unless the file has BFD sessions: keepalived's BFD process runs only
+    // when no subsystem is singled out.
+    let bfd = std::fs::read_to_string(file).is_ok_and(|t| t.contains("bfd_instance"));
+    let mut args = vec!["-n", "-l", "-D", "-G"];
+    if !bfd {
+        args.push("-P");
+    }
+    args.extend([
         "-f",
         file.to_str().unwrap(),
         "-p",
@@ -330,6 +333,8 @@ pub fn keepalived_with(
         &r,
         "-c",
         &c,
-    ];
+        "-b",
+        &b,
+    ]);
     Proc::spawn(topo, host, "keepalived", &args, log)
 }

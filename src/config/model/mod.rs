@@ -4,6 +4,7 @@
 //! this model's serde representation, so `import` is "parse keepalived.conf, serialize".
 //! Field names follow keepalived's where one exists, so a keepalived user can guess them.
 
+mod bfd;
 mod lvs;
 mod routes;
 mod values;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use bfd::{BfdAuth, BfdInstance, TrackBfd};
 pub use lvs::*;
 pub use routes::{FIRST_RULE_PRIORITY, ROUTE_PROTOCOL, Route, RouteKind, Rule};
 pub use values::{Dur, IpNet, StatusRange};
@@ -32,6 +34,9 @@ pub struct Config {
     /// (`type = "file"` checks) track (keepalived's `track_file` blocks).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub track_file: BTreeMap<String, TrackFile>,
+    /// BFD sessions to neighbours (keepalived's `bfd_instance` blocks).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bfd_instance: BTreeMap<String, BfdInstance>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vrrp_sync_group: BTreeMap<String, SyncGroup>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -347,6 +352,8 @@ pub struct VrrpInstance {
     pub track_script: Vec<TrackScript>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_file: Vec<TrackFileRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_bfd: Vec<TrackBfd>,
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
     /// The interface the IPVS sync daemon uses while this instance is master.

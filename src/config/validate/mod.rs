@@ -10,6 +10,7 @@
 //! and [`remove_dropped`] takes it out of the model, so that nothing runs what keepalived would
 //! not. The native TOML keeps these as errors.
 
+mod bfd;
 mod lvs;
 mod track_file;
 mod vrrp;
@@ -350,6 +351,7 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe, dialect: Dialect) -> Vec<
     }
     check_sync_groups(&mut c, cfg);
     track_file::check_track_files(&mut c, cfg);
+    bfd::check_bfd_instances(&mut c, cfg);
     for (name, group) in &cfg.virtual_server_group {
         check_vs_group(&mut c, name, group);
     }

@@ -248,6 +248,7 @@ pub(super) fn check_instance(c: &mut Checker, cfg: &Config, name: &str, inst: &V
         }
     }
     super::track_file::check_instance_refs(c, cfg, &path, inst);
+    super::bfd::check_instance_refs(c, cfg, &path, inst);
     for (i, t) in inst.track_interface.iter().enumerate() {
         if !(-253..=253).contains(&t.weight) {
             c.error(

@@ -15,6 +15,8 @@ pub enum Reason {
     PriorityZeroHeard,
     /// We discarded a lower-priority master's adverts and our down timer fired.
     Preempt,
+    /// A BFD session to the master went down by silence (`takeover`).
+    MasterSilent { peer: IpAddr },
     /// As Master we heard a higher priority (or equal from a higher address).
     HigherPriorityHeard { src: IpAddr, priority: u8 },
     /// A weight-0 tracker went down.
@@ -39,6 +41,7 @@ impl fmt::Display for Reason {
             Reason::MasterDownTimer => f.write_str("no advert within master down interval"),
             Reason::PriorityZeroHeard => f.write_str("master released (priority 0 heard)"),
             Reason::Preempt => f.write_str("preempted a lower-priority master"),
+            Reason::MasterSilent { peer } => write!(f, "master {peer} silent (BFD down)"),
             Reason::HigherPriorityHeard { src, priority } => {
                 write!(f, "heard higher priority {priority} from {src}")
             }

@@ -21,6 +21,26 @@ impl Instance {
         self.after_priority_inputs(now);
     }
 
+    /// A BFD session watching `peer` went down because `peer` fell silent (lvsdeck's
+    /// `takeover`). A backup whose master is `peer` acts as if its Master_Down timer fired,
+    /// after a skew of (256 - priority) x 200 us: a few milliseconds that let the
+    /// highest-priority backup of several speak first, as Skew_Time does for adverts. Anything
+    /// else (another master, no master heard, not Backup) ignores it. True when it acts.
+    pub fn master_silent(&mut self, now: Instant, peer: IpAddr) -> bool {
+        let ours = self.master_heard.is_some_and(|m| m.addr == peer);
+        if self.state != State::Backup || !ours || self.master_down_at.is_none() {
+            return false;
+        }
+        let skew = Duration::from_micros(200) * (256 - u32::from(self.effective_priority()));
+        let at = now + skew;
+        if self.master_down_at.is_some_and(|t| t <= at) {
+            return false;
+        }
+        self.master_down_at = Some(at);
+        self.down_cause = DownCause::MasterSilent(peer);
+        true
+    }
+
     /// Forget a tracker.
     pub fn remove_tracker(&mut self, now: Instant, name: &str) {
         if self.trackers.remove(name).is_some() {

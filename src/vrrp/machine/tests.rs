@@ -1,16 +1,16 @@
 use super::*;
 use std::net::Ipv4Addr;
 
-fn ip(last: u8) -> IpAddr {
+pub(super) fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 0, last))
 }
-fn vip() -> IpAddr {
+pub(super) fn vip() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100))
 }
-fn params(version: Version, priority: u8, last: u8) -> InstanceParams {
+pub(super) fn params(version: Version, priority: u8, last: u8) -> InstanceParams {
     InstanceParams::new("VI_1", version, 51, priority, ip(last), vec![vip()])
 }
-fn advert(version: Version, priority: u8, interval_cs: u16) -> Advert {
+pub(super) fn advert(version: Version, priority: u8, interval_cs: u16) -> Advert {
     Advert {
         version,
         vrid: 51,
@@ -20,10 +20,10 @@ fn advert(version: Version, priority: u8, interval_cs: u16) -> Advert {
         auth: None,
     }
 }
-fn actions(i: &mut Instance) -> Vec<Action> {
+pub(super) fn actions(i: &mut Instance) -> Vec<Action> {
     std::iter::from_fn(|| i.poll_action()).collect()
 }
-fn events(i: &mut Instance) -> Vec<EventKind> {
+pub(super) fn events(i: &mut Instance) -> Vec<EventKind> {
     std::iter::from_fn(|| i.poll_event())
         .map(|e| e.kind)
         .collect()
@@ -36,11 +36,11 @@ fn sent_priorities(a: &[Action]) -> Vec<u8> {
         })
         .collect()
 }
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 /// A Backup at priority `prio` (v3, 1 s) that has heard a master at 200 from .9.
-fn backup(prio: u8, t0: Instant) -> Instance {
+pub(super) fn backup(prio: u8, t0: Instant) -> Instance {
     let mut b = Instance::new(params(Version::V3, prio, 70), t0);
     b.handle_advert(t0, ip(9), &advert(Version::V3, 200, 100));
     actions(&mut b);
@@ -48,7 +48,7 @@ fn backup(prio: u8, t0: Instant) -> Instance {
     b
 }
 /// A Master at priority `prio` (v3, 1 s) with address .71.
-fn master(prio: u8, t0: Instant) -> Instance {
+pub(super) fn master(prio: u8, t0: Instant) -> Instance {
     let mut m = Instance::new(params(Version::V3, prio, 71), t0);
     let t = m.next_timeout().unwrap();
     m.handle_timeout(t);

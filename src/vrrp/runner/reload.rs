@@ -81,7 +81,8 @@ fn summary(old: &VrrpInstance, new: &VrrpInstance) -> String {
         (
             old.track_interface != new.track_interface
                 || old.track_script != new.track_script
-                || old.track_file != new.track_file,
+                || old.track_file != new.track_file
+                || old.track_bfd != new.track_bfd,
             "tracking",
         ),
         (old.garp != new.garp, "GARP timings"),
@@ -211,6 +212,7 @@ impl Runner {
                 .map(|t| format!("link:{}", t.name))
                 .chain(c.track_script.iter().map(|t| format!("script:{}", t.name)))
                 .chain(c.track_file.iter().map(|t| format!("file:{}", t.name)))
+                .chain(c.track_bfd.iter().map(|t| format!("bfd:{}", t.name)))
                 .collect()
         };
         let own_link = format!("link:{}", cfg.interface);

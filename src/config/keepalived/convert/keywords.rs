@@ -78,13 +78,13 @@ const TABLE: &[Entry] = &[
     ),
     refused(
         &[Ctx::Root],
-        &["vrrp_track_process", "bfd_instance"],
+        &["vrrp_track_process"],
         NOT_SUPPORTED,
         TRACKERS,
     ),
     refused(
         &[Ctx::Instance],
-        &["track_process", "track_bfd"],
+        &["track_process"],
         NOT_SUPPORTED,
         TRACKERS,
     ),

@@ -6,6 +6,7 @@
 //! One file per part of the file: [`global`] (global_defs), [`vrrp`] (scripts, instances, sync
 //! groups), [`lvs`] (virtual servers); [`keywords`] says what each block accepts.
 
+mod bfd;
 mod blocks;
 mod global;
 pub mod keywords;
@@ -69,6 +70,7 @@ pub fn convert(parsed: &Parsed, diags: &mut Diags) -> Converted {
             "global_defs" => {}
             "vrrp_script" => c.vrrp_script(node),
             "track_file" | "vrrp_track_file" => c.track_file_block(node),
+            "bfd_instance" => c.bfd_instance_block(node),
             "vrrp_instance" => c.vrrp_instance(node),
             "vrrp_sync_group" => c.sync_group(node),
             "virtual_server_group" => c.vs_group(node),

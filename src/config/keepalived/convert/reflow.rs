@@ -36,6 +36,7 @@ fn child_ctx(ctx: Ctx, keyword: &str) -> Option<Ctx> {
         (Ctx::Root, "global_defs") => Ctx::Global,
         (Ctx::Root, "vrrp_script") => Ctx::Script,
         (Ctx::Root, "track_file" | "vrrp_track_file") => Ctx::TrackFile,
+        (Ctx::Root, "bfd_instance") => Ctx::BfdInstance,
         (Ctx::Root, "vrrp_instance") => Ctx::Instance,
         (Ctx::Root, "vrrp_sync_group") => Ctx::SyncGroup,
         (Ctx::Root, "virtual_server") => Ctx::VirtualServer,

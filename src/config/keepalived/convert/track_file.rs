@@ -68,7 +68,7 @@ impl Conv<'_> {
 
     /// `weight W [reverse|noreverse]`, W within ±`max`; None (with a warning, as keepalived
     /// reports and ignores it) when it cannot be read.
-    fn weight_words(&mut self, n: &Node, max: i64) -> Option<(i32, bool)> {
+    pub(super) fn weight_words(&mut self, n: &Node, max: i64) -> Option<(i32, bool)> {
         let w = self.arg(n, 0, "a weight")?.clone();
         let weight = match w.text.parse::<i64>() {
             Ok(v) if v.abs() <= max => v as i32,
@@ -131,60 +131,85 @@ impl Conv<'_> {
 
     /// A vrrp_instance's `track_file { NAME [weight W [reverse]] ... }`.
     pub(super) fn track_file_refs(&mut self, n: &Node, base: &ConfPath) -> Vec<TrackFileRef> {
-        let mut out: Vec<TrackFileRef> = Vec::new();
+        let lookup = |c: &Conv<'_>, name: &str| {
+            c.config
+                .track_file
+                .get(name)
+                .map(|tf| (tf.weight, tf.reverse))
+        };
+        let refs = self.weighted_refs(n, base, "track_file", VRRP_WEIGHT, lookup);
+        refs.into_iter()
+            .map(|(name, weight, reverse)| TrackFileRef {
+                name,
+                weight,
+                reverse,
+            })
+            .collect()
+    }
+
+    /// The entries of a vrrp_instance's `track_file` / `track_bfd` block, `NAME [weight W
+    /// [reverse]]` each, as keepalived reads them: unknown names (`lookup` gives the block's
+    /// own weight and reverse), repeats and unexpected words are reported and left out.
+    pub(super) fn weighted_refs(
+        &mut self,
+        n: &Node,
+        base: &ConfPath,
+        list: &str,
+        max: i64,
+        lookup: impl Fn(&Self, &str) -> Option<(i32, bool)>,
+    ) -> Vec<(String, Option<i32>, Option<bool>)> {
+        // keepalived's own words: "track file", "track bfd".
+        let what = list.replace('_', " ");
+        let block = if list == "track_bfd" {
+            "bfd_instance"
+        } else {
+            "track_file"
+        };
+        let mut out: Vec<(String, Option<i32>, Option<bool>)> = Vec::new();
         for t in self.block(n) {
             let name = t.keyword.text.clone();
-            self.place(base.join("track_file").join(out.len()), &t.keyword);
-            let Some(tf) = self.config.track_file.get(&name) else {
+            self.place(base.join(list).join(out.len()), &t.keyword);
+            let Some((own_weight, own_reverse)) = lookup(self, &name) else {
                 self.warn(
                     &t.keyword,
-                    format!("track file {name} not found: ignored, as keepalived does"),
-                    "define it in a track_file block before this instance",
+                    format!("{what} {name} not found: ignored, as keepalived does"),
+                    format!("define it in a {block} block before this instance"),
                 );
                 continue;
             };
-            if out.iter().any(|r| r.name == name) {
+            if out.iter().any(|r| r.0 == name) {
                 self.warn(
                     &t.keyword,
                     format!(
-                        "track file {name} is listed twice: this one is ignored, as keepalived does"
+                        "{what} {name} is listed twice: this one is ignored, as keepalived does"
                     ),
                     "",
                 );
                 continue;
             }
-            let (global_weight, global_reverse) = (tf.weight, tf.reverse);
-            let mut r = TrackFileRef {
-                name,
-                weight: None,
-                reverse: None,
-            };
             match t.args.first().map(|w| w.text.as_str()) {
-                None => {}
+                None => out.push((name, None, None)),
                 Some("weight") if t.args.len() >= 2 => {
                     let rest = Node {
                         keyword: t.args[0].clone(),
                         args: t.args[1..].to_vec(),
                         block: None,
                     };
-                    // Out of range: the track_file's weight, as keepalived falls back.
+                    // Out of range: the block's own weight, as keepalived falls back.
                     let (w, rev) = self
-                        .weight_words(&rest, VRRP_WEIGHT)
-                        .unwrap_or((global_weight, global_reverse));
-                    r.weight = Some(w);
-                    r.reverse = Some(rev);
+                        .weight_words(&rest, max)
+                        .unwrap_or((own_weight, own_reverse));
+                    out.push((name, Some(w), Some(rev)));
                 }
                 Some(_) => {
                     let w: Word = t.args[0].clone();
                     self.warn(
                         &w,
-                        format!("track file {}: unexpected `{}`; the entry is ignored, as keepalived does", r.name, w.text),
+                        format!("{what} {name}: unexpected `{}`; the entry is ignored, as keepalived does", w.text),
                         "write `NAME weight N [reverse]`",
                     );
-                    continue;
                 }
             }
-            out.push(r);
         }
         out
     }

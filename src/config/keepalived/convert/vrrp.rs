@@ -86,6 +86,7 @@ impl Conv<'_> {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            track_bfd: Vec::new(),
             notify: Notify::default(),
             lvs_sync_daemon_interface: None,
             handover_grace: None,
@@ -197,6 +198,10 @@ impl Conv<'_> {
                 "track_file" => {
                     let refs = self.track_file_refs(n, &base);
                     inst.track_file.extend(refs);
+                }
+                "track_bfd" => {
+                    let refs = self.track_bfd_refs(n, &base);
+                    inst.track_bfd.extend(refs);
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(n, &mut inst.notify, &base)

@@ -1,0 +1,89 @@
+//! lvsdeck's BFD `takeover`: [`Instance::master_silent`].
+
+use super::tests::{actions, advert, backup, events, ip, master, ms};
+use super::*;
+
+#[test]
+fn a_backup_takes_over_a_skew_after_its_masters_session_fell_silent() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    let t = t0 + ms(300);
+    assert!(b.master_silent(t, ip(9)));
+    // (256 - 100) x 200 us = 31.2 ms, far inside the 3.6 s Master_Down_Interval.
+    assert_eq!(b.next_timeout(), Some(t + Duration::from_micros(31_200)));
+    b.handle_timeout(t + Duration::from_micros(31_200));
+    assert_eq!(b.state(), State::Master);
+    let ev = events(&mut b);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            EventKind::Transition {
+                reason: Reason::MasterSilent { .. },
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert!(actions(&mut b).contains(&Action::AddVips));
+}
+
+#[test]
+fn a_session_to_anyone_but_the_master_changes_nothing() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    let due = b.next_timeout();
+    assert!(!b.master_silent(t0 + ms(10), ip(8)));
+    assert_eq!(b.next_timeout(), due);
+    // Nor in Master, nor before any master was heard.
+    let mut m = master(100, t0);
+    assert!(!m.master_silent(t0, ip(9)));
+    let mut fresh = Instance::new(super::tests::params(Version::V3, 100, 70), t0);
+    assert!(!fresh.master_silent(t0, ip(9)));
+}
+
+/// A BFD flap while the master still advertises: its advert during the skew keeps the backup
+/// a backup, and one after (the backup became master) sends it back at once.
+#[test]
+fn the_masters_advert_wins_over_a_bfd_flap() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    assert!(b.master_silent(t0 + ms(100), ip(9)));
+    b.handle_advert(t0 + ms(110), ip(9), &advert(Version::V3, 200, 100));
+    b.handle_timeout(t0 + ms(200));
+    assert_eq!(b.state(), State::Backup);
+    // Too late this time: the backup is master when the advert comes.
+    assert!(b.master_silent(t0 + ms(500), ip(9)));
+    b.handle_timeout(t0 + ms(540));
+    assert_eq!(b.state(), State::Master);
+    b.handle_advert(t0 + ms(900), ip(9), &advert(Version::V3, 200, 100));
+    assert_eq!(b.state(), State::Backup);
+    assert!(actions(&mut b).contains(&Action::RemoveVips));
+}
+
+#[test]
+fn of_two_backups_the_higher_priority_speaks_first() {
+    let t0 = Instant::now();
+    let mut hi = backup(150, t0);
+    let mut lo = backup(100, t0);
+    let t = t0 + ms(50);
+    hi.master_silent(t, ip(9));
+    lo.master_silent(t, ip(9));
+    let (th, tl) = (hi.next_timeout().unwrap(), lo.next_timeout().unwrap());
+    assert!(tl - th >= ms(9), "{:?} apart", tl - th);
+    hi.handle_timeout(th);
+    assert_eq!(hi.state(), State::Master);
+    let sent = actions(&mut hi)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::SendAdvert(ad) => Some(ad),
+            _ => None,
+        })
+        .unwrap();
+    lo.handle_advert(th + ms(1), ip(71), &sent);
+    lo.handle_timeout(tl);
+    assert_eq!(
+        lo.state(),
+        State::Backup,
+        "the lower one heard the new master in time"
+    );
+}
