@@ -6,7 +6,8 @@
 //! directors (10 ms x 3): lvsdeck with `takeover` (the backup takes over when the master's
 //! session falls silent) and keepalived with `track_bfd` (which moves a priority), each beside
 //! its run without BFD. Run as root: `cargo bench --bench failover`
-//! (LVSDECK_BENCH_ROUNDS=N for more rounds; the median is printed).
+//! (LVSDECK_BENCH_ROUNDS=N for more rounds; the median is printed; LVSDECK_FAILOVER=bfd for
+//! the BFD table alone).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -184,7 +185,14 @@ fn main() {
         "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10}",
         "case", "failure", "lvsdeck moved", "gap", "keepalived", "gap"
     );
-    for (version, label) in [(2u8, "v2, advert 1 s"), (3u8, "v3, advert 0.1 s")] {
+    // LVSDECK_FAILOVER=bfd: the BFD table alone.
+    let bfd_only = std::env::var("LVSDECK_FAILOVER").is_ok_and(|v| v == "bfd");
+    let versions: &[(u8, &str)] = if bfd_only {
+        &[]
+    } else {
+        &[(2, "v2, advert 1 s"), (3, "v3, advert 0.1 s")]
+    };
+    for &(version, label) in versions {
         for (failure, fname) in [(Failure::Graceful, "graceful"), (Failure::Hard, "hard")] {
             let mut cells = Vec::new();
             for which in [Impl::Lvsdeck, Impl::Keepalived] {

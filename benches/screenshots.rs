@@ -76,6 +76,10 @@ fn main() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_lvsdeck");
+    if std::env::var("LVSDECK_SHOTS_ONLY").is_ok_and(|v| v == "bfd") {
+        bfd_shots(bin);
+        return;
+    }
     let _ = std::process::Command::new(bin)
         .args(["lab", "down"])
         .output();
@@ -141,6 +145,69 @@ fn main() {
     wait_for(&tmux, "MASTER", 20);
     pause(8000);
     shot(&tmux, "lab-80x24");
+    tmux.keys(&["q"]);
+    support::wait_until(Duration::from_secs(10), || !tmux.alive());
+    drop(tmux);
+    bfd_shots(bin);
+}
+
+/// BFD sessions to FRR's bfdd in the next namespace, seen by an attached console: Up, then
+/// after bfdd is killed.
+fn bfd_shots(bin: &str) {
+    use lvsdeck::lab::netns::{HostSpec, Topology};
+    use support::frr::{Frr, Peer};
+    if !support::prerequisites("BFD screenshots", &[support::frr::BFDD, "vtysh"]) {
+        return;
+    }
+    let topo = Topology::build(
+        "lvshot",
+        vec![
+            HostSpec::new("lvs1", 0x71, &["192.168.10.71/24", "fd10::71/64"]),
+            HostSpec::new("router", 0x01, &["192.168.10.1/24", "fd10::1/64"]),
+        ],
+    )
+    .expect("topology");
+    let dir = support::TempDir::new("bfd-shots");
+    let peer = |peer, local| Peer {
+        peer,
+        local,
+        rx_ms: 10,
+        tx_ms: 10,
+        mult: 3,
+    };
+    let mut frr = Frr::start(
+        &topo,
+        "router",
+        &[
+            peer("192.168.10.71", "192.168.10.1"),
+            peer("fd10::71", "fd10::1"),
+        ],
+        &dir,
+    );
+    let conf = dir.write(
+        "lvs1.toml",
+        "[bfd_instance.to_router]\nneighbor_ip = \"192.168.10.1\"\nsource_ip = \"192.168.10.71\"\n\
+         min_rx = \"10ms\"\nmin_tx = \"10ms\"\nmultiplier = 3\n\n\
+         [bfd_instance.to_router6]\nneighbor_ip = \"fd10::1\"\nmin_rx = \"10ms\"\nmin_tx = \"10ms\"\nmultiplier = 3\n\n\
+         [vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = 100\n\
+         virtual_ipaddress = [{ address = \"192.168.10.100/24\" }]\n\
+         track_bfd = [{ name = \"to_router\" }]\n",
+    );
+    let _daemon = support::lvsdeck_daemon(&topo, "lvs1", &conf, &dir);
+    let sock = dir.0.join("lvs1.sock");
+    let tmux = Tmux::start(
+        "lvsdeck-shots",
+        160,
+        48,
+        &format!("{bin} --socket {}", sock.display()),
+    );
+    wait_for(&tmux, "BFD 2/2 up", 30);
+    pause(4000);
+    shot(&tmux, "bfd-up-160x48");
+    frr.kill();
+    wait_for(&tmux, "BFD 0/2 up", 10);
+    pause(1500);
+    shot(&tmux, "bfd-router-down-160x48");
     tmux.keys(&["q"]);
     support::wait_until(Duration::from_secs(10), || !tmux.alive());
 }

@@ -347,6 +347,38 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+#[cfg(test)]
+impl BfdView {
+    /// An Up session to `peer` for tests: our 10 ms x 3, the peer's 50/40 ms x 3, two flaps.
+    pub fn sample(name: &str, peer: &str, now_ms: u64) -> BfdView {
+        BfdView {
+            name: name.into(),
+            peer: peer.parse().expect("an address"),
+            local: None,
+            state: "Up".into(),
+            remote_state: "Up".into(),
+            local_disc: 0x1bfd_0002,
+            remote_disc: 0x7731_aa01,
+            min_tx_us: 10_000,
+            min_rx_us: 10_000,
+            multiplier: 3,
+            remote_min_tx_us: 50_000,
+            remote_min_rx_us: 40_000,
+            remote_multiplier: 3,
+            tx_interval_us: 40_000,
+            detection_us: Some(150_000),
+            up_since_ms: Some(now_ms - 3_600_000),
+            last_down_ms: Some(now_ms - 7_200_000),
+            last_down_reason: Some("control detection time expired".into()),
+            sent: 90_000,
+            received: 89_990,
+            dropped: 0,
+            flaps: 2,
+            error: None,
+        }
+    }
+}
+
 impl Snapshot {
     /// A snapshot of the seed's cluster seen from its master, for tests, screenshots of the
     /// layout and documentation. Times are relative to `now_ms`.

@@ -460,7 +460,8 @@ fn takeover_on_a_silent_masters_session_and_no_lasting_split_on_a_bfd_only_outag
         "d1 master again\n{}",
         d2.log_text()
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    // A session Up for less than a Master_Down_Interval is not trusted (dampening).
+    std::thread::sleep(Duration::from_secs(4));
 
     // 3. d1 dies (SIGKILL + cable): d2 takes over by BFD, long before 3 adverts would.
     let killed = std::time::Instant::now();

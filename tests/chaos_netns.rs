@@ -14,10 +14,17 @@ const CI_SEED: u64 = 2026;
 const CI_FAULTS: usize = 30;
 
 fn campaign(mix: Mix, seed: u64, faults: usize, tag: &str) {
+    let bfd = std::env::var("LVSDECK_CHAOS_BFD").is_ok_and(|v| v == "1");
+    campaign_with(mix, bfd, seed, faults, tag);
+}
+
+fn campaign_with(mix: Mix, bfd: bool, seed: u64, faults: usize, tag: &str) {
     if !support::prerequisites("fault campaign", &["ip", "nft", "ping", "keepalived"]) {
         return;
     }
-    let outcome = chaos::run(&chaos::Setup::namespaces(mix), seed, faults, tag);
+    let mut setup = chaos::Setup::namespaces(mix);
+    setup.bfd = bfd;
+    let outcome = chaos::run(&setup, seed, faults, tag);
     println!("{}", outcome.report);
     let blamed: Vec<_> = outcome
         .violations
@@ -47,9 +54,16 @@ fn thirty_faults_on_lvsdeck_and_keepalived_in_one_vrid() {
     campaign(Mix::Mixed, CI_SEED, CI_FAULTS, "cm");
 }
 
+/// The same schedule with BFD at 10 ms x 3 between the directors and lvsdeck's takeover:
+/// BFD flaps under packet loss while adverts still arrive must leave no split brain.
+#[test]
+fn thirty_faults_with_bfd_takeover() {
+    campaign_with(Mix::Lvsdeck, true, CI_SEED, CI_FAULTS, "cb");
+}
+
 /// A run given by the environment (a report's `replay:` line), by hand.
 #[test]
-#[ignore = "by hand: LVSDECK_CHAOS_SEED=N [LVSDECK_CHAOS_FAULTS=M LVSDECK_CHAOS_MIX=...] cargo test --test chaos_netns -- --ignored --nocapture replay"]
+#[ignore = "by hand: LVSDECK_CHAOS_SEED=N [LVSDECK_CHAOS_FAULTS=M LVSDECK_CHAOS_MIX=... LVSDECK_CHAOS_BFD=1] cargo test --test chaos_netns -- --ignored --nocapture replay"]
 fn replay() {
     let seed = std::env::var("LVSDECK_CHAOS_SEED")
         .expect("LVSDECK_CHAOS_SEED: the seed to replay")

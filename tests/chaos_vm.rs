@@ -45,6 +45,7 @@ fn twenty_faults_on_two_directors_with_real_ipvs() {
             ping: false,
             startup: Duration::from_secs(3),
             netem: true,
+            bfd: false,
         };
         let outcome = chaos::run(&setup, SEED, FAULTS, "cv");
         println!("{}", outcome.report);

@@ -45,6 +45,10 @@ pub struct Change {
     pub peer_silent: bool,
     pub diag: Diag,
     pub at: Instant,
+    /// Going down: how long the session had been Up, and how many packets came late in the
+    /// second before (a flapping or lossy session is not trusted).
+    pub up_for: Option<Duration>,
+    pub recent_gaps: u32,
 }
 
 enum Command {
@@ -363,6 +367,8 @@ impl Shell {
                         peer_silent: ev.diag == Diag::ControlDetectionTimeExpired,
                         diag: ev.diag,
                         at: ev.at,
+                        up_for: ev.up_for,
+                        recent_gaps: ev.recent_gaps,
                     });
                 }
             }
@@ -409,6 +415,8 @@ impl Shell {
                 peer_silent: false,
                 diag: Diag::None,
                 at: now,
+                up_for: None,
+                recent_gaps: 0,
             });
             self.sessions.push(Running {
                 session: Session::new(spec.params.clone(), disc, u64::from(disc), now),

@@ -20,6 +20,8 @@ use super::packet::{AuthKey, Control, DecodeError, Diag, State};
 
 /// RFC 5880 §6.8.3: the slowest a session may be while not Up.
 pub const SLOW_TX: Duration = Duration::from_secs(1);
+/// How far back a Down event counts the gaps before it.
+pub const GAP_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionParams {
@@ -54,6 +56,11 @@ pub struct Event {
     pub to: State,
     /// Our diagnostic when leaving Up (why), else the peer's.
     pub diag: Diag,
+    /// Leaving Up: how long the session had been Up.
+    pub up_for: Option<Duration>,
+    /// Leaving Up: packets that came more than 1.5 of the peer's intervals after the one before
+    /// (one lost on the way, or very late) within the last second.
+    pub recent_gaps: u32,
 }
 
 /// Counters shown in the console and exported as metrics.
@@ -99,6 +106,10 @@ pub struct Session {
     counters: Counters,
     last_down: Option<(Instant, Diag)>,
     up_since: Option<Instant>,
+    /// When the last packet was taken, and when packets came later than 1.5 intervals after
+    /// the one before (a packet lost on the way), the last few.
+    last_rx: Option<Instant>,
+    gaps: VecDeque<Instant>,
 }
 
 impl Session {
@@ -131,6 +142,8 @@ impl Session {
             counters: Counters::default(),
             last_down: None,
             up_since: None,
+            last_rx: None,
+            gaps: VecDeque::new(),
             params,
         };
         if !s.params.passive {
@@ -297,6 +310,16 @@ impl Session {
         if self.state == State::AdminDown {
             return Ok(());
         }
+        if let (Some(prev), Some(d)) = (self.last_rx, self.detection_time())
+            && self.state == State::Up
+            && (now - prev) * 2 * u32::from(self.remote_mult) > d * 3
+        {
+            if self.gaps.len() == 16 {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back(now);
+        }
+        self.last_rx = Some(now);
         self.detect_at = self.detection_time().map(|d| now + d);
         // The peer now allows faster packets, or we had stopped: reschedule from now.
         if min_rx_was != self.remote_min_rx_us || self.next_tx.is_none() || first {
@@ -368,6 +391,8 @@ impl Session {
 
     fn go(&mut self, now: Instant, to: State, diag: Diag) {
         let from = self.state;
+        let up_for = self.up_since.filter(|_| from == State::Up).map(|t| now - t);
+        let recent_gaps = self.gaps.iter().filter(|&&t| now - t <= GAP_WINDOW).count() as u32;
         self.state = to;
         self.diag = diag;
         match to {
@@ -399,6 +424,8 @@ impl Session {
             from,
             to,
             diag,
+            up_for,
+            recent_gaps,
         });
     }
 

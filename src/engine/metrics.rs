@@ -142,6 +142,7 @@ impl Collector for Scrape {
         let s = &self.snapshot;
         daemon(&mut enc, s, self.now_ms)?;
         vrrp(&mut enc, s)?;
+        bfd::bfd(&mut enc, s)?;
         ipvs(&mut enc, s)
     }
 }
@@ -679,3 +680,5 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests;
+
+mod bfd;

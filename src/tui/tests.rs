@@ -1034,4 +1034,5 @@ fn actions_on_a_stale_view_are_refused_as_stale() {
     assert!(matches!(app.dialog(), Some(Dialog::Confirm(_))));
 }
 
+mod bfd;
 mod doctor;

@@ -15,7 +15,8 @@
 //! - when a `hold` is not renewed within its term, the daemon is silent (stopped, stuck, or
 //!   gone: the kernel closes a dead process's pipe). The guard, listening on the instances'
 //!   interfaces for adverts (kernel-filtered to VRRP), removes the VIPs on the first advert of
-//!   their VRID from another director with a priority above 0: another master holds them now
+//!   their VRID from another director with a priority above 0 (a gone daemon's at once, term or
+//!   not: a backup that learnt of its death by BFD does not wait a term): another master holds them now
 //!   (make-before-break, as the hand-over). Until then this director's kernel still serves the VIPs (its IPVS table
 //!   is intact), and a director with no peer keeps serving; nothing is removed early;
 //! - a daemon that resumes says `hold` again and the guard stands down; if it resumes as master
@@ -245,7 +246,11 @@ impl Watch {
             .iter()
             .filter(|(_, h)| {
                 let sp = h.holding.speaker;
-                (h.silent || now >= h.until) && sp.ifindex == ifindex && sp.vrid == vrid
+                // A gone daemon vouches for nothing: a backup told of its death sooner than
+                // a term (BFD's `takeover`) is master within milliseconds.
+                (h.silent || daemon_gone || now >= h.until)
+                    && sp.ifindex == ifindex
+                    && sp.vrid == vrid
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -534,6 +539,21 @@ mod tests {
         );
         assert_eq!(late.len(), 1);
         assert_eq!(late[0].instance, "B");
+    }
+
+    /// A dead daemon's VIPs go at the first advert of another master, within its term: a
+    /// backup that learnt of the death by BFD is master 40 ms after it.
+    #[test]
+    fn a_gone_daemon_vouches_for_nothing() {
+        let t0 = Instant::now();
+        let mut w = Watch::default();
+        w.handle(t0, hold("A", 3000));
+        let t = t0 + Duration::from_millis(500);
+        assert!(w.heard(t, 2, 51, PEER.parse().unwrap(), 100).is_empty());
+        w.daemon_gone();
+        let gone = w.heard(t, 2, 51, PEER.parse().unwrap(), 100);
+        assert_eq!(gone.len(), 1);
+        assert!(gone[0].daemon_gone);
     }
 
     #[test]

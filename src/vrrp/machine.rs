@@ -92,6 +92,10 @@ use super::packet::{Advert, Version};
 
 mod events;
 mod operator;
+
+/// Late packets in a BFD session's last second that make it a lossy path (`master_silent`):
+/// one or two are a busy host's scheduling, three are loss.
+pub const LOSSY_GAPS: u32 = 3;
 mod params;
 mod receive;
 mod sync_group;

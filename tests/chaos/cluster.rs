@@ -193,7 +193,42 @@ impl Cluster {
                 String::new()
             },
         );
-        std::fs::write(self.conf_path(d), text).unwrap();
+        let peers: Vec<usize> = (0..self.setup.directors).filter(|&o| o != d).collect();
+        let mut text = text;
+        if self.setup.bfd {
+            for &o in &peers {
+                text += &format!(
+                    "bfd_instance to_{h} {{\n neighbor_ip 10.79.0.{a}\n min_rx 10\n min_tx 10\n multiplier 3\n}}\n",
+                    h = host(o),
+                    a = 71 + o
+                );
+            }
+        }
+        std::fs::write(self.conf_path(d), &text).unwrap();
+        if self.setup.bfd && self.directors[d].which == Impl::Lvsdeck {
+            // `takeover` is lvsdeck's own (TOML): the file imported, each session a watch.
+            let out = std::process::Command::new(&self.setup.lvsdeck)
+                .args(["import", self.conf_path(d).to_str().unwrap()])
+                .output()
+                .expect("lvsdeck import");
+            assert!(
+                out.status.success(),
+                "import: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut toml = String::from_utf8(out.stdout).unwrap();
+            for &o in &peers {
+                toml += &format!(
+                    "\n[[vrrp_instance.VI_1.track_bfd]]\nname = \"to_{}\"\ntakeover = true\n",
+                    host(o)
+                );
+            }
+            std::fs::write(self.toml_path(d), toml).unwrap();
+        }
+    }
+
+    fn toml_path(&self, d: usize) -> PathBuf {
+        self.dir.0.join(format!("{}.toml", host(d)))
     }
 
     pub fn script_passes(&self, d: usize, passes: bool) {
@@ -209,7 +244,11 @@ impl Cluster {
         let n = self.directors[d].starts;
         self.directors[d].starts += 1;
         let log = self.dir.0.join(format!("{}-{n}.log", host(d)));
-        let conf = self.conf_path(d);
+        let conf = if self.setup.bfd && self.directors[d].which == Impl::Lvsdeck {
+            self.toml_path(d)
+        } else {
+            self.conf_path(d)
+        };
         let proc = match self.directors[d].which {
             Impl::Lvsdeck => {
                 let socket = self.socket(d);

@@ -45,6 +45,9 @@ pub struct Setup {
     /// Whether the kernel has `sch_netem` (the VM's does; this host's not): packet loss then
     /// comes with delay.
     pub netem: bool,
+    /// BFD between every two directors (10 ms x 3); lvsdeck's backups take over when their
+    /// master's session falls silent (`takeover`).
+    pub bfd: bool,
 }
 
 impl Setup {
@@ -58,6 +61,7 @@ impl Setup {
             ping: true,
             startup: Duration::ZERO,
             netem: false,
+            bfd: false,
         }
     }
 }
@@ -302,7 +306,7 @@ pub fn run(setup: &Setup, seed: u64, faults: usize, tag: &str) -> Outcome {
         &played,
         &violations,
         &stats,
-        &pings,
+        (&pings, &samples),
         &cluster,
     );
     Outcome {
@@ -570,31 +574,41 @@ fn report(
     played: &[Played],
     violations: &[Violation],
     stats: &Stats,
-    pings: &[(f64, bool)],
+    (pings, samples): (&[(f64, bool)], &[Sample]),
     cluster: &Cluster,
 ) -> String {
     let mut r = String::new();
     let _ = writeln!(
         r,
-        "fault campaign: seed {} · {} faults · cluster {} ({})",
+        "fault campaign: seed {} · {} faults · cluster {} ({}){}",
         schedule.seed,
         schedule.faults.len(),
         mix.name(),
         (0..cluster.directors.len())
             .map(|d| format!("d{} {}", d + 1, mix.of(d).name()))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        if cluster.setup.bfd {
+            " · BFD 10 ms x 3 with takeover"
+        } else {
+            ""
+        }
     );
     if cluster.setup.ipvs {
         let _ = writeln!(r, "replay: SEED and FAULTS in tests/chaos_vm.rs");
     } else {
         let _ = writeln!(
             r,
-            "replay: LVSDECK_CHAOS_SEED={} LVSDECK_CHAOS_FAULTS={} LVSDECK_CHAOS_MIX={} cargo test \
+            "replay: LVSDECK_CHAOS_SEED={} LVSDECK_CHAOS_FAULTS={} LVSDECK_CHAOS_MIX={}{} cargo test \
              --test chaos_netns -- --ignored --nocapture replay",
             schedule.seed,
             schedule.faults.len(),
-            mix.name()
+            mix.name(),
+            if cluster.setup.bfd {
+                " LVSDECK_CHAOS_BFD=1"
+            } else {
+                ""
+            }
         );
     }
     for p in played {
@@ -605,9 +619,13 @@ fn report(
             .filter(|(t, _)| *t >= p.applied_at.as_secs_f64() && *t < until.as_secs_f64())
             .collect();
         let lost = window.iter().filter(|(_, ok)| !ok).count();
+        let split = samples
+            .iter()
+            .filter(|s| s.at >= p.applied_at && s.at < until && s.macs.len() >= 2)
+            .count() as u32;
         let _ = writeln!(
             r,
-            "  #{:<3} d{} {:<28} {:>7.2}..{:<7} {} · pings lost {lost}/{}",
+            "  #{:<3} d{} {:<28} {:>7.2}..{:<7} {} · pings lost {lost}/{} · two MACs {}",
             f.id,
             f.director + 1,
             f.kind.to_string(),
@@ -618,7 +636,8 @@ fn report(
                 Ok(()) => "ok".to_string(),
                 Err(e) => e.lines().next().unwrap_or("").to_string(),
             },
-            window.len()
+            window.len(),
+            secs(SAMPLE_EVERY * split)
         );
     }
     let _ = writeln!(
@@ -673,7 +692,9 @@ fn report(
     {
         let _ = writeln!(r, "  {v:?}");
     }
-    if !violations.is_empty() {
+    // Kept after a violation, or when asked (LVSDECK_CHAOS_KEEP=1: to read a passing run).
+    let asked = std::env::var("LVSDECK_CHAOS_KEEP").is_ok_and(|v| v == "1");
+    if !violations.is_empty() || asked {
         let keep =
             std::env::temp_dir().join(format!("lvsdeck-chaos-{}-{}", mix.name(), schedule.seed));
         let _ = std::fs::create_dir_all(&keep);

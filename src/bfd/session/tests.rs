@@ -299,3 +299,37 @@ fn nothing_is_sent_while_the_peer_asks_for_no_packets() {
         assert_eq!(s.poll_transmit(now + Duration::from_millis(i)), None);
     }
 }
+
+/// Lost packets before a Down are counted in it (what `takeover` trusts), the final silence
+/// not.
+#[test]
+fn a_down_counts_the_gaps_of_the_second_before_it() {
+    let mut w = Wire::new(fast(3), fast(3));
+    w.up_within(3_000);
+    w.run(2_000);
+    events(&mut w.a);
+    for _ in 0..2 {
+        w.cut_b = true; // one or two of b's packets lost: a gap, no Down
+        w.run(14);
+        w.cut_b = false;
+        w.run(200);
+    }
+    assert_eq!(w.a.state(), State::Up);
+    w.cut_b = true;
+    while w.a.state() == State::Up {
+        w.run(1);
+    }
+    let down: Vec<Event> = std::iter::from_fn(|| w.a.poll_event()).collect();
+    assert_eq!(down[0].recent_gaps, 2);
+    assert!(down[0].up_for.unwrap() > Duration::from_millis(2_400));
+    // Clean: no gap.
+    let mut w = Wire::new(fast(3), fast(3));
+    w.up_within(3_000);
+    w.run(2_000);
+    events(&mut w.a);
+    w.cut_b = true;
+    while w.a.state() == State::Up {
+        w.run(1);
+    }
+    assert_eq!(w.a.poll_event().unwrap().recent_gaps, 0);
+}

@@ -14,6 +14,12 @@ fn full() -> Snapshot {
         at_ms: NOW - 1000,
     });
     s.vrrp_packets_dropped.insert("bad_ttl".into(), 3);
+    s.bfd.push(crate::snapshot::BfdView::sample(
+        "to_lvs2",
+        "192.168.10.72",
+        NOW,
+    ));
+    s.bfd_packets_dropped.insert("no_session".into(), 4);
     s.vrrp_scripts.push(ScriptView {
         name: "chk_nginx".into(),
         up: Some(true),
@@ -87,6 +93,31 @@ fn vrrp_series_are_one_per_instance_with_counters_ending_in_total() {
         &format!("lvsdeck_vrrp_tracker_weight{{{VI},tracker=\"script:chk_httpd\"}} -5"),
     );
     assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn bfd_series_are_one_per_session() {
+    let text = render(&full(), NOW);
+    let l = "session=\"to_lvs2\",peer=\"192.168.10.72\"";
+    has(&text, &format!("lvsdeck_bfd_session_state{{{l}}} 3"));
+    has(&text, &format!("lvsdeck_bfd_session_up{{{l}}} 1"));
+    has(
+        &text,
+        &format!("lvsdeck_bfd_detection_time_seconds{{{l}}} 0.15"),
+    );
+    has(
+        &text,
+        &format!("lvsdeck_bfd_tx_interval_seconds{{{l}}} 0.04"),
+    );
+    has(&text, &format!("lvsdeck_bfd_session_down_total{{{l}}} 2"));
+    has(
+        &text,
+        &format!("lvsdeck_bfd_packets_sent_total{{{l}}} 90000"),
+    );
+    has(
+        &text,
+        "lvsdeck_bfd_unmatched_packets_dropped_total{reason=\"no_session\"} 4",
+    );
 }
 
 #[test]

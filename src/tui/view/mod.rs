@@ -1,6 +1,7 @@
 //! Rendering: one file per pane. Everything writes straight into the frame's buffer and draws
 //! only the rows that fit, so a frame costs the same with 4 real servers or 40,000.
 
+mod bfd;
 mod dialog;
 mod doctor;
 mod events;
@@ -94,7 +95,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
 fn render_body(buf: &mut Buffer, body: Rect, app: &App, theme: &Theme, now_ms: u64) {
     let short = body.height < 30;
     let snap = app.snapshot();
-    let vrrp_rows = (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 });
+    // BFD sessions under the instances: a heading and a line each, while there is room.
+    let bfd_rows = if snap.bfd.is_empty() || short {
+        0
+    } else {
+        (snap.bfd.len() as u16 + 1).min(4)
+    };
+    let vrrp_rows = (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 }) + bfd_rows;
     let svc_rows = if !snap.ipvs.available && app.has_snapshot() {
         // The reason, wrapped, under one line that says what is wrong.
         let len = snap.ipvs.error.as_deref().map_or(60, str::len) as u16;

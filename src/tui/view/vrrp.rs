@@ -31,6 +31,19 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let snap = app.snapshot();
     let stale_at = snap.vrrp.iter().map(|v| v.refreshed_at_ms).min();
     let mut extra: Vec<Span> = Vec::new();
+    if !snap.bfd.is_empty() {
+        // The sessions in one word, for screens too short for their lines.
+        let up = snap.bfd.iter().filter(|b| b.state == "Up").count();
+        let style = if up == snap.bfd.len() {
+            theme.dim
+        } else {
+            theme.warn
+        };
+        extra.push(Span::styled(
+            format!("BFD {up}/{} up ", snap.bfd.len()),
+            style,
+        ));
+    }
     if let Some(s) = stale_at.and_then(|at| age_span(app, at, 0, now_ms, theme)) {
         extra.push(s);
     }
@@ -53,7 +66,27 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     }
     let x = xs(x0, &w);
     headings(buf, inner.y, &cols, &w, &x, theme);
-    let rows = inner.height as usize - 1;
+    // The BFD sessions take the pane's last lines (the layout made room for them).
+    // The layout's rule: a heading and up to three sessions, below at least one instance.
+    let wanted = (snap.bfd.len() as u16 + 1).min(4);
+    let bfd_rows = if snap.bfd.is_empty() || inner.height < wanted + 2 {
+        0
+    } else {
+        wanted
+    };
+    super::bfd::render(
+        buf,
+        Rect {
+            x: x0,
+            y: inner.y + inner.height - bfd_rows,
+            width: tw,
+            height: bfd_rows,
+        },
+        &snap.bfd,
+        theme,
+        now_ms,
+    );
+    let rows = (inner.height - bfd_rows) as usize - 1;
     if app.visible_len(Pane::Vrrp) == 0 {
         let msg = if !app.has_snapshot() {
             "waiting for the first snapshot…"

@@ -22,13 +22,29 @@ impl Instance {
     }
 
     /// A BFD session watching `peer` went down because `peer` fell silent (lvsdeck's
-    /// `takeover`). A backup whose master is `peer` acts as if its Master_Down timer fired,
-    /// after a skew of (256 - priority) x 200 us: a few milliseconds that let the
-    /// highest-priority backup of several speak first, as Skew_Time does for adverts. Anything
-    /// else (another master, no master heard, not Backup) ignores it. True when it acts.
-    pub fn master_silent(&mut self, now: Instant, peer: IpAddr) -> bool {
+    /// `takeover`), after being Up for `up_for` with `recent_gaps` late packets in its last
+    /// second. A backup whose master is `peer` acts as if its Master_Down timer fired, after a
+    /// skew of (256 - priority) x 200 us: a few milliseconds that let the highest-priority
+    /// backup of several speak first, as Skew_Time does for adverts. A session Up for less
+    /// than a Master_Down_Interval (flapping: RFC 5882 §3.2's dampening), or one that lost
+    /// packets in its last second ([`LOSSY_GAPS`] or more: a lossy path), is more often loss
+    /// than death: its Down is left to the advert timers, since acting on it would make this
+    /// backup master beside a live one. Anything else (another master, no master heard, not
+    /// Backup) ignores it. True when it acts.
+    pub fn master_silent(
+        &mut self,
+        now: Instant,
+        peer: IpAddr,
+        up_for: Duration,
+        recent_gaps: u32,
+    ) -> bool {
         let ours = self.master_heard.is_some_and(|m| m.addr == peer);
-        if self.state != State::Backup || !ours || self.master_down_at.is_none() {
+        if self.state != State::Backup
+            || !ours
+            || self.master_down_at.is_none()
+            || up_for < self.master_down_interval()
+            || recent_gaps >= LOSSY_GAPS
+        {
             return false;
         }
         let skew = Duration::from_micros(200) * (256 - u32::from(self.effective_priority()));

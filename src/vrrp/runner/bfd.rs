@@ -119,7 +119,15 @@ impl Runner {
                     let (w, reverse) = self.bfd.weight(t);
                     slot.inst
                         .set_tracker(now, &format!("bfd:{}", c.name), w, c.up != reverse);
-                } else if !c.up && c.peer_silent && slot.inst.master_silent(now, c.peer) {
+                } else if !c.up
+                    && c.peer_silent
+                    && slot.inst.master_silent(
+                        now,
+                        c.peer,
+                        c.up_for.unwrap_or_default(),
+                        c.recent_gaps,
+                    )
+                {
                     info!(
                         instance = slot.inst.name(),
                         "BFD session {} to the master {} went down ({}): taking over",

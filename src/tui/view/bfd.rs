@@ -1,0 +1,104 @@
+//! The BFD sessions, under the VRRP instances in their pane: state, peer, our intervals and
+//! the peer's, the detection time, and when and why the session last went down.
+
+use std::fmt::Write;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::{Col, cell, col, fit, headings, xs};
+use crate::snapshot::BfdView;
+use crate::tui::fmt;
+use crate::tui::theme::Theme;
+
+const COLS: [Col; 7] = [
+    col("BFD session", 12, 0, false),
+    col("state", 9, 0, false),
+    col("peer", 22, 3, false),
+    col("tx/rx ×mult", 16, 1, false),
+    col("peer's", 16, 4, false),
+    col("detect", 8, 2, true),
+    col("last down", 30, 5, false),
+];
+const FLEX: usize = 6;
+
+/// Rows `area` has room for: a heading, then one line per session.
+pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme, now_ms: u64) {
+    if area.height < 2 || sessions.is_empty() {
+        return;
+    }
+    let w = fit(&COLS, area.width, FLEX, u16::MAX);
+    let x = xs(area.x, &w);
+    headings(buf, area.y, &COLS, &w, &x, theme);
+    let mut s = String::with_capacity(48);
+    for (k, b) in sessions.iter().take(area.height as usize - 1).enumerate() {
+        let y = area.y + 1 + k as u16;
+        cell(buf, x[0], y, w[0], false, &b.name, theme.base);
+        let style = match b.state.as_str() {
+            "Up" => theme.up,
+            "Down" => theme.down,
+            _ => theme.warn,
+        };
+        s.clear();
+        s.push_str(&b.state);
+        if b.error.is_some() {
+            s.push('!');
+        }
+        cell(buf, x[1], y, w[1], false, &s, style);
+        cell(buf, x[2], y, w[2], false, &b.peer.to_string(), theme.dim);
+        s.clear();
+        let _ = write!(
+            s,
+            "{}/{} ×{}",
+            ms(b.min_tx_us),
+            ms(b.min_rx_us),
+            b.multiplier
+        );
+        cell(buf, x[3], y, w[3], false, &s, theme.base);
+        s.clear();
+        if b.remote_multiplier > 0 {
+            let _ = write!(
+                s,
+                "{}/{} ×{}",
+                ms(b.remote_min_tx_us),
+                ms(b.remote_min_rx_us),
+                b.remote_multiplier
+            );
+        } else {
+            s.push('—');
+        }
+        cell(buf, x[4], y, w[4], false, &s, theme.dim);
+        s.clear();
+        match b.detection_us {
+            Some(d) => s.push_str(&ms(d)),
+            None => s.push('—'),
+        }
+        cell(buf, x[5], y, w[5], true, &s, theme.base);
+        s.clear();
+        if let Some(e) = &b.error {
+            s.push_str(e);
+        } else if let (Some(at), Some(why)) = (b.last_down_ms, &b.last_down_reason) {
+            let _ = write!(s, "{}: {why}", fmt::ago(at, now_ms));
+            if b.flaps > 1 {
+                let _ = write!(s, " · {} flaps", b.flaps);
+            }
+        }
+        let last_style = if b.error.is_some() {
+            theme.error
+        } else {
+            theme.dim
+        };
+        cell(buf, x[6], y, w[6], false, &s, last_style);
+    }
+}
+
+/// Microseconds as the shortest of "10ms", "2.5ms", "1s".
+fn ms(us: u64) -> String {
+    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
+        format!("{}s", us / 1_000_000)
+    } else if us.is_multiple_of(1000) {
+        format!("{}ms", us / 1000)
+    } else {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    }
+}
