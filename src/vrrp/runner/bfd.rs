@@ -112,7 +112,16 @@ impl Runner {
 
     /// A session went up or down.
     pub(super) fn bfd_change(&mut self, now: Instant, c: Change) {
-        self.bfd.up.insert(c.name.clone(), c.up);
+        // For the event log; the first "down" is the session starting, not news.
+        let was = self.bfd.up.insert(c.name.clone(), c.up);
+        if was.is_some() || c.up {
+            let what = if c.up {
+                format!("session to {} Up", c.peer)
+            } else {
+                format!("session to {} Down: {}", c.peer, c.diag)
+            };
+            self.events.push((format!("BFD {}", c.name), what));
+        }
         for slot in &mut self.slots {
             for t in slot.cfg.track_bfd.iter().filter(|t| t.name == c.name) {
                 if !t.takeover {
