@@ -43,6 +43,12 @@ pub struct Change {
     /// Gone down because this side stopped hearing the peer (detection time expired), the one
     /// reason a backup's `takeover` acts on; a peer saying Down or AdminDown is not a death.
     pub peer_silent: bool,
+    /// Not a change of state: the first packet from a peer whose silence was told (it answered
+    /// our Down), which a backup waiting to take over takes as a sign of life.
+    pub heard_again: bool,
+    /// With `peer_silent`: how long a packet from the peer may take to contradict it (the
+    /// detection time).
+    pub confirm: Duration,
     pub diag: Diag,
     pub at: Instant,
     /// Going down: how long the session had been Up, and how many packets came late in the
@@ -152,6 +158,8 @@ struct Running {
     socket: Result<UdpSocket, String>,
     /// Up, as last told to `notify`.
     told_up: Option<bool>,
+    /// A Down by silence was told and nothing has been heard from the peer since.
+    silence_told: bool,
 }
 
 struct Receivers {
@@ -319,8 +327,25 @@ impl Shell {
                 "discriminator of another peer's session",
             );
         }
-        if let Err(e) = r.session.handle_packet(now, bytes) {
-            self.drop_packet(e.counter(), from, &e.to_string());
+        match r.session.handle_packet(now, bytes) {
+            Err(e) => self.drop_packet(e.counter(), from, &e.to_string()),
+            // The peer declared silent speaks (its answer to our Down): not dead after all.
+            Ok(()) if std::mem::take(&mut r.silence_told) => {
+                let change = Change {
+                    name: r.spec.name.clone(),
+                    peer: r.spec.peer,
+                    up: false,
+                    peer_silent: false,
+                    heard_again: true,
+                    diag: r.session.diag(),
+                    at: now,
+                    up_for: None,
+                    recent_gaps: 0,
+                    confirm: Duration::ZERO,
+                };
+                (self.notify)(change);
+            }
+            Ok(()) => {}
         }
     }
 
@@ -360,11 +385,15 @@ impl Shell {
                         continue;
                     }
                     r.told_up = Some(up);
+                    let silent = !up && ev.diag == Diag::ControlDetectionTimeExpired;
+                    r.silence_told = silent;
                     (self.notify)(Change {
                         name: r.spec.name.clone(),
                         peer: r.spec.peer,
                         up,
-                        peer_silent: ev.diag == Diag::ControlDetectionTimeExpired,
+                        peer_silent: silent,
+                        heard_again: false,
+                        confirm: r.session.detection_time().unwrap_or_default(),
                         diag: ev.diag,
                         at: ev.at,
                         up_for: ev.up_for,
@@ -413,6 +442,8 @@ impl Shell {
                 peer: spec.peer,
                 up: false,
                 peer_silent: false,
+                heard_again: false,
+                confirm: Duration::ZERO,
                 diag: Diag::None,
                 at: now,
                 up_for: None,
@@ -421,6 +452,7 @@ impl Shell {
             self.sessions.push(Running {
                 session: Session::new(spec.params.clone(), disc, u64::from(disc), now),
                 told_up: Some(false),
+                silence_told: false,
                 socket,
                 spec,
             });

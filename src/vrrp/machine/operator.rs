@@ -23,20 +23,22 @@ impl Instance {
 
     /// A BFD session watching `peer` went down because `peer` fell silent (lvsdeck's
     /// `takeover`), after being Up for `up_for` with `recent_gaps` late packets in its last
-    /// second. A backup whose master is `peer` acts as if its Master_Down timer fired, after a
-    /// skew of (256 - priority) x 200 us: a few milliseconds that let the highest-priority
-    /// backup of several speak first, as Skew_Time does for adverts. A session Up for less
-    /// than a Master_Down_Interval (flapping: RFC 5882 §3.2's dampening), or one that lost
-    /// packets in its last second ([`LOSSY_GAPS`] or more: a lossy path), is more often loss
-    /// than death: its Down is left to the advert timers, since acting on it would make this
-    /// backup master beside a live one. Anything else (another master, no master heard, not
-    /// Backup) ignores it. True when it acts.
+    /// second. A backup whose master is `peer` acts as if its Master_Down timer fired, after
+    /// `confirm` (the session's detection time: a live peer answers the Down our session sent
+    /// within it, [`Instance::master_heard_again`]) and a skew of (256 - priority) x 200 us (a
+    /// few milliseconds that let the highest-priority backup of several speak first, as
+    /// Skew_Time does for adverts). A session Up for less than a Master_Down_Interval
+    /// (flapping: RFC 5882 §3.2's dampening), or one that lost packets in its last second
+    /// ([`LOSSY_GAPS`] or more: a lossy path), is more often loss than death: its Down is left
+    /// to the advert timers, since acting on it would make this backup master beside a live
+    /// one. Anything else (another master, no master heard, not Backup) ignores it. True when
+    /// it acts.
     pub fn master_silent(
         &mut self,
         now: Instant,
         peer: IpAddr,
-        up_for: Duration,
-        recent_gaps: u32,
+        (up_for, recent_gaps): (Duration, u32),
+        confirm: Duration,
     ) -> bool {
         let ours = self.master_heard.is_some_and(|m| m.addr == peer);
         if self.state != State::Backup
@@ -48,12 +50,23 @@ impl Instance {
             return false;
         }
         let skew = Duration::from_micros(200) * (256 - u32::from(self.effective_priority()));
-        let at = now + skew;
+        let at = now + confirm + skew;
         if self.master_down_at.is_some_and(|t| t <= at) {
             return false;
         }
         self.master_down_at = Some(at);
         self.down_cause = DownCause::MasterSilent(peer);
+        true
+    }
+
+    /// The peer a [`Instance::master_silent`] named spoke again before the takeover: it lives.
+    /// The Master_Down timer starts over as if its advert had come. True when it was pending.
+    pub fn master_heard_again(&mut self, now: Instant, peer: IpAddr) -> bool {
+        if self.state != State::Backup || self.down_cause != DownCause::MasterSilent(peer) {
+            return false;
+        }
+        self.master_down_at = Some(now + self.master_down_interval());
+        self.down_cause = DownCause::NoAdverts;
         true
     }
 

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Adverts a master sends at once when it hears another master of lower priority.
+pub(super) const LOWER_MASTER_ANSWERS: usize = 3;
+
 impl Instance {
     pub(super) fn backup_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
         if advert.priority == PRIORITY_STOP {
@@ -113,7 +116,11 @@ impl Instance {
                 },
             );
         } else {
-            self.send_advert(ours);
+            // Three adverts, not one: the lower master may have taken over on a lossy path (a
+            // BFD takeover at the onset of loss), where one answer is lost as often as not.
+            for _ in 0..LOWER_MASTER_ANSWERS {
+                self.send_advert(ours);
+            }
             let g = &self.params.garp;
             if g.lower_prio_repeat > 0 && self.lower_garp_at.is_none() {
                 self.actions.push_back(Action::SendGratuitous {

@@ -11,7 +11,7 @@ fn a_backup_takes_over_a_skew_after_its_masters_session_fell_silent() {
     let t0 = Instant::now();
     let mut b = backup(100, t0);
     let t = t0 + ms(300);
-    assert!(b.master_silent(t, ip(9), STABLE, 0));
+    assert!(b.master_silent(t, ip(9), (STABLE, 0), Duration::ZERO));
     // (256 - 100) x 200 us = 31.2 ms, far inside the 3.6 s Master_Down_Interval.
     assert_eq!(b.next_timeout(), Some(t + Duration::from_micros(31_200)));
     b.handle_timeout(t + Duration::from_micros(31_200));
@@ -35,13 +35,13 @@ fn a_session_to_anyone_but_the_master_changes_nothing() {
     let t0 = Instant::now();
     let mut b = backup(100, t0);
     let due = b.next_timeout();
-    assert!(!b.master_silent(t0 + ms(10), ip(8), STABLE, 0));
+    assert!(!b.master_silent(t0 + ms(10), ip(8), (STABLE, 0), Duration::ZERO));
     assert_eq!(b.next_timeout(), due);
     // Nor in Master, nor before any master was heard.
     let mut m = master(100, t0);
-    assert!(!m.master_silent(t0, ip(9), STABLE, 0));
+    assert!(!m.master_silent(t0, ip(9), (STABLE, 0), Duration::ZERO));
     let mut fresh = Instance::new(super::tests::params(Version::V3, 100, 70), t0);
-    assert!(!fresh.master_silent(t0, ip(9), STABLE, 0));
+    assert!(!fresh.master_silent(t0, ip(9), (STABLE, 0), Duration::ZERO));
 }
 
 /// A BFD flap while the master still advertises: its advert during the skew keeps the backup
@@ -50,12 +50,12 @@ fn a_session_to_anyone_but_the_master_changes_nothing() {
 fn the_masters_advert_wins_over_a_bfd_flap() {
     let t0 = Instant::now();
     let mut b = backup(100, t0);
-    assert!(b.master_silent(t0 + ms(100), ip(9), STABLE, 0));
+    assert!(b.master_silent(t0 + ms(100), ip(9), (STABLE, 0), Duration::ZERO));
     b.handle_advert(t0 + ms(110), ip(9), &advert(Version::V3, 200, 100));
     b.handle_timeout(t0 + ms(200));
     assert_eq!(b.state(), State::Backup);
     // Too late this time: the backup is master when the advert comes.
-    assert!(b.master_silent(t0 + ms(500), ip(9), STABLE, 0));
+    assert!(b.master_silent(t0 + ms(500), ip(9), (STABLE, 0), Duration::ZERO));
     b.handle_timeout(t0 + ms(540));
     assert_eq!(b.state(), State::Master);
     b.handle_advert(t0 + ms(900), ip(9), &advert(Version::V3, 200, 100));
@@ -69,8 +69,8 @@ fn of_two_backups_the_higher_priority_speaks_first() {
     let mut hi = backup(150, t0);
     let mut lo = backup(100, t0);
     let t = t0 + ms(50);
-    hi.master_silent(t, ip(9), STABLE, 0);
-    lo.master_silent(t, ip(9), STABLE, 0);
+    hi.master_silent(t, ip(9), (STABLE, 0), Duration::ZERO);
+    lo.master_silent(t, ip(9), (STABLE, 0), Duration::ZERO);
     let (th, tl) = (hi.next_timeout().unwrap(), lo.next_timeout().unwrap());
     assert!(tl - th >= ms(9), "{:?} apart", tl - th);
     hi.handle_timeout(th);
@@ -98,10 +98,31 @@ fn a_flapping_session_is_not_trusted() {
     let t0 = Instant::now();
     let mut b = backup(100, t0);
     let due = b.next_timeout();
-    assert!(!b.master_silent(t0 + ms(10), ip(9), ms(500), 0));
-    assert!(!b.master_silent(t0 + ms(10), ip(9), ms(3_600), 0));
+    let z = Duration::ZERO;
+    assert!(!b.master_silent(t0 + ms(10), ip(9), (ms(500), 0), z));
+    assert!(!b.master_silent(t0 + ms(10), ip(9), (ms(3_600), 0), z));
     // Lossy: three late packets in its last second.
-    assert!(!b.master_silent(t0 + ms(10), ip(9), STABLE, LOSSY_GAPS));
+    assert!(!b.master_silent(t0 + ms(10), ip(9), (STABLE, LOSSY_GAPS), z));
     assert_eq!(b.next_timeout(), due);
-    assert!(b.master_silent(t0 + ms(10), ip(9), ms(3_610), LOSSY_GAPS - 1));
+    assert!(b.master_silent(t0 + ms(10), ip(9), (ms(3_610), LOSSY_GAPS - 1), z));
+}
+
+/// The master answers the Down our session sent within the detection time: no takeover.
+#[test]
+fn a_master_heard_again_within_the_confirmation_keeps_its_place() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    let t = t0 + ms(300);
+    assert!(b.master_silent(t, ip(9), (STABLE, 0), ms(30)));
+    assert_eq!(
+        b.next_timeout(),
+        Some(t + ms(30) + Duration::from_micros(31_200))
+    );
+    assert!(!b.master_heard_again(t + ms(2), ip(8)), "another peer");
+    assert!(b.master_heard_again(t + ms(2), ip(9)));
+    b.handle_timeout(t + ms(100));
+    assert_eq!(b.state(), State::Backup);
+    assert_eq!(b.next_timeout(), Some(t + ms(2) + b.master_down_interval()));
+    // Nothing pending: nothing to cancel.
+    assert!(!b.master_heard_again(t + ms(3), ip(9)));
 }

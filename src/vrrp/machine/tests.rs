@@ -335,7 +335,8 @@ fn rfc9568_6_4_3_equal_priority_lower_address_is_discarded_and_answered() {
     m.handle_advert(t1, ip(9), &advert(Version::V3, 100, 100));
     assert_eq!(m.state(), State::Master);
     let a = actions(&mut m);
-    assert_eq!(sent_priorities(&a), vec![100]);
+    // Answered three times (one would often be lost where a lower master appears by loss).
+    assert_eq!(sent_priorities(&a), vec![100; 3]);
     assert!(a.contains(&Action::SendGratuitous { count: 5 }));
 }
 
@@ -346,7 +347,7 @@ fn rfc9568_6_4_3_lower_priority_discarded_with_advert_and_split_brain_event() {
     let t1 = t0 + Duration::from_secs(5);
     m.handle_advert(t1, ip(9), &advert(Version::V3, 50, 100));
     assert_eq!(m.state(), State::Master);
-    assert_eq!(sent_priorities(&actions(&mut m)), vec![100]);
+    assert_eq!(sent_priorities(&actions(&mut m)), vec![100; 3]);
     assert_eq!(
         events(&mut m),
         vec![EventKind::SplitBrain {

@@ -112,6 +112,22 @@ impl Runner {
 
     /// A session went up or down.
     pub(super) fn bfd_change(&mut self, now: Instant, c: Change) {
+        if c.heard_again {
+            for slot in &mut self.slots {
+                let watches = slot
+                    .cfg
+                    .track_bfd
+                    .iter()
+                    .any(|t| t.takeover && t.name == c.name);
+                if watches && slot.inst.master_heard_again(now, c.peer) {
+                    info!(
+                        instance = slot.inst.name(),
+                        "BFD session {} heard {} again: no takeover", c.name, c.peer
+                    );
+                }
+            }
+            return;
+        }
         // For the event log; the first "down" is the session starting, not news.
         let was = self.bfd.up.insert(c.name.clone(), c.up);
         if was.is_some() || c.up {
@@ -133,8 +149,8 @@ impl Runner {
                     && slot.inst.master_silent(
                         now,
                         c.peer,
-                        c.up_for.unwrap_or_default(),
-                        c.recent_gaps,
+                        (c.up_for.unwrap_or_default(), c.recent_gaps),
+                        c.confirm,
                     )
                 {
                     info!(
