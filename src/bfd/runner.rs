@@ -365,16 +365,7 @@ impl Shell {
         let mut changed = false;
         for r in &mut self.sessions {
             r.session.handle_timeout(now);
-            while let Some(bytes) = r.session.poll_transmit(now) {
-                if let Ok(sock) = &r.socket
-                    && let Err(e) =
-                        sock.try_send_to(&bytes, SocketAddr::new(r.spec.peer, CONTROL_PORT))
-                    && e.kind() != io::ErrorKind::WouldBlock
-                {
-                    // Unreachable peers (ICMP errors) are the detection timer's business.
-                    tracing::debug!(session = %r.spec.name, "BFD send: {e}");
-                }
-            }
+            send_all(r, now);
             while let Some(ev) = r.session.poll_event() {
                 changed = true;
                 log_event(&r.spec, &ev);
@@ -481,10 +472,15 @@ impl Shell {
     }
 }
 
+/// Whatever the session has to send now.
 fn send_all(r: &mut Running, now: Instant) {
     while let Some(bytes) = r.session.poll_transmit(now) {
-        if let Ok(s) = &r.socket {
-            let _ = s.try_send_to(&bytes, SocketAddr::new(r.spec.peer, CONTROL_PORT));
+        if let Ok(sock) = &r.socket
+            && let Err(e) = sock.try_send_to(&bytes, SocketAddr::new(r.spec.peer, CONTROL_PORT))
+            && e.kind() != io::ErrorKind::WouldBlock
+        {
+            // Unreachable peers (ICMP errors) are the detection timer's business.
+            tracing::debug!(session = %r.spec.name, "BFD send: {e}");
         }
     }
 }

@@ -22,6 +22,16 @@ const COLS: [Col; 7] = [
 ];
 const FLEX: usize = 6;
 
+/// Lines the sessions take in the VRRP pane: a heading and up to three sessions (the layout
+/// makes room for them; the pane draws them when it has one instance line left besides).
+pub fn rows(sessions: usize) -> u16 {
+    if sessions == 0 {
+        0
+    } else {
+        (sessions as u16 + 1).min(4)
+    }
+}
+
 /// Rows `area` has room for: a heading, then one line per session.
 pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme, now_ms: u64) {
     if area.height < 2 || sessions.is_empty() {

@@ -96,11 +96,7 @@ fn render_body(buf: &mut Buffer, body: Rect, app: &App, theme: &Theme, now_ms: u
     let short = body.height < 30;
     let snap = app.snapshot();
     // BFD sessions under the instances: a heading and a line each, while there is room.
-    let bfd_rows = if snap.bfd.is_empty() || short {
-        0
-    } else {
-        (snap.bfd.len() as u16 + 1).min(4)
-    };
+    let bfd_rows = if short { 0 } else { bfd::rows(snap.bfd.len()) };
     let vrrp_rows = (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 }) + bfd_rows;
     let svc_rows = if !snap.ipvs.available && app.has_snapshot() {
         // The reason, wrapped, under one line that says what is wrong.

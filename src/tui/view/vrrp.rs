@@ -68,12 +68,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     headings(buf, inner.y, &cols, &w, &x, theme);
     // The BFD sessions take the pane's last lines (the layout made room for them).
     // The layout's rule: a heading and up to three sessions, below at least one instance.
-    let wanted = (snap.bfd.len() as u16 + 1).min(4);
-    let bfd_rows = if snap.bfd.is_empty() || inner.height < wanted + 2 {
-        0
-    } else {
-        wanted
-    };
+    let wanted = super::bfd::rows(snap.bfd.len());
+    let bfd_rows = if inner.height < wanted + 2 { 0 } else { wanted };
     super::bfd::render(
         buf,
         Rect {
