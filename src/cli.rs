@@ -189,6 +189,11 @@ pub enum CtlAction {
     /// Have the daemon run the doctor's checks now (its report: `status --json`, the console's
     /// `D`); `lvsdeck doctor` runs them in this process instead.
     Doctor,
+    /// `[bgp]`: withdraw every address this director announces (kept across restarts until
+    /// `undrain-director`); its flows move to the other directors as the routers converge.
+    DrainDirector,
+    /// `[bgp]`: announce again every address whose services have quorum.
+    UndrainDirector,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -533,6 +538,8 @@ fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
         CtlAction::Reload => Ok(ProtoCommand::Reload),
         CtlAction::Clear => Ok(ProtoCommand::Clear),
         CtlAction::Doctor => Ok(ProtoCommand::Doctor),
+        CtlAction::DrainDirector => Ok(ProtoCommand::DrainDirector),
+        CtlAction::UndrainDirector => Ok(ProtoCommand::UndrainDirector),
     };
     let command = match command {
         Ok(c) => c,

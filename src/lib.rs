@@ -4,6 +4,7 @@
 //! own docs say what it owns.
 
 pub mod bfd;
+pub mod bgp;
 pub mod config;
 pub mod control;
 pub mod doctor;

@@ -9,6 +9,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 /// Version of this schema.
+mod bgp;
+pub use bgp::{BgpRouteView, BgpSessionView, BgpView};
+
 pub const SCHEMA: u32 = 1;
 
 /// Everything the director knows at one moment.
@@ -39,6 +42,9 @@ pub struct Snapshot {
     /// BFD packets dropped before any session saw them, by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bfd_packets_dropped: BTreeMap<String, u64>,
+    /// BGP announcements (`[bgp]`), absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<BgpView>,
 }
 
 /// A BFD session (`bfd_instance`) as the console, `status --json` and the metrics show it.
@@ -528,6 +534,7 @@ impl Snapshot {
             doctor: None,
             bfd: Vec::new(),
             bfd_packets_dropped: BTreeMap::new(),
+            bgp: None,
         }
     }
 }

@@ -42,6 +42,11 @@ pub enum Command {
     Clear,
     /// Run the doctor's checks now (`lvsdeck doctor`); the report comes in the Snapshot.
     Doctor,
+    /// `[bgp]`: withdraw every address this director announces (sticky until undrained);
+    /// the routers send its flows to the other directors.
+    DrainDirector,
+    /// Announce again what has quorum.
+    UndrainDirector,
 }
 
 impl Command {
@@ -81,6 +86,12 @@ impl Command {
             Command::Reload => "reload the configuration".to_string(),
             Command::Clear => "clear every drain, weight and priority override".to_string(),
             Command::Doctor => "run the doctor's checks".to_string(),
+            Command::DrainDirector => {
+                "drain this director: withdraw every address it announces over BGP".to_string()
+            }
+            Command::UndrainDirector => {
+                "undrain this director: announce over BGP again".to_string()
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
 use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
+mod bgp;
 mod commands;
 mod doctor;
 mod pacing;
@@ -154,6 +155,10 @@ pub struct Director {
     /// Where operators' overrides are kept across restarts (and, beside it, the audit).
     state_path: PathBuf,
     doctor: doctor::DoctorRuns,
+    /// `[bgp]`: the worker that drives BIRD, started with the first `[bgp]` seen.
+    bgp: Option<bgp::BgpShell>,
+    /// The whole director drained (`ctl drain-director`): every address withdrawn.
+    director_drain: Option<Override<()>>,
 }
 
 impl Director {
@@ -218,6 +223,8 @@ impl Director {
             host: HostView::default(),
             state_path,
             doctor: doctor::DoctorRuns::new(Instant::now()),
+            bgp: None,
+            director_drain: None,
         };
         d.log(
             "daemon",
@@ -459,6 +466,7 @@ impl Director {
             }
         }
         self.ipvs.set_desired(desired.table);
+        self.push_bgp();
     }
 
     /// Run until SIGTERM (graceful hand-over, then stop) or SIGINT (immediate release).
@@ -467,6 +475,9 @@ impl Director {
         if stopped.is_ok() {
             self.omega();
         }
+        // Withdrawn already after a SIGTERM; at once after a SIGINT or an error.
+        self.bgp_begin_stop(Instant::now());
+        self.bgp_release().await;
         stopped
     }
 
@@ -506,6 +517,10 @@ impl Director {
                 .vrrp
                 .next_deadline()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let deadline = match self.bgp_stop_at() {
+                Some(at) => deadline.min(at),
+                None => deadline,
+            };
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
             let publish_at = self.pacer.wake_at();
             let publish_due = tokio::time::sleep_until(tokio::time::Instant::from_std(
@@ -543,6 +558,11 @@ impl Director {
                     self.refresh_host();
                     self.doctor_tick();
                 }
+                report = bgp::BgpShell::recv(&mut self.bgp) => {
+                    if let Some(report) = report {
+                        self.on_bgp(report);
+                    }
+                }
                 report = self.doctor.rx.recv() => {
                     if let Some(report) = report {
                         self.on_doctor(report);
@@ -569,6 +589,8 @@ impl Director {
                     }
                     let n = self.vrrp.handover_all(Instant::now());
                     info!("SIGTERM: handing over {n} master instance(s) before stopping");
+                    // BGP: withdraw first, stop once the routers had withdraw_wait.
+                    self.bgp_begin_stop(Instant::now());
                     super::systemd::notify("STOPPING=1");
                     stopping = true;
                 }
@@ -597,7 +619,10 @@ impl Director {
             if self.pacer.due(now, urgent) {
                 self.publish();
             }
-            if stopping && !self.vrrp.any_handing_over() {
+            if stopping
+                && !self.vrrp.any_handing_over()
+                && self.bgp_stop_at().is_none_or(|at| at <= now)
+            {
                 self.vrrp.stop().await;
                 return Ok(Stopped::Graceful);
             }
@@ -736,6 +761,7 @@ impl Director {
             doctor: self.doctor.last.clone(),
             bfd: self.vrrp.bfd_views(),
             bfd_packets_dropped: self.vrrp.bfd_drops(),
+            bgp: self.bgp_view(),
         }
     }
 }

@@ -297,7 +297,11 @@ fn apply_settings(
         Vec::new()
     };
     let mut applied = Vec::new();
-    for op in settings::changes(want, timeouts, &daemons, started) {
+    let mut ops = settings::changes(want, timeouts, &daemons, started);
+    if want.sloppy && !sloppy_on() {
+        ops.push(SettingOp::SetSloppy);
+    }
+    for op in ops {
         let result = match &op {
             SettingOp::SetTimeouts(t) => nl.set_timeouts(t),
             SettingOp::StartDaemon(d) => nl.new_daemon(d).map(|()| {
@@ -306,6 +310,7 @@ fn apply_settings(
             SettingOp::StopDaemon(state) => nl.del_daemon(*state).map(|()| {
                 started.remove(state);
             }),
+            SettingOp::SetSloppy => set_sloppy(),
         };
         match result {
             Ok(()) => {
@@ -319,6 +324,28 @@ fn apply_settings(
         }
     }
     (applied, failed)
+}
+
+/// The sysctls of this network namespace's IPVS (present once ip_vs is loaded).
+const SLOPPY: [&str; 2] = [
+    "/proc/sys/net/ipv4/vs/sloppy_tcp",
+    "/proc/sys/net/ipv4/vs/sloppy_sctp",
+];
+
+fn sloppy_on() -> bool {
+    SLOPPY
+        .iter()
+        .all(|p| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "1"))
+}
+
+fn set_sloppy() -> Result<(), crate::ipvs::IpvsError> {
+    for p in SLOPPY {
+        std::fs::write(p, "1").map_err(|source| crate::ipvs::IpvsError::Io {
+            op: format!("writing 1 to {p}"),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Apply a new desired table against the cached view of the kernel, without a dump.

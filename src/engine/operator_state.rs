@@ -45,6 +45,9 @@ pub struct OperatorState {
     pub weights: Vec<RealEntry<u32>>,
     #[serde(default)]
     pub priorities: Vec<PriorityEntry>,
+    /// `[bgp]`: the whole director drained (every address withdrawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub director_drain: Option<Override<()>>,
 }
 
 impl<T: Clone> RealEntry<T> {
@@ -68,7 +71,10 @@ impl<T: Clone> RealEntry<T> {
 
 impl OperatorState {
     pub fn is_empty(&self) -> bool {
-        self.drains.is_empty() && self.weights.is_empty() && self.priorities.is_empty()
+        self.drains.is_empty()
+            && self.weights.is_empty()
+            && self.priorities.is_empty()
+            && self.director_drain.is_none()
     }
 
     /// Read `path`; a missing file is an empty state. A file that cannot be read or parsed
@@ -162,6 +168,7 @@ mod tests {
                 instance: "VI_1".into(),
                 set: by(50),
             }],
+            director_drain: Some(by(())),
         };
         s.save(&path).unwrap();
         let back = OperatorState::load(&path).unwrap();

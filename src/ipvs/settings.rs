@@ -23,6 +23,9 @@ pub struct Settings {
     pub manage_sync: bool,
     /// The daemons that should run (at most one per role).
     pub sync: Vec<SyncDaemon>,
+    /// `net.ipv4.vs.sloppy_tcp` and `sloppy_sctp` on (`[bgp] sloppy`): connections that
+    /// arrive mid-flow from another director are taken. Never turned off by lvsdeck.
+    pub sloppy: bool,
 }
 
 /// One change to the kernel's settings.
@@ -31,6 +34,8 @@ pub enum SettingOp {
     SetTimeouts(Timeouts),
     StartDaemon(SyncDaemon),
     StopDaemon(SyncState),
+    /// Turn `sloppy_tcp` and `sloppy_sctp` on.
+    SetSloppy,
 }
 
 impl std::fmt::Display for SettingOp {
@@ -47,6 +52,10 @@ impl std::fmt::Display for SettingOp {
                 d.state, d.mcast_ifn, d.syncid
             ),
             SettingOp::StopDaemon(state) => write!(f, "stop the {state} sync daemon"),
+            SettingOp::SetSloppy => f.write_str(
+                "set net.ipv4.vs.sloppy_tcp and sloppy_sctp to 1 (flows moved from another \
+                 director continue)",
+            ),
         }
     }
 }
@@ -61,6 +70,7 @@ pub fn wanted(config: &Config, state_of: impl Fn(&str) -> Option<String>) -> Set
     });
     let mut settings = Settings {
         timeouts,
+        sloppy: config.bgp.as_ref().is_some_and(|b| b.sloppy),
         ..Settings::default()
     };
     // keepalived's older spelling, `lvs_sync_daemon_interface` in a vrrp_instance, names the

@@ -2,6 +2,7 @@
 //! running lvsdeck, two web nodes with the VIP on `lo`, and a client sending a steady, bounded
 //! stream of HTTP requests to the VIP. Used by `lvsdeck lab` and by the integration tests.
 
+pub mod bird;
 pub mod client;
 pub mod netns;
 pub mod node;

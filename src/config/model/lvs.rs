@@ -30,8 +30,17 @@ pub const SCHEDULERS: &[&str] = &[
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
 ];
 
-/// Scheduler flags (`ipvsadm -b`): sh-fallback, sh-port and their mh equivalents.
-pub const SCHEDULER_FLAGS: &[&str] = &["flag-1", "flag-2", "flag-3"];
+/// Scheduler flags (`ipvsadm -b`): by number, or by the names ipvsadm gives flags 1 and 2
+/// for `sh` and `mh` (the same bits).
+pub const SCHEDULER_FLAGS: &[&str] = &[
+    "flag-1",
+    "flag-2",
+    "flag-3",
+    "sh-fallback",
+    "sh-port",
+    "mh-fallback",
+    "mh-port",
+];
 
 /// Addresses of a `virtual_server_group` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +124,10 @@ pub struct VirtualServer {
     pub virtualhost: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub real_server: Vec<RealServer>,
+    /// lvsdeck only (`[bgp]`): announce this service's address (a /32 or /128, held on `lo`)
+    /// while the service has quorum and the director is not drained.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub announce: bool,
 }
 
 pub(super) fn default_sched() -> String {

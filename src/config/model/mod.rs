@@ -5,6 +5,7 @@
 //! Field names follow keepalived's where one exists, so a keepalived user can guess them.
 
 mod bfd;
+mod bgp;
 mod lvs;
 mod routes;
 mod values;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use bfd::{BfdAuth, BfdInstance, TrackBfd};
+pub use bgp::{Bgp, BgpNeighbor};
 pub use lvs::*;
 pub use routes::{FIRST_RULE_PRIORITY, ROUTE_PROTOCOL, Route, RouteKind, Rule};
 pub use values::{Dur, IpNet, StatusRange};
@@ -37,6 +39,9 @@ pub struct Config {
     /// BFD sessions to neighbours (keepalived's `bfd_instance` blocks).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bfd_instance: BTreeMap<String, BfdInstance>,
+    /// lvsdeck only: announce services' addresses over BGP (several active directors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<Bgp>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vrrp_sync_group: BTreeMap<String, SyncGroup>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -108,7 +108,7 @@ impl<'de> Deserialize<'de> for Dur {
 }
 
 /// An address with an optional prefix length (`10.0.0.1/24`); without one, a host route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpNet {
     pub addr: IpAddr,
     pub prefix: u8,

@@ -11,6 +11,7 @@
 //! not. The native TOML keeps these as errors.
 
 mod bfd;
+mod bgp;
 mod lvs;
 mod track_file;
 mod vrrp;
@@ -352,6 +353,7 @@ pub fn validate(cfg: &Config, probe: &dyn ScriptProbe, dialect: Dialect) -> Vec<
     check_sync_groups(&mut c, cfg);
     track_file::check_track_files(&mut c, cfg);
     bfd::check_bfd_instances(&mut c, cfg);
+    bgp::check_bgp(&mut c, cfg);
     for (name, group) in &cfg.virtual_server_group {
         check_vs_group(&mut c, name, group);
     }

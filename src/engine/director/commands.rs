@@ -165,6 +165,7 @@ impl Director {
                 self.drains.clear();
                 self.weights.clear();
                 let (p, h) = self.vrrp.clear_priority_overrides(now);
+                // A drained director stays drained: undrain-director says so on purpose.
                 self.push_desired();
                 Ok(format!(
                     "cleared {d} drain(s), {w} weight override(s), {p} priority override(s), \
@@ -173,6 +174,8 @@ impl Director {
             }
             Command::Reload => Err("reload is handled by the director loop".into()),
             Command::Doctor => self.doctor_now(),
+            Command::DrainDirector => self.drain_director(user, true),
+            Command::UndrainDirector => self.drain_director(user, false),
         }
     }
 

@@ -85,6 +85,12 @@ impl Director {
             "restored from {path}: {drains} drain(s), {weights} weight override(s), \
              {priorities} priority override(s)"
         );
+        // A director drained before a crash stays withdrawn: it is not put back into the
+        // routers' rotation by a restart.
+        if let Some(d) = state.director_drain {
+            msg.push_str(&format!("; the director drained by {}", d.by));
+            self.director_drain = Some(d);
+        }
         if !dropped.is_empty() {
             msg.push_str(&format!(
                 "; no longer configured, dropped: {}",
@@ -114,6 +120,7 @@ impl Director {
                 .into_iter()
                 .map(|(instance, set)| PriorityEntry { instance, set })
                 .collect(),
+            director_drain: self.director_drain.clone(),
         };
         // A stable order: the file diffs well.
         state

@@ -161,6 +161,7 @@ impl Conv<'_> {
             inhibit_on_failure: false,
             virtualhost: None,
             real_server: Vec::new(),
+            announce: false,
         };
         match node.args.first().map(|w| w.text.as_str()) {
             Some("fwmark") => vs.fwmark = self.parse_arg(node, 1, "a firewall mark"),

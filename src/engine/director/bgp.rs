@@ -1,0 +1,273 @@
+//! The director's side of `[bgp]`: what to announce (from quorum, the operator's drain of the
+//! whole director and the stop), handed to the BGP worker as plans, and what the worker found,
+//! folded into the view.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::Director;
+use crate::bgp::worker::{BgpWorker, Plan, Report};
+use crate::bgp::{self, DirectorState};
+use crate::engine::snapshot::{BgpRouteView, BgpSessionView, BgpView, Override, now_ms};
+
+/// The longest a stop waits for BIRD to take the withdrawal in, beyond `withdraw_wait`.
+const WITHDRAW_ANSWER: Duration = Duration::from_secs(10);
+
+pub(super) struct BgpShell {
+    worker: BgpWorker,
+    rx: mpsc::Receiver<Report>,
+    generation: u64,
+    sent: Option<Plan>,
+    last: Option<Report>,
+    /// The stop: when it began and the plan that withdraws everything.
+    stop: Option<(Instant, u64)>,
+    /// When BIRD took the withdrawal in.
+    withdrawn_at: Option<Instant>,
+}
+
+impl BgpShell {
+    pub(super) async fn recv(shell: &mut Option<BgpShell>) -> Option<Report> {
+        match shell {
+            Some(s) => s.rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Director {
+    /// Send the BGP worker what to announce now (starting it with the first `[bgp]`).
+    pub(super) fn push_bgp(&mut self) {
+        let Some(cfg) = self.config.bgp.clone() else {
+            return;
+        };
+        let shell = self.bgp.get_or_insert_with(|| {
+            let (worker, rx) = BgpWorker::start();
+            BgpShell {
+                worker,
+                rx,
+                generation: 0,
+                sent: None,
+                last: None,
+                stop: None,
+                withdrawn_at: None,
+            }
+        });
+        let state = DirectorState {
+            drained_by: self.director_drain.as_ref().map(|o| o.by.as_str()),
+            stopping: shell.stop.is_some(),
+        };
+        let quorum = &self.health.quorum;
+        let routes = bgp::wanted(&self.config, |id| quorum.get(id).copied(), state);
+        let mut plan = Plan {
+            generation: shell.generation,
+            bgp: cfg,
+            routes,
+            source: self.config_path.display().to_string(),
+        };
+        if let Some(sent) = &shell.sent {
+            plan.generation = sent.generation;
+            if *sent == plan {
+                return;
+            }
+        }
+        let before = shell
+            .sent
+            .as_ref()
+            .map(|p| p.routes.clone())
+            .unwrap_or_default();
+        shell.generation += 1;
+        plan.generation = shell.generation;
+        shell.worker.set_plan(plan.clone());
+        shell.sent = Some(plan.clone());
+        let changes: Vec<String> = plan
+            .routes
+            .iter()
+            .filter(|(net, why)| before.get(net) != Some(why))
+            .map(|(net, why)| format!("{}/{} {why}", net.addr, net.prefix))
+            .collect();
+        for change in changes {
+            self.log("bgp", "routes", change);
+        }
+    }
+
+    pub(super) fn on_bgp(&mut self, report: Report) {
+        let Some(shell) = self.bgp.as_mut() else {
+            return;
+        };
+        let before = shell.last.take();
+        if let (Some((_, stop_gen)), None) = (shell.stop, shell.withdrawn_at)
+            && report.applied.as_ref().is_some_and(|(g, _)| *g >= stop_gen)
+        {
+            shell.withdrawn_at = Some(report.at);
+        }
+        let mut said = Vec::new();
+        let was_error = before.as_ref().and_then(|r| r.protocols.as_ref().err());
+        match (&report.protocols, was_error) {
+            (Err(e), prev) if prev != Some(e) => said.push(format!("BIRD: {e}")),
+            (Ok(_), Some(_)) => said.push("BIRD answers again".to_string()),
+            _ => {}
+        }
+        if let Ok(rows) = &report.protocols {
+            let old = before.as_ref().and_then(|r| r.protocols.as_ref().ok());
+            for p in rows.iter().filter(|p| p.proto == "BGP") {
+                let was = old.and_then(|o| o.iter().find(|q| q.name == p.name));
+                let established = p.info.starts_with("Established");
+                if was.is_none_or(|w| w.info.starts_with("Established") != established) {
+                    said.push(format!("session {} {} {}", p.name, p.state, p.info));
+                }
+            }
+        }
+        if report.configure_error.is_some()
+            && before.as_ref().and_then(|r| r.configure_error.as_ref())
+                != report.configure_error.as_ref()
+        {
+            said.push(report.configure_error.clone().unwrap_or_default());
+        }
+        for e in &report.address_errors {
+            if !before
+                .as_ref()
+                .is_some_and(|r| r.address_errors.contains(e))
+            {
+                said.push(e.clone());
+            }
+        }
+        shell.last = Some(report);
+        for s in said {
+            self.log("bgp", "bird", s);
+        }
+    }
+
+    /// Stop announcing: the first step of a stop.
+    pub(super) fn bgp_begin_stop(&mut self, now: Instant) {
+        let Some(shell) = self.bgp.as_mut() else {
+            return;
+        };
+        if shell.stop.is_some() {
+            return;
+        }
+        shell.stop = Some((now, 0));
+        self.push_bgp();
+        // The plan that withdraws everything (the current one if nothing was announced).
+        if let Some(shell) = self.bgp.as_mut() {
+            shell.stop = Some((now, shell.generation));
+        }
+    }
+
+    /// When a stop may go on: BIRD took the withdrawal in and the routers had `withdraw_wait`
+    /// (or BIRD did not answer within `WITHDRAW_ANSWER`). `None`: not stopping or no `[bgp]`.
+    pub(super) fn bgp_stop_at(&self) -> Option<Instant> {
+        let shell = self.bgp.as_ref()?;
+        let (began, _) = shell.stop?;
+        let wait = self
+            .config
+            .bgp
+            .as_ref()
+            .map_or(Duration::ZERO, |b| b.withdraw_wait.0);
+        Some(match shell.withdrawn_at {
+            Some(at) => at + wait,
+            None => began + WITHDRAW_ANSWER + wait,
+        })
+    }
+
+    /// The last step of a stop: the addresses off `lo`.
+    pub(super) async fn bgp_release(&mut self) {
+        if let Some(shell) = &self.bgp {
+            shell.worker.release().await;
+        }
+    }
+
+    pub(super) fn drain_director(&mut self, user: &str, drain: bool) -> Result<String, String> {
+        if self.config.bgp.is_none() {
+            return Err(
+                "this director announces nothing over BGP (no [bgp] section); \
+                        a VRRP director is emptied with a hand-over"
+                    .into(),
+            );
+        }
+        let msg = match (drain, &self.director_drain) {
+            (true, Some(o)) => return Err(format!("already drained by {}", o.by)),
+            (false, None) => return Err("the director is not drained".into()),
+            (true, None) => {
+                self.director_drain = Some(Override {
+                    value: (),
+                    by: user.to_string(),
+                    at_ms: now_ms(),
+                });
+                "every announced address withdrawn; connections under way move to the other \
+                 directors (mh + sloppy) as the routers converge"
+            }
+            (false, Some(_)) => {
+                self.director_drain = None;
+                "announcing again the addresses whose services have quorum"
+            }
+        };
+        self.push_bgp();
+        Ok(msg.to_string())
+    }
+
+    pub(super) fn bgp_view(&self) -> Option<BgpView> {
+        let cfg = self.config.bgp.as_ref()?;
+        let shell = self.bgp.as_ref();
+        let last = shell.and_then(|s| s.last.as_ref());
+        let applied = last.and_then(|r| r.applied.as_ref()).map(|(g, _)| *g);
+        let sent = shell.and_then(|s| s.sent.as_ref());
+        let in_bird = sent.is_some_and(|p| applied == Some(p.generation));
+        let rows = last.and_then(|r| r.protocols.as_ref().ok());
+        let sessions = cfg
+            .neighbor
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let name = bgp::session_name(i);
+                let row = rows.and_then(|rows| rows.iter().find(|p| p.name == name));
+                BgpSessionView {
+                    neighbor: n.address.to_string(),
+                    remote_as: n.remote_as,
+                    bfd: n.bfd,
+                    state: row.map_or("missing".into(), |p| p.state.clone()),
+                    info: row.map_or(String::new(), |p| p.info.clone()),
+                    since: row.map_or(String::new(), |p| p.since.clone()),
+                    established: row.is_some_and(|p| p.info.starts_with("Established")),
+                    name,
+                }
+            })
+            .collect();
+        let routes = sent
+            .map(|p| {
+                p.routes
+                    .iter()
+                    .map(|(net, why)| BgpRouteView {
+                        prefix: format!("{}/{}", net.addr, net.prefix),
+                        announced: why.announced(),
+                        why: why.to_string(),
+                        in_bird,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let error = last.and_then(|r| {
+            let mut e: Vec<String> = r.protocols.as_ref().err().into_iter().cloned().collect();
+            if let Some(c) = &r.configure_error
+                && !e.contains(c)
+            {
+                e.push(c.clone());
+            }
+            e.extend(r.address_errors.iter().cloned());
+            (!e.is_empty()).then(|| e.join("; "))
+        });
+        Some(BgpView {
+            speaker: format!("BIRD at {}", cfg.bird_socket.display()),
+            reachable: last.is_some_and(|r| r.protocols.is_ok()),
+            error,
+            checked_at_ms: last.map_or(0, |r| {
+                now_ms().saturating_sub(r.at.elapsed().as_millis() as u64)
+            }),
+            local_as: cfg.local_as,
+            sessions,
+            routes,
+            drained: self.director_drain.clone(),
+            stopping: shell.is_some_and(|s| s.stop.is_some()),
+        })
+    }
+}
