@@ -46,6 +46,11 @@ pub struct Cli {
     /// to a daemon. Refused while keepalived runs or the configuration's VRIDs are heard.
     #[arg(long)]
     pub embedded: bool,
+    /// Console: also follow another director of the cluster through its control socket,
+    /// forwarded here over SSH (`ssh -NL /run/lvsdeck/d2.sock:/run/lvsdeck/control.sock d2`):
+    /// `--peer d2=/run/lvsdeck/d2.sock`. Repeatable; `>` switches, a strip lists them all.
+    #[arg(long, value_name = "NAME=SOCKET", value_parser = parse_peer)]
+    pub peer: Vec<(String, PathBuf)>,
     /// Console theme: dark, light, high-contrast, solarized, or a path to a theme file.
     #[arg(long)]
     pub theme: Option<String>,
@@ -287,12 +292,17 @@ pub fn run(cli: Cli) -> ExitCode {
                     socket_given: cli.socket.is_some(),
                 }
             };
+            if cli.embedded && !cli.peer.is_empty() {
+                eprintln!("lvsdeck: --peer follows daemons; it does not go with --embedded");
+                return ExitCode::from(2);
+            }
             console(
                 &cli.config,
                 &socket,
                 mode,
                 cli.read_only,
                 cli.theme.as_deref(),
+                cli.peer.clone(),
             )
         }
     }
@@ -316,6 +326,7 @@ fn console(
     mode: Mode,
     read_only: bool,
     theme: Option<&str>,
+    peers: Vec<(String, PathBuf)>,
 ) -> ExitCode {
     use lvsdeck::tui::app::ConsoleConfig;
     let answers = |p: &std::path::Path| std::os::unix::net::UnixStream::connect(p).is_ok();
@@ -410,11 +421,17 @@ fn console(
     rt.block_on(async move {
         match loaded {
             None => {
-                let label = socket.display().to_string();
+                let label = if peers.is_empty() {
+                    socket.display().to_string()
+                } else {
+                    "local".to_string()
+                };
+                let mut targets = vec![(label, socket.to_path_buf())];
+                targets.extend(peers);
                 crate::console_cmd::run(
                     cc,
                     theme,
-                    crate::console_cmd::Source::Attach(vec![(label, socket.to_path_buf())]),
+                    crate::console_cmd::Source::Attach(targets),
                     None,
                 )
                 .await
@@ -504,6 +521,18 @@ fn status(socket: &std::path::Path, json: bool) -> ExitCode {
             }
         }
     })
+}
+
+/// `NAME=SOCKET` of `--peer`.
+fn parse_peer(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "`{text}` is not NAME=SOCKET (e.g. d2=/run/lvsdeck/d2.sock)"
+        )),
+    }
 }
 
 fn parse_optional<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {

@@ -267,6 +267,12 @@ pub async fn run(
     let mut redraw = true;
     while !quit {
         let now = now_ms();
+        if redraw && directors > 1 {
+            let list: Vec<(&str, Option<&Snapshot>, &ConnectionState)> = (0..directors)
+                .map(|i| (labels[i].as_str(), last[i].as_deref(), &connection[i]))
+                .collect();
+            app.set_cluster(lvsdeck::tui::cluster::rows(&list, current, now));
+        }
         if redraw {
             if let Some(path) = &lab_status {
                 app.set_lab_line(
@@ -297,6 +303,8 @@ pub async fn run(
         for msg in batch {
             redraw |= match &msg {
                 Msg::Key(_) | Msg::Resize => true,
+                // The cluster strip shows every director.
+                Msg::Snapshot(_) | Msg::Connection(..) if directors > 1 => true,
                 Msg::Snapshot(i) | Msg::Connection(i, _) | Msg::ReadOnly(i, _) => *i == current,
             };
             match msg {

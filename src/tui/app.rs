@@ -223,6 +223,8 @@ pub struct App {
     pub(crate) counts: Vec<RealCounts>,
     /// The lab's line (which director is shown, the client's counts), under the header.
     pub(crate) lab_line: Option<String>,
+    /// Every director followed, summed up (shown when there are several).
+    pub(crate) cluster: Vec<crate::tui::cluster::ClusterRow>,
     /// First visible row per pane, kept by the renderer so the selection stays in view.
     offsets: [Cell<usize>; 4],
     /// Rows per page per pane, as last drawn.
@@ -249,6 +251,7 @@ impl App {
             status: None,
             counts: Vec::new(),
             lab_line: None,
+            cluster: Vec::new(),
             offsets: Default::default(),
             pages: std::array::from_fn(|_| Cell::new(10)),
         }
@@ -303,6 +306,10 @@ impl App {
     }
 
     /// Show (or with `None` hide) the lab's line under the header.
+    pub fn set_cluster(&mut self, rows: Vec<crate::tui::cluster::ClusterRow>) {
+        self.cluster = rows;
+    }
+
     pub fn set_lab_line(&mut self, line: Option<String>) {
         self.lab_line = line;
     }
@@ -479,6 +486,7 @@ impl App {
             }
             Action::Select => self.focus == Pane::Services && self.selected_service().is_some(),
             Action::SwitchDirector => self.config.directors > 1,
+            Action::DrainDirector => self.snapshot.bgp.is_some(),
             _ => true,
         }
     }
@@ -487,6 +495,17 @@ impl App {
     pub fn hints(&self) -> &'static [Action] {
         use Action::*;
         match self.focus {
+            // Only a director announcing over BGP can be drained whole.
+            Pane::Vrrp if self.snapshot.bgp.is_some() => &[
+                Up,
+                Priority,
+                Handover,
+                DrainDirector,
+                Filter,
+                NextPane,
+                Command,
+                Quit,
+            ],
             Pane::Vrrp => &[Up, Priority, Handover, Filter, NextPane, Command, Quit],
             Pane::Services => &[Up, Select, Filter, NextPane, Command, Quit],
             Pane::Reals => &[
@@ -568,6 +587,7 @@ impl App {
             }
             Action::Help => self.dialogs.push(Dialog::Help { scroll: 0 }),
             Action::Doctor => self.dialogs.push(Dialog::Doctor { scroll: 0 }),
+            Action::DrainDirector => self.confirm_drain_director(now_ms),
             Action::Quit => return self.quit(),
             Action::Command => {
                 self.prompt = Some(Prompt {

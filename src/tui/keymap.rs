@@ -38,10 +38,11 @@ pub enum Action {
     Handover,
     SwitchDirector,
     Doctor,
+    DrainDirector,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -65,6 +66,7 @@ impl Action {
         Action::Handover,
         Action::SwitchDirector,
         Action::Doctor,
+        Action::DrainDirector,
     ];
 
     /// The name used in `[console.keys]`.
@@ -93,6 +95,7 @@ impl Action {
             Action::Handover => "handover",
             Action::SwitchDirector => "switch_director",
             Action::Doctor => "doctor",
+            Action::DrainDirector => "drain_director",
         }
     }
 
@@ -122,6 +125,7 @@ impl Action {
             Action::Handover => "hand over",
             Action::SwitchDirector => "director",
             Action::Doctor => "doctor",
+            Action::DrainDirector => "drain director",
         }
     }
 
@@ -151,6 +155,7 @@ impl Action {
             Action::Handover => "hand a MASTER instance over to a backup",
             Action::SwitchDirector => "switch to the next director (lab)",
             Action::Doctor => "the doctor: set-up probed from the director (r reruns)",
+            Action::DrainDirector => "BGP: withdraw this director's addresses (again: announce)",
         }
     }
 
@@ -165,6 +170,7 @@ impl Action {
                 | Action::SetWeight
                 | Action::Priority
                 | Action::Handover
+                | Action::DrainDirector
         )
     }
 
@@ -197,6 +203,7 @@ impl Action {
             Action::Handover => &["h"],
             Action::SwitchDirector => &[">"],
             Action::Doctor => &["D"],
+            Action::DrainDirector => &["W"],
         }
     }
 }

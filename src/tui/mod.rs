@@ -37,6 +37,7 @@
 //! ```
 
 pub mod app;
+pub mod cluster;
 pub mod fmt;
 pub mod keymap;
 pub mod theme;

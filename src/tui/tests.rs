@@ -1035,4 +1035,5 @@ fn actions_on_a_stale_view_are_refused_as_stale() {
 }
 
 mod bfd;
+mod bgp;
 mod doctor;

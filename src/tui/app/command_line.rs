@@ -73,10 +73,19 @@ impl App {
             return self.run_doctor(now_ms);
         }
         let usage = "commands: drain ADDR:PORT, undrain ADDR:PORT, weight ADDR:PORT N|clear, \
-                     priority INSTANCE N|clear, handover INSTANCE, reload, doctor, help, q";
+                     priority INSTANCE N|clear, handover INSTANCE, drain-director, \
+                     undrain-director, reload, doctor, help, q";
         let dangerous = matches!(
             verb,
-            "drain" | "undrain" | "weight" | "priority" | "prio" | "handover" | "reload"
+            "drain"
+                | "undrain"
+                | "weight"
+                | "priority"
+                | "prio"
+                | "handover"
+                | "reload"
+                | "drain-director"
+                | "undrain-director"
         );
         if dangerous && self.read_only {
             self.refuse(
@@ -132,6 +141,17 @@ impl App {
                     .map(|vi| self.confirm_handover(vi, now_ms)),
                 _ => Err(":handover INSTANCE".into()),
             },
+            "drain-director" | "undrain-director" => {
+                let drained = self.snapshot.bgp.as_ref().map(|b| b.drained.is_some());
+                match (verb, drained) {
+                    ("drain-director", Some(true)) => Err("the director is already drained".into()),
+                    ("undrain-director", Some(false)) => Err("the director is not drained".into()),
+                    _ => {
+                        self.confirm_drain_director(now_ms);
+                        Ok(())
+                    }
+                }
+            }
             "reload" => {
                 self.dialogs.push(Dialog::Confirm(Confirm {
                     title: "Reload the configuration?".into(),

@@ -273,6 +273,78 @@ impl App {
         }));
     }
 
+    /// `[bgp]`: withdraw (or announce again) every address of the director shown.
+    pub(super) fn confirm_drain_director(&mut self, now_ms: u64) {
+        let Some(bgp) = &self.snapshot.bgp else {
+            self.refuse(
+                "drain director: this director announces nothing over BGP (no [bgp]); a VRRP \
+                 director is emptied with a hand-over (h)"
+                    .into(),
+                now_ms,
+            );
+            return;
+        };
+        let host = &self.snapshot.host;
+        let name = host
+            .router_id
+            .clone()
+            .unwrap_or_else(|| host.hostname.clone());
+        let (up, all) = bgp.sessions_up();
+        let prefixes = |announced: bool| {
+            let p: Vec<&str> = bgp
+                .routes
+                .iter()
+                .filter(|r| r.announced == announced)
+                .map(|r| r.prefix.as_str())
+                .collect();
+            if p.is_empty() {
+                "none".to_string()
+            } else {
+                p.join(", ")
+            }
+        };
+        let mut lines = vec![
+            ("director".to_string(), name),
+            ("sessions".to_string(), format!("{up}/{all} Established")),
+        ];
+        let (title, note, then) = match &bgp.drained {
+            None => {
+                lines.push(("announces".into(), prefixes(true)));
+                lines.push((
+                    "change".into(),
+                    "withdraw them all; the routers send this director's flows to the others"
+                        .into(),
+                ));
+                (
+                    "Drain this director?",
+                    "Connections under way move to the other directors and continue there \
+                     (mh with the same table, sloppy TCP); kept across restarts until undrained.",
+                    Command::DrainDirector,
+                )
+            }
+            Some(d) => {
+                lines.push(("drained by".into(), d.by.clone()));
+                lines.push(("withdrawn".into(), prefixes(false)));
+                lines.push((
+                    "change".into(),
+                    "announce again every address whose services have quorum".into(),
+                ));
+                (
+                    "Undrain this director?",
+                    "The routers add this director back to their equal-cost routes.",
+                    Command::UndrainDirector,
+                )
+            }
+        };
+        self.dialogs.push(Dialog::Confirm(Confirm {
+            title: title.into(),
+            lines,
+            note: Some(note.into()),
+            then: Confirmed::Send(then),
+            on_confirm: false,
+        }));
+    }
+
     // -----------------------------------------------------------------------------------------
     // Dialogs and prompts.
 

@@ -2,6 +2,8 @@
 //! only the rows that fit, so a frame costs the same with 4 real servers or 40,000.
 
 mod bfd;
+mod bgp;
+mod cluster;
 mod dialog;
 mod doctor;
 mod events;
@@ -50,6 +52,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     }
     // The lab adds a line under the header: which director, and what the client sees.
     let lab_h = u16::from(app.lab_line.is_some());
+    // Several directors: a line each under it (the panes show one of them).
+    let cluster_h = cluster::rows(app.cluster.len()).min(area.height.saturating_sub(MIN_HEIGHT));
+    let lab_h = lab_h + cluster_h;
     let header = Rect { height: 2, ..area };
     let keybar = Rect {
         y: area.bottom() - 2,
@@ -67,9 +72,17 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         ..area
     };
     header::render(buf, header, app, theme, now_ms);
+    let mut y = area.y + 2;
     if let Some(line) = &app.lab_line {
-        put(buf, area.x, area.y + 2, area.width, line, theme.title);
+        put(buf, area.x, y, area.width, line, theme.title);
+        y += 1;
     }
+    let strip = Rect {
+        y,
+        height: cluster_h,
+        ..area
+    };
+    cluster::render(buf, strip, &app.cluster, theme);
     render_body(buf, body, app, theme, now_ms);
     if status::needs_two_lines(app, area.width) {
         let both = Rect {
@@ -97,7 +110,13 @@ fn render_body(buf: &mut Buffer, body: Rect, app: &App, theme: &Theme, now_ms: u
     let snap = app.snapshot();
     // BFD sessions under the instances: a heading and a line each, while there is room.
     let bfd_rows = if short { 0 } else { bfd::rows(snap.bfd.len()) };
-    let vrrp_rows = (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 }) + bfd_rows;
+    let bgp_rows = if short {
+        0
+    } else {
+        bgp::rows(snap.bgp.as_ref())
+    };
+    let vrrp_rows =
+        (snap.vrrp.len().max(1) as u16).min(if short { 2 } else { 6 }) + bfd_rows + bgp_rows;
     let svc_rows = if !snap.ipvs.available && app.has_snapshot() {
         // The reason, wrapped, under one line that says what is wrong.
         let len = snap.ipvs.error.as_deref().map_or(60, str::len) as u16;

@@ -44,6 +44,16 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             style,
         ));
     }
+    if let Some(b) = &snap.bgp {
+        let (up, all) = b.sessions_up();
+        let ok = b.reachable && up == all && b.drained.is_none();
+        let text = match (&b.drained, b.reachable) {
+            (Some(_), _) => "BGP DRAINED ".to_string(),
+            (None, false) => "BIRD DOWN ".to_string(),
+            (None, true) => format!("BGP {up}/{all} up "),
+        };
+        extra.push(Span::styled(text, if ok { theme.dim } else { theme.warn }));
+    }
     if let Some(s) = stale_at.and_then(|at| age_span(app, at, 0, now_ms, theme)) {
         extra.push(s);
     }
@@ -82,7 +92,27 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         theme,
         now_ms,
     );
-    let rows = (inner.height - bfd_rows) as usize - 1;
+    // BGP's lines under BFD's, on the same rule.
+    let wanted = super::bgp::rows(snap.bgp.as_ref());
+    let bgp_rows = if inner.height < bfd_rows + wanted + 2 {
+        0
+    } else {
+        wanted
+    };
+    if let Some(b) = &snap.bgp {
+        super::bgp::render(
+            buf,
+            Rect {
+                x: x0,
+                y: inner.y + inner.height - bfd_rows - bgp_rows,
+                width: tw,
+                height: bgp_rows,
+            },
+            b,
+            theme,
+        );
+    }
+    let rows = (inner.height - bfd_rows - bgp_rows) as usize - 1;
     if app.visible_len(Pane::Vrrp) == 0 {
         let msg = if !app.has_snapshot() {
             "waiting for the first snapshot…"
