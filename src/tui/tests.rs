@@ -69,6 +69,14 @@ fn render_buf(app: &App, theme: &Theme, w: u16, h: u16, now: u64) -> Buffer {
     term.backend().buffer().clone()
 }
 
+/// The first line of `text` holding `needle`.
+fn line_with(text: &str, needle: &str) -> String {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
+        .to_string()
+}
+
 fn text_of(buf: &Buffer) -> String {
     let a = buf.area;
     let mut out = String::new();

@@ -33,12 +33,7 @@ fn with_sessions() -> Snapshot {
 fn sessions_show_state_intervals_detection_and_last_down() {
     let app = app_with(with_sessions(), ConsoleConfig::default());
     let text = text_of(&render_buf(&app, &dark(), 160, 48, NOW));
-    let line = |needle: &str| {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
-            .to_string()
-    };
+    let line = |needle: &str| line_with(&text, needle);
     let up = line("to_lvs2");
     for part in [
         "Up",

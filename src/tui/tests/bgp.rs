@@ -59,12 +59,7 @@ fn with_bgp(drained: bool, cps: f64) -> Snapshot {
 fn sessions_and_what_is_announced_show_under_the_instances() {
     let app = app_with(with_bgp(false, 10.0), ConsoleConfig::default());
     let text = text_of(&render_buf(&app, &dark(), 160, 48, NOW));
-    let line = |needle: &str| {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
-            .to_string()
-    };
+    let line = |needle: &str| line_with(&text, needle);
     let session = line("lvsdeck_r1");
     for part in [
         "up",
@@ -155,12 +150,7 @@ fn the_cluster_strip_lists_every_director_with_its_share() {
         NOW,
     ));
     let text = text_of(&render_buf(&app, &dark(), 160, 48, NOW));
-    let line = |needle: &str| {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
-            .to_string()
-    };
+    let line = |needle: &str| line_with(&text, needle);
     assert!(line("▶ d2").contains("25%"), "{text}");
     assert!(line("  d1").contains("75%"), "{text}");
     assert!(line("  d3").contains("DRAINED by alice"), "{text}");
