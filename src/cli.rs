@@ -10,7 +10,7 @@ use lvsdeck::config::{
     validate::{FsProbe, NoProbe},
 };
 use lvsdeck::control::client::Client;
-use lvsdeck::control::protocol::{Command as ProtoCommand, RealTarget, Request, Response};
+use lvsdeck::control::protocol::{Request, Response};
 use lvsdeck::control::server::ServerOptions;
 use lvsdeck::engine::snapshot::now_ms;
 
@@ -110,6 +110,17 @@ pub enum Command {
         /// (lvs-backup drops VRRP).
         #[arg(long = "break", value_name = "KIND")]
         break_kind: Option<String>,
+        /// N directors (2-8) announcing the VIP over BGP to an ECMP router (BIRD 2 on each),
+        /// instead of the VRRP pair.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=8))]
+        bgp: Option<u8>,
+        /// With --bgp: BFD (100 ms × 3) on the directors' sessions to the router: all, or
+        /// those listed (`--bfd 3` or `--bfd 1,3`).
+        #[arg(long, requires = "bgp", num_args = 0.., value_delimiter = ',', value_name = "I")]
+        bfd: Option<Vec<usize>>,
+        /// With --bgp: also hold this many long connections through the VIP, each measured.
+        #[arg(long, default_value_t = 0, requires = "bgp")]
+        flows: usize,
     },
     /// (lab) A web node answering with its name.
     #[command(hide = true)]
@@ -118,6 +129,21 @@ pub enum Command {
         name: String,
         #[arg(long)]
         listen: std::net::SocketAddr,
+        /// Also an echo service here (greets with the name), for long connections.
+        #[arg(long)]
+        echo: Option<std::net::SocketAddr>,
+    },
+    /// (lab) Long connections through the VIP, each measured.
+    #[command(hide = true)]
+    LabFlows {
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        interval_ms: u64,
+        #[arg(long)]
+        status: PathBuf,
     },
     /// (lab) The client's request stream.
     #[command(hide = true)]
@@ -156,7 +182,7 @@ pub enum Command {
     /// Act on the running daemon. Exit 0 done, 1 refused, 2 no daemon or bad arguments.
     Ctl {
         #[command(subcommand)]
-        action: CtlAction,
+        action: crate::ctl_cmd::CtlAction,
         /// Print the daemon's answer as JSON.
         #[arg(long)]
         json: bool,
@@ -167,38 +193,6 @@ pub enum Command {
 pub enum LabAction {
     /// Remove what a crashed lab left behind (namespaces, processes, files).
     Down,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CtlAction {
-    /// Weight 0 for a real server: existing connections finish, new ones go elsewhere.
-    Drain { service: String, real: String },
-    /// Back to the configured (or pre-drain) weight.
-    Undrain { service: String, real: String },
-    /// Set a real server's weight (sticky), or `clear` the override.
-    Weight {
-        service: String,
-        real: String,
-        weight: String,
-    },
-    /// Override an instance's VRRP priority (1-254), or `clear` it.
-    Priority { instance: String, priority: String },
-    /// Graceful hand-over of a master instance: no packet lost.
-    Handover { instance: String },
-    /// Re-read the configuration; a bad file changes nothing.
-    Reload,
-    /// Remove every operator override (drains, weights, priority overrides), which are
-    /// otherwise kept across restarts, and the hold a hand-over leaves on the old master (it
-    /// preempts again).
-    Clear,
-    /// Have the daemon run the doctor's checks now (its report: `status --json`, the console's
-    /// `D`); `lvsdeck doctor` runs them in this process instead.
-    Doctor,
-    /// `[bgp]`: withdraw every address this director announces (kept across restarts until
-    /// `undrain-director`); its flows move to the other directors as the routers converge.
-    DrainDirector,
-    /// `[bgp]`: announce again every address whose services have quorum.
-    UndrainDirector,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -230,18 +224,45 @@ pub fn run(cli: Cli) -> ExitCode {
             rate,
             no_console,
             break_kind,
+            bgp,
+            bfd,
+            flows,
         }) => match break_kind
             .as_deref()
             .map(lvsdeck::lab::Break::parse)
             .transpose()
         {
-            Ok(broken) => crate::lab_cmd::run(rate, no_console, broken),
+            Ok(broken) => {
+                let kind = match bgp {
+                    Some(n) => crate::lab_cmd::Kind::Bgp(lvsdeck::lab::bgp::Options {
+                        directors: usize::from(n),
+                        rate,
+                        flows,
+                        flow_interval: std::time::Duration::from_millis(500),
+                        bfd: match bfd {
+                            Some(list) if list.is_empty() => (1..=usize::from(n)).collect(),
+                            Some(list) => list,
+                            None => Vec::new(),
+                        },
+                    }),
+                    None => crate::lab_cmd::Kind::Pair(broken),
+                };
+                crate::lab_cmd::run(rate, no_console, kind)
+            }
             Err(e) => {
                 eprintln!("lvsdeck lab --break: {e}");
                 ExitCode::from(2)
             }
         },
-        Some(Command::LabNode { name, listen }) => runtime().block_on(async {
+        Some(Command::LabNode { name, listen, echo }) => runtime().block_on(async {
+            if let Some(at) = echo {
+                let name = name.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = lvsdeck::lab::flows::serve_echo(name, at).await {
+                        eprintln!("lab-node: echo on {at}: {e}");
+                    }
+                });
+            }
             match lvsdeck::lab::node::serve(name, listen).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -264,7 +285,17 @@ pub fn run(cli: Cli) -> ExitCode {
             ));
             ExitCode::SUCCESS
         }
-        Some(Command::Ctl { action, json }) => ctl(&socket, action, json),
+        Some(Command::LabFlows {
+            target,
+            count,
+            interval_ms,
+            status,
+        }) => {
+            let interval = std::time::Duration::from_millis(interval_ms.max(10));
+            runtime().block_on(lvsdeck::lab::flows::run(target, count, interval, status));
+            ExitCode::SUCCESS
+        }
+        Some(Command::Ctl { action, json }) => crate::ctl_cmd::run(&socket, action, json),
         Some(Command::Assets { dir }) => crate::assets_cmd::run(&dir),
         Some(Command::VipGuard) => crate::guard_cmd::run(),
         Some(Command::Doctor {
@@ -533,83 +564,6 @@ fn parse_peer(text: &str) -> Result<(String, PathBuf), String> {
             "`{text}` is not NAME=SOCKET (e.g. d2=/run/lvsdeck/d2.sock)"
         )),
     }
-}
-
-fn parse_optional<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
-    if text == "clear" {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("`{text}` is not {what} (or `clear`)"))
-}
-
-fn ctl(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
-    let target = |service: String, real: String| RealTarget { service, real };
-    let command = match action {
-        CtlAction::Drain { service, real } => Ok(ProtoCommand::Drain {
-            target: target(service, real),
-        }),
-        CtlAction::Undrain { service, real } => Ok(ProtoCommand::Undrain {
-            target: target(service, real),
-        }),
-        CtlAction::Weight {
-            service,
-            real,
-            weight,
-        } => parse_optional(&weight, "a weight 0-65535").map(|weight| ProtoCommand::Weight {
-            target: target(service, real),
-            weight,
-        }),
-        CtlAction::Priority { instance, priority } => parse_optional(&priority, "a priority 1-254")
-            .map(|priority| ProtoCommand::Priority { instance, priority }),
-        CtlAction::Handover { instance } => Ok(ProtoCommand::Handover { instance }),
-        CtlAction::Reload => Ok(ProtoCommand::Reload),
-        CtlAction::Clear => Ok(ProtoCommand::Clear),
-        CtlAction::Doctor => Ok(ProtoCommand::Doctor),
-        CtlAction::DrainDirector => Ok(ProtoCommand::DrainDirector),
-        CtlAction::UndrainDirector => Ok(ProtoCommand::UndrainDirector),
-    };
-    let command = match command {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("lvsdeck ctl: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    runtime().block_on(async {
-        let mut client = match Client::connect(socket).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("lvsdeck ctl: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let answer = client.call(&Request::Command { command }).await;
-        if json && let Ok(a) = &answer {
-            println!("{}", serde_json::to_string(a).expect("serializable"));
-        }
-        match answer {
-            Ok(Response::Done { message }) => {
-                if !json {
-                    println!("{message}");
-                }
-                ExitCode::SUCCESS
-            }
-            Ok(Response::Refused { message }) => {
-                eprintln!("refused: {message}");
-                ExitCode::from(1)
-            }
-            Ok(other) => {
-                eprintln!("lvsdeck ctl: unexpected answer {other:?}");
-                ExitCode::from(2)
-            }
-            Err(e) => {
-                eprintln!("lvsdeck ctl: {e}");
-                ExitCode::from(2)
-            }
-        }
-    })
 }
 
 /// keepalived's `vrrp_no_swap` / `checker_no_swap`: keep the daemon's pages in memory, so a

@@ -9,7 +9,15 @@ use lvsdeck::control::protocol::{Request, Response};
 use lvsdeck::lab::client::ClientStatus;
 use lvsdeck::lab::{self, Lab, RUN_DIR};
 
-pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode {
+/// Which lab.
+pub enum Kind {
+    /// The seed's VRRP pair, maybe with one thing broken on purpose.
+    Pair(Option<lab::Break>),
+    /// Directors behind an ECMP router, announcing over BGP.
+    Bgp(lab::bgp::Options),
+}
+
+pub fn run(rate: u32, no_console: bool, kind: Kind) -> ExitCode {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("lvsdeck lab: needs root (network namespaces, raw sockets, IPVS)");
@@ -32,7 +40,15 @@ pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode 
              VRRP failover and health checks run; traffic to the VIP cannot be balanced, so the client's requests fail."
         );
     }
-    let mut lab = match Lab::start_broken(run_dir, rate, broken) {
+    let started = match &kind {
+        Kind::Pair(broken) => Lab::start_broken(run_dir, rate, *broken),
+        Kind::Bgp(opts) => Lab::start_bgp(run_dir, opts),
+    };
+    let directors: Vec<String> = match &kind {
+        Kind::Pair(_) => vec!["lvs-master".into(), "lvs-backup".into()],
+        Kind::Bgp(o) => (1..=o.directors).map(|i| lab::bgp::director(i).0).collect(),
+    };
+    let mut lab = match started {
         Ok(l) => l,
         Err(e) => {
             eprintln!("lvsdeck lab: {e}");
@@ -40,7 +56,7 @@ pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode 
             return ExitCode::from(2);
         }
     };
-    for d in ["lvs-master", "lvs-backup"] {
+    for d in &directors {
         if !lab.wait_for_socket(d, Duration::from_secs(10)) {
             eprintln!(
                 "lvsdeck lab: {d} did not start; its log:\n{}",
@@ -50,9 +66,9 @@ pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode 
         }
     }
     if no_console {
-        plain(&rt, &mut lab, signals);
+        plain(&rt, &mut lab, &directors, signals);
     } else {
-        with_console(&rt, &lab);
+        with_console(&rt, &lab, &directors);
     }
     drop(lab);
     use std::io::Write;
@@ -60,7 +76,7 @@ pub fn run(rate: u32, no_console: bool, broken: Option<lab::Break>) -> ExitCode 
     ExitCode::SUCCESS
 }
 
-/// The console attached to both directors (`>` switches), with the client's counts.
+/// The console attached to every director (`>` switches), with the client's counts.
 /// The stop signals, registered early.
 struct Signals(Vec<tokio::signal::unix::Signal>);
 
@@ -86,7 +102,7 @@ impl Signals {
     }
 }
 
-fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab) {
+fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab, directors: &[String]) {
     let theme = match lvsdeck::tui::theme::Theme::load(None) {
         Ok(t) => t,
         Err(e) => {
@@ -94,10 +110,10 @@ fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab) {
             return;
         }
     };
-    let targets = vec![
-        ("lvs-master".to_string(), lab.socket("lvs-master")),
-        ("lvs-backup".to_string(), lab.socket("lvs-backup")),
-    ];
+    let targets = directors
+        .iter()
+        .map(|d| (d.clone(), lab.socket(d)))
+        .collect();
     let status = lab.client_status_path();
     rt.block_on(crate::console_cmd::run(
         lvsdeck::tui::app::ConsoleConfig::default(),
@@ -108,7 +124,7 @@ fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab) {
 }
 
 /// A status line every two seconds until Ctrl-C.
-fn plain(rt: &tokio::runtime::Runtime, lab: &mut Lab, mut signals: Signals) {
+fn plain(rt: &tokio::runtime::Runtime, lab: &mut Lab, directors: &[String], mut signals: Signals) {
     rt.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
@@ -117,14 +133,10 @@ fn plain(rt: &tokio::runtime::Runtime, lab: &mut Lab, mut signals: Signals) {
                 _ = signals.recv() => return,
             }
             let mut line = String::new();
-            for d in ["lvs-master", "lvs-backup"] {
+            for d in directors {
                 let state = match Client::connect(&lab.socket(d)).await {
                     Ok(mut c) => match c.call(&Request::Snapshot).await {
-                        Ok(Response::Snapshot { snapshot }) => snapshot
-                            .vrrp
-                            .first()
-                            .map(|v| format!("{} prio {}", v.state, v.effective_priority))
-                            .unwrap_or_default(),
+                        Ok(Response::Snapshot { snapshot }) => summary(&snapshot),
                         _ => "?".into(),
                     },
                     Err(_) => "down".into(),
@@ -147,4 +159,21 @@ fn plain(rt: &tokio::runtime::Runtime, lab: &mut Lab, mut signals: Signals) {
             println!("{line}");
         }
     });
+}
+
+/// A director in a few words: its VRRP state, or its BGP sessions and announcements.
+fn summary(s: &lvsdeck::engine::snapshot::Snapshot) -> String {
+    if let Some(b) = &s.bgp {
+        let (up, all) = b.sessions_up();
+        let announced = b.routes.iter().filter(|r| r.announced).count();
+        let drained = if b.drained.is_some() { " DRAINED" } else { "" };
+        return format!(
+            "BGP {up}/{all} up, {announced}/{} announced{drained}",
+            b.routes.len()
+        );
+    }
+    s.vrrp
+        .first()
+        .map(|v| format!("{} prio {}", v.state, v.effective_priority))
+        .unwrap_or_default()
 }

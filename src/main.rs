@@ -1,6 +1,7 @@
 mod assets_cmd;
 mod cli;
 mod console_cmd;
+mod ctl_cmd;
 mod doctor_cmd;
 mod guard_cmd;
 mod lab_cmd;

@@ -133,12 +133,14 @@ fn three_directors_announce_one_vip_to_an_ecmp_router() {
     )
     .expect("topology");
     let dir = TempDir::new("bgp");
-    let router_conf = bird::router_config(
-        ROUTER,
-        65000,
-        &(1..=3).map(|n| (addr(n), 65000 + n)).collect::<Vec<_>>(),
-        None,
-    );
+    let peers: Vec<bird::Peer> = (1..=3)
+        .map(|n| bird::Peer {
+            address: addr(n),
+            asn: 65000 + n,
+            bfd: false,
+        })
+        .collect();
+    let router_conf = bird::router_config(ROUTER, 65000, &peers, 100);
     let _router = Bird::start(&topo.ns("router"), "router-bird", &router_conf, &dir.0).unwrap();
     let mut ds: Vec<Director> = (1..=3)
         .map(|n| {

@@ -143,6 +143,7 @@ impl Collector for Scrape {
         daemon(&mut enc, s, self.now_ms)?;
         vrrp(&mut enc, s)?;
         bfd::bfd(&mut enc, s)?;
+        bgp::bgp(&mut enc, s)?;
         ipvs(&mut enc, s)
     }
 }
@@ -682,3 +683,4 @@ pub async fn serve(
 mod tests;
 
 mod bfd;
+mod bgp;

@@ -8,36 +8,40 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where Debian's bird2 puts the daemon.
-pub const BIRD: &str = "/usr/sbin/bird";
+/// The daemon, by name: Debian's bird2 puts it in /usr/sbin, the test guest in /bin.
+pub const BIRD: &str = "bird";
+
+/// One director as the router sees it: its address, its AS, and whether the session runs BFD.
+pub struct Peer {
+    pub address: String,
+    pub asn: u32,
+    pub bfd: bool,
+}
 
 /// The router: one eBGP session per director, accepting only host routes, and the kernel
-/// protocol merging equal routes into one multipath route (ECMP). `bfd`: BFD on every
-/// session at this interval (ms) × 3.
-pub fn router_config(
-    router: &str,
-    router_as: u32,
-    directors: &[(String, u32)],
-    bfd_ms: Option<u32>,
-) -> String {
+/// protocol merging equal routes into one multipath route (ECMP). BFD at `bfd_ms` × 3 on the
+/// sessions that ask for it.
+pub fn router_config(router: &str, router_as: u32, directors: &[Peer], bfd_ms: u32) -> String {
     let mut c = format!(
         "router id {router};\nlog stderr all;\nprotocol device {{ }}\n\
          protocol kernel {{\n\tmerge paths on;\n\tipv4 {{ import none; export where source = RTS_BGP; }};\n}}\n"
     );
-    if let Some(ms) = bfd_ms {
+    if directors.iter().any(|d| d.bfd) {
         let _ = writeln!(
             c,
-            "protocol bfd {{\n\tinterface \"*\" {{ min rx interval {ms} ms; min tx interval {ms} ms; multiplier 3; }};\n}}"
+            "protocol bfd {{\n\tinterface \"*\" {{ min rx interval {bfd_ms} ms; min tx interval {bfd_ms} ms; multiplier 3; }};\n}}"
         );
     }
-    for (i, (address, asn)) in directors.iter().enumerate() {
+    for (i, d) in directors.iter().enumerate() {
         let _ = writeln!(
             c,
-            "protocol bgp director{} {{\n\tlocal {router} as {router_as};\n\tneighbor {address} as {asn};\n\t\
+            "protocol bgp director{} {{\n\tlocal {router} as {router_as};\n\tneighbor {} as {};\n\t\
              hold time 3;\n\tkeepalive time 1;\n\tconnect retry time 2;\n\terror wait time 1, 5;\n\t{}\
              ipv4 {{ import where net.len = 32; export none; }};\n}}",
             i + 1,
-            if bfd_ms.is_some() { "bfd on;\n\t" } else { "" },
+            d.address,
+            d.asn,
+            if d.bfd { "bfd on;\n\t" } else { "" },
         );
     }
     c

@@ -2,8 +2,10 @@
 //! running lvsdeck, two web nodes with the VIP on `lo`, and a client sending a steady, bounded
 //! stream of HTTP requests to the VIP. Used by `lvsdeck lab` and by the integration tests.
 
+pub mod bgp;
 pub mod bird;
 pub mod client;
+pub mod flows;
 pub mod netns;
 pub mod node;
 
@@ -129,6 +131,8 @@ pub struct Lab {
     pub topo: Topology,
     pub run_dir: PathBuf,
     children: Vec<(String, Child)>,
+    /// BIRD daemons (the BGP lab), killed on drop.
+    birds: Vec<bird::Bird>,
 }
 
 impl Lab {
@@ -196,6 +200,7 @@ impl Lab {
             topo,
             run_dir: run_dir.to_path_buf(),
             children: Vec::new(),
+            birds: Vec::new(),
         };
         for (host, backup) in [("lvs-master", false), ("lvs-backup", true)] {
             let text = director_config(backup, run_dir)?;
@@ -313,7 +318,7 @@ impl Drop for Lab {
     fn drop(&mut self) {
         // Directors first, with SIGTERM, so the VIP is released cleanly; then everything else.
         for (name, child) in &mut self.children {
-            if name.starts_with("lvs-") {
+            if is_director(name) {
                 // SAFETY: kill(2) on our own child.
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
             }
@@ -323,9 +328,18 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.birds.clear();
         self.topo.teardown();
         let _ = std::fs::remove_file(self.run_dir.join("lab.pid"));
     }
+}
+
+/// The pair's `lvs-master` / `lvs-backup`, the BGP lab's `d1`, `d2`, ...
+fn is_director(name: &str) -> bool {
+    name.starts_with("lvs-")
+        || name
+            .strip_prefix('d')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Claim the lab: refuse when another `lvsdeck lab` is alive, take over a stale pid file.

@@ -2,7 +2,7 @@
 # tests/vm/prepare.sh — get everything the IPVS test guest needs, idempotently.
 #
 #   1. the Debian packages (qemu-system-x86, busybox-static, ipvsadm, iproute2, nftables, cpio,
-#      kmod, tmux, keepalived, dnsmasq-base), installed with --no-install-recommends when missing (needs root);
+#      kmod, tmux, keepalived, dnsmasq-base, bird2), installed with --no-install-recommends when missing (needs root);
 #   2. Debian's current generic amd64 kernel: the linux-image-*-amd64 that the linux-image-amd64
 #      metapackage depends on (never pinned), `apt-get download`ed and `dpkg -x`ed into
 #      target/vm/kernel/ (not installed), then depmod'ed. Re-used while the metapackage still
@@ -38,10 +38,11 @@ MODULES_EXTRA=(nf_tables nft_ct nft_numgen nft_chain_nat nft_masq nft_reject_ine
 MODULES_OPTIONAL=" ip_vs_twos ip_vs_ovf ip_vs_mh xt_ipvs ipvlan vxlan "
 
 PACKAGES=(qemu-system-x86 busybox-static ipvsadm iproute2 nftables cpio kmod xz-utils tmux keepalived
-    dnsmasq-base)
+    dnsmasq-base bird2)
 # Real binaries put in the guest (everything else is a busybox applet).
 GUEST_BINS=(/usr/bin/bash /usr/sbin/ip /usr/sbin/tc /usr/bin/ss /usr/sbin/bridge
-    /usr/sbin/ipvsadm /usr/sbin/nft /usr/bin/tmux /usr/sbin/keepalived /usr/sbin/dnsmasq)
+    /usr/sbin/ipvsadm /usr/sbin/nft /usr/bin/tmux /usr/sbin/keepalived /usr/sbin/dnsmasq
+    /usr/sbin/bird)
 # glibc runtime for host-built Rust binaries (plus what ldd finds for GUEST_BINS).
 GUEST_LIBS=(ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2
     librt.so.1 libutil.so.1 libresolv.so.2)
