@@ -44,17 +44,7 @@ fn next_hops(topo: &Topology) -> Vec<String> {
         .args(["-j", "route", "show", VIP])
         .output()
         .unwrap();
-    let routes: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let mut hops: Vec<String> = routes
-        .iter()
-        .flat_map(|r| match r["nexthops"].as_array() {
-            Some(n) => n.iter().map(|h| h["gateway"].clone()).collect(),
-            None => vec![r["gateway"].clone()],
-        })
-        .filter_map(|g| g.as_str().map(String::from))
-        .collect();
-    hops.sort();
-    hops
+    lvsdeck::lab::bgp::next_hops(&String::from_utf8_lossy(&out.stdout))
 }
 
 fn director_conf(dir: &TempDir, n: u32) -> String {

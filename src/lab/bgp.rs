@@ -10,9 +10,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::Lab;
 use super::bird::{self, Bird};
-use super::netns::{HostSpec, Topology};
-use super::{Lab, PREFIX};
+use super::netns::HostSpec;
 
 pub const VIP: &str = "10.30.0.100";
 pub const ROUTER: &str = "10.20.0.254";
@@ -94,16 +94,7 @@ impl Lab {
     /// Build the BGP lab and start everything; the client starts once the router has a route
     /// to the VIP (or after 20 s, so that what fails is seen).
     pub fn start_bgp(run_dir: &Path, opts: &Options) -> Result<Lab, String> {
-        std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-        let topo = Topology::build(PREFIX, hosts(opts.directors))
-            .map_err(|e| format!("building the namespaces: {e}"))?
-            .keep();
-        let mut lab = Lab {
-            topo,
-            run_dir: run_dir.to_path_buf(),
-            children: Vec::new(),
-            birds: Vec::new(),
-        };
+        let mut lab = Lab::build(run_dir, hosts(opts.directors))?;
         let e = |e: std::io::Error| e.to_string();
         // The router: forwards between the client's subnet and the directors', hashing flows
         // over the equal-cost next hops by their addresses, protocol and ports. Policy 3 with

@@ -181,6 +181,20 @@ impl Lab {
             .spawn()
     }
 
+    /// The run folder and the namespaces, nothing started yet.
+    fn build(run_dir: &Path, hosts: Vec<HostSpec>) -> Result<Lab, String> {
+        std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+        let topo = Topology::build(PREFIX, hosts)
+            .map_err(|e| format!("building the namespaces: {e}"))?
+            .keep();
+        Ok(Lab {
+            topo,
+            run_dir: run_dir.to_path_buf(),
+            children: Vec::new(),
+            birds: Vec::new(),
+        })
+    }
+
     /// Build the topology and start every process.
     pub fn start(run_dir: &Path, client_rate: u32) -> Result<Lab, String> {
         Self::start_broken(run_dir, client_rate, None)
@@ -192,16 +206,7 @@ impl Lab {
         client_rate: u32,
         broken: Option<Break>,
     ) -> Result<Lab, String> {
-        std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-        let topo = Topology::build(PREFIX, hosts())
-            .map_err(|e| format!("building the namespaces: {e}"))?
-            .keep();
-        let mut lab = Lab {
-            topo,
-            run_dir: run_dir.to_path_buf(),
-            children: Vec::new(),
-            birds: Vec::new(),
-        };
+        let mut lab = Lab::build(run_dir, hosts())?;
         for (host, backup) in [("lvs-master", false), ("lvs-backup", true)] {
             let text = director_config(backup, run_dir)?;
             std::fs::write(run_dir.join(format!("{host}.toml")), text)
