@@ -118,8 +118,9 @@ pub enum Command {
         /// those listed (`--bfd 3` or `--bfd 1,3`).
         #[arg(long, requires = "bgp", num_args = 0.., value_delimiter = ',', value_name = "I")]
         bfd: Option<Vec<usize>>,
-        /// With --bgp: also hold this many long connections through the VIP, each measured.
-        #[arg(long, default_value_t = 0, requires = "bgp")]
+        /// Also hold this many long connections through the VIP (to the web nodes' echo
+        /// service), each measured; their file is flows.json in the lab's folder.
+        #[arg(long, default_value_t = 0)]
         flows: usize,
     },
     /// (lab) A web node answering with its name.
@@ -245,7 +246,7 @@ pub fn run(cli: Cli) -> ExitCode {
                             None => Vec::new(),
                         },
                     }),
-                    None => crate::lab_cmd::Kind::Pair(broken),
+                    None => crate::lab_cmd::Kind::Pair(broken, flows),
                 };
                 crate::lab_cmd::run(rate, no_console, kind)
             }

@@ -11,8 +11,8 @@ use lvsdeck::lab::{self, Lab, RUN_DIR};
 
 /// Which lab.
 pub enum Kind {
-    /// The seed's VRRP pair, maybe with one thing broken on purpose.
-    Pair(Option<lab::Break>),
+    /// The seed's VRRP pair, maybe with one thing broken on purpose, and long connections.
+    Pair(Option<lab::Break>, usize),
     /// Directors behind an ECMP router, announcing over BGP.
     Bgp(lab::bgp::Options),
 }
@@ -41,11 +41,11 @@ pub fn run(rate: u32, no_console: bool, kind: Kind) -> ExitCode {
         );
     }
     let started = match &kind {
-        Kind::Pair(broken) => Lab::start_broken(run_dir, rate, *broken),
+        Kind::Pair(broken, flows) => Lab::start_pair(run_dir, rate, *broken, *flows),
         Kind::Bgp(opts) => Lab::start_bgp(run_dir, opts),
     };
     let directors: Vec<String> = match &kind {
-        Kind::Pair(_) => vec!["lvs-master".into(), "lvs-backup".into()],
+        Kind::Pair(..) => vec!["lvs-master".into(), "lvs-backup".into()],
         Kind::Bgp(o) => (1..=o.directors).map(|i| lab::bgp::director(i).0).collect(),
     };
     let mut lab = match started {

@@ -215,32 +215,8 @@ impl Lab {
             )
             .map_err(e)?;
         lab.children.push(("client".to_string(), child));
-        if opts.flows > 0 {
-            let status = lab.flows_status_path();
-            let (count, every) = (
-                opts.flows.to_string(),
-                opts.flow_interval.as_millis().to_string(),
-            );
-            let target = format!("{VIP}:{ECHO_PORT}");
-            let args = [
-                "lab-flows",
-                "--target",
-                &target,
-                "--count",
-                &count,
-                "--interval-ms",
-                &every,
-                "--status",
-                status.to_str().unwrap_or_default(),
-            ];
-            let child = lab.spawn("client", &args).map_err(e)?;
-            lab.children.push(("flows".to_string(), child));
-        }
+        lab.start_flows(VIP, opts.flows, opts.flow_interval)?;
         Ok(lab)
-    }
-
-    pub fn flows_status_path(&self) -> std::path::PathBuf {
-        self.run_dir.join("flows.json")
     }
 
     /// The router's next hops to the VIP now (its kernel's route), sorted.

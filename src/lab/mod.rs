@@ -184,6 +184,10 @@ impl Lab {
     /// The run folder and the namespaces, nothing started yet.
     fn build(run_dir: &Path, hosts: Vec<HostSpec>) -> Result<Lab, String> {
         std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+        // A previous lab's clients' counts are not this one's.
+        for stale in ["client.json", "flows.json"] {
+            let _ = std::fs::remove_file(run_dir.join(stale));
+        }
         let topo = Topology::build(PREFIX, hosts)
             .map_err(|e| format!("building the namespaces: {e}"))?
             .keep();
@@ -206,9 +210,23 @@ impl Lab {
         client_rate: u32,
         broken: Option<Break>,
     ) -> Result<Lab, String> {
+        Self::start_pair(run_dir, client_rate, broken, 0)
+    }
+
+    /// The pair, with `flows` long connections through the VIP besides the request stream
+    /// (then the directors also balance the web nodes' echo service, by the same rules).
+    pub fn start_pair(
+        run_dir: &Path,
+        client_rate: u32,
+        broken: Option<Break>,
+        flows: usize,
+    ) -> Result<Lab, String> {
         let mut lab = Lab::build(run_dir, hosts())?;
         for (host, backup) in [("lvs-master", false), ("lvs-backup", true)] {
-            let text = director_config(backup, run_dir)?;
+            let mut text = director_config(backup, run_dir)?;
+            if flows > 0 {
+                text.push_str(&echo_service(&text));
+            }
             std::fs::write(run_dir.join(format!("{host}.toml")), text)
                 .map_err(|e| e.to_string())?;
         }
@@ -238,10 +256,19 @@ impl Lab {
                     .sysctl(node, key, value)
                     .map_err(|e| e.to_string())?;
             }
+            let echo = format!("0.0.0.0:{}", bgp::ECHO_PORT);
             let child = lab
                 .spawn(
                     node,
-                    &["lab-node", "--name", node, "--listen", "0.0.0.0:80"],
+                    &[
+                        "lab-node",
+                        "--name",
+                        node,
+                        "--listen",
+                        "0.0.0.0:80",
+                        "--echo",
+                        &echo,
+                    ],
                 )
                 .map_err(|e| e.to_string())?;
             lab.children.push((node.to_string(), child));
@@ -299,7 +326,36 @@ impl Lab {
             )
             .map_err(|e| e.to_string())?;
         lab.children.push(("client".to_string(), child));
+        lab.start_flows(VIP, flows, Duration::from_millis(500))?;
         Ok(lab)
+    }
+
+    /// The client's long connections to `vip`'s echo service ([`flows`]), if `count` > 0.
+    fn start_flows(&mut self, vip: &str, count: usize, every: Duration) -> Result<(), String> {
+        if count == 0 {
+            return Ok(());
+        }
+        let status = self.flows_status_path();
+        let (count, every) = (count.to_string(), every.as_millis().to_string());
+        let target = format!("{vip}:{}", bgp::ECHO_PORT);
+        let args = [
+            "lab-flows",
+            "--target",
+            &target,
+            "--count",
+            &count,
+            "--interval-ms",
+            &every,
+            "--status",
+            status.to_str().unwrap_or_default(),
+        ];
+        let child = self.spawn("client", &args).map_err(|e| e.to_string())?;
+        self.children.push(("flows".to_string(), child));
+        Ok(())
+    }
+
+    pub fn flows_status_path(&self) -> PathBuf {
+        self.run_dir.join("flows.json")
     }
 
     /// Wait until a director's control socket answers.
@@ -337,6 +393,25 @@ impl Drop for Lab {
         self.topo.teardown();
         let _ = std::fs::remove_file(self.run_dir.join("lab.pid"));
     }
+}
+
+/// The web nodes' echo service as a second virtual service of the pair's `config`: the HTTP
+/// service's address, scheduler and method, a TCP check.
+fn echo_service(config: &str) -> String {
+    let port = bgp::ECHO_PORT;
+    let mut s = format!(
+        "\n# Added by the lab for --flows: the web nodes' echo service.\n[[virtual_server]]\n\
+         ip = \"{VIP}\"\nport = {port}\nprotocol = \"TCP\"\nlvs_sched = \"rr\"\nlvs_method = \"DR\"\n\
+         delay_loop = \"6s\"\n"
+    );
+    for node in ["72", "73"] {
+        s.push_str(&format!(
+            "[[virtual_server.real_server]]\nip = \"{NET}.{node}\"\nport = {port}\n\
+             check = [{{ type = \"tcp\", connect_timeout = \"3s\", retry = 1, delay_before_retry = \"3s\" }}]\n"
+        ));
+    }
+    debug_assert!(config.contains(VIP));
+    s
 }
 
 /// The pair's `lvs-master` / `lvs-backup`, the BGP lab's `d1`, `d2`, ...
