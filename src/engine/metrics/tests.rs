@@ -20,6 +20,20 @@ fn full() -> Snapshot {
         NOW,
     ));
     s.bfd_packets_dropped.insert("no_session".into(), 4);
+    s.bgp = Some(crate::snapshot::BgpView {
+        reachable: true,
+        sessions: vec![crate::snapshot::BgpSessionView {
+            name: "lvsdeck_r1".into(),
+            established: true,
+            ..Default::default()
+        }],
+        routes: vec![crate::snapshot::BgpRouteView {
+            prefix: "192.168.10.100/32".into(),
+            announced: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
     s.vrrp_scripts.push(ScriptView {
         name: "chk_nginx".into(),
         up: Some(true),
