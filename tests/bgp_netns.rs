@@ -2,8 +2,9 @@
 //! directors, each lvsdeck with its own BIRD, announce one VIP to a router namespace whose
 //! BIRD merges the three routes into one ECMP route in its kernel. Measured on the router's
 //! kernel table (what forwards): the route has a next hop per director; a drain of a whole
-//! director, its quorum lost, its BIRD killed and its graceful stop each take exactly that
-//! director's next hop away, and the stop exits only `withdraw_wait` after the withdrawal.
+//! director, its quorum lost, its BIRD killed, its graceful stop and a reload without `[bgp]`
+//! each take exactly that director's next hop away, and the stop exits only `withdraw_wait`
+//! after the withdrawal.
 //! A drain survives a crash of lvsdeck. The host has no IPVS: forwarding through the
 //! directors is tested in the guest (`tests/bgp_vm.rs`).
 
@@ -274,4 +275,29 @@ fn three_directors_announce_one_vip_to_an_ecmp_router() {
         !String::from_utf8_lossy(&lo.stdout).contains(VIP),
         "the VIP stays on lo after a stop"
     );
+
+    // A reload that removes [bgp] (and `announce`) withdraws d3's address at once.
+    let full = director_conf(&dir, 3);
+    let (bgp, services) = (
+        full.find("[bgp]").unwrap(),
+        full.find("[[virtual_server]]").unwrap(),
+    );
+    let plain = format!("{}{}", &full[..bgp], &full[services..]).replace("announce = true\n", "");
+    std::fs::write(&ds[2].conf, plain).unwrap();
+    let said = ctl(&ds[2].sock, "reload");
+    assert!(said.contains("reloaded"), "{said}");
+    let took = wait_hops(&topo, &dir.0, &[1], Duration::from_secs(10));
+    println!("reload without [bgp] on d3: next hop gone in {took:?}");
+    // Off lo withdraw_wait (2 s) after BIRD took the withdrawal: packets on their way pass.
+    let on_lo = || {
+        let lo = topo
+            .command("d3", "ip")
+            .args(["-o", "addr", "show", "dev", "lo"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&lo.stdout).contains(VIP)
+    };
+    assert!(on_lo(), "the VIP left lo before withdraw_wait");
+    let off = wait_until(Duration::from_secs(6), || !on_lo()).expect("the VIP left lo");
+    println!("reload without [bgp] on d3: VIP off lo {off:?} later");
 }

@@ -37,6 +37,8 @@ pub enum Why {
     },
     /// The director is stopping: withdrawn before the engines stop.
     Stopping,
+    /// Not announced before the first health checks of its services have answered.
+    Starting,
 }
 
 impl Why {
@@ -54,6 +56,7 @@ impl std::fmt::Display for Why {
             }
             Why::Drained { by } => write!(f, "withdrawn: director drained by {by}"),
             Why::Stopping => f.write_str("withdrawn: stopping"),
+            Why::Starting => f.write_str("not yet: waiting for the first health checks"),
         }
     }
 }
@@ -67,33 +70,43 @@ pub struct DirectorState<'a> {
 }
 
 /// Every address of an announced service, with whether it is announced now and why.
-/// `quorum_up` answers for a service (absent: not yet known, counted as up, as the table does).
+/// `quorum_up` answers for a service; `None` while its first health checks have not all
+/// answered (a director just started attracts no traffic it may not be able to serve).
 pub fn wanted(
     config: &Config,
     quorum_up: impl Fn(&VsId) -> Option<bool>,
     state: DirectorState<'_>,
 ) -> BTreeMap<IpNet, Why> {
-    let mut lost: BTreeMap<IpNet, (bool, Vec<String>)> = BTreeMap::new();
+    #[derive(Default)]
+    struct Services {
+        any_up: bool,
+        pending: bool,
+        down: Vec<String>,
+    }
+    let mut by_address: BTreeMap<IpNet, Services> = BTreeMap::new();
     for vs in config.virtual_server.iter().filter(|vs| vs.announce) {
         let Some(ip) = vs.ip else { continue };
         let id = VsId::of(vs);
-        let entry = lost.entry(IpNet::host(ip)).or_default();
-        if quorum_up(&id).unwrap_or(true) {
-            entry.0 = true;
-        } else {
-            entry.1.push(id.0);
+        let entry = by_address.entry(IpNet::host(ip)).or_default();
+        match quorum_up(&id) {
+            Some(true) => entry.any_up = true,
+            Some(false) => entry.down.push(id.0),
+            None => entry.pending = true,
         }
     }
-    lost.into_iter()
-        .map(|(net, (any_up, down))| {
+    by_address
+        .into_iter()
+        .map(|(net, s)| {
             let why = if state.stopping {
                 Why::Stopping
             } else if let Some(by) = state.drained_by {
                 Why::Drained { by: by.to_string() }
-            } else if any_up {
+            } else if s.any_up {
                 Why::Announced
+            } else if s.pending {
+                Why::Starting
             } else {
-                Why::QuorumLost(down)
+                Why::QuorumLost(s.down)
             };
             (net, why)
         })

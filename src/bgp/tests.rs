@@ -62,10 +62,15 @@ const RUNNING: DirectorState = DirectorState {
 #[test]
 fn an_address_is_announced_while_one_of_its_services_has_quorum() {
     let c = config(TWO_PORTS);
-    // Not known yet: counted up, as the table counts it.
+    // Before the first health checks answer: not yet.
     let w = wanted(&c, |_| None, RUNNING);
     assert_eq!(w.len(), 1, "only announced services: {w:?}");
+    assert_eq!(w[&vip("10.30.0.100")], Why::Starting);
+    // One port known up is enough; one known down waits for the other.
+    let w = wanted(&c, |id| id.0.ends_with(":80").then_some(true), RUNNING);
     assert_eq!(w[&vip("10.30.0.100")], Why::Announced);
+    let w = wanted(&c, |id| id.0.ends_with(":80").then_some(false), RUNNING);
+    assert_eq!(w[&vip("10.30.0.100")], Why::Starting);
     let w = wanted(&c, |id| Some(!id.0.ends_with(":443")), RUNNING);
     assert_eq!(w[&vip("10.30.0.100")], Why::Announced);
     let w = wanted(&c, |_| Some(false), RUNNING);

@@ -94,6 +94,9 @@ struct State {
     configure_error: Option<String>,
     bird: Option<Bird>,
     held: BTreeSet<IpNet>,
+    /// Addresses no longer in the plan, and since when BIRD has had the plan without them:
+    /// taken off lo `withdraw_wait` later (packets on their way are still forwarded).
+    leaving: BTreeMap<IpNet, Option<Instant>>,
     address_errors: Vec<String>,
 }
 
@@ -106,6 +109,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<ToWorker>, reports: mpsc::Sender<Re
         configure_error: None,
         bird: None,
         held: BTreeSet::new(),
+        leaving: BTreeMap::new(),
         address_errors: Vec::new(),
     };
     let mut tick = tokio::time::interval(POLL_EVERY);
@@ -129,6 +133,23 @@ async fn run(mut rx: mpsc::UnboundedReceiver<ToWorker>, reports: mpsc::Sender<Re
         };
         hold_addresses(&mut st, &plan).await;
         apply(&mut st, &plan).await;
+        let taken = st
+            .applied
+            .as_ref()
+            .is_some_and(|(g, _)| *g == plan.generation);
+        let now = Instant::now();
+        for since in st.leaving.values_mut() {
+            if taken && since.is_none() {
+                *since = Some(now);
+            }
+        }
+        let due: BTreeSet<IpNet> = st
+            .leaving
+            .iter()
+            .filter(|(_, since)| since.is_some_and(|t| now >= t + plan.bgp.withdraw_wait.0))
+            .map(|(n, _)| *n)
+            .collect();
+        remove_addresses(&mut st, &due).await;
         let protocols = read_protocols(&mut st, &plan).await;
         let report = Report {
             at: Instant::now(),
@@ -177,9 +198,12 @@ async fn apply(st: &mut State, plan: &Plan) {
             st.configure_error = Some(e);
         }
         Err(e) => {
-            // BIRD down: it announces nothing, which is what a withdrawal wants; it reads the
-            // fragment, already written, when it starts.
-            st.applied = Some((plan.generation, format!("BIRD unreachable: {e}")));
+            // BIRD not running (no socket, or nobody listening on it) announces nothing,
+            // which is what a withdrawal wants, and reads the fragment, already written, when
+            // it starts. Any other failure (permissions, a timeout) proves nothing.
+            if bird_not_running(&plan.bgp.bird_socket) {
+                st.applied = Some((plan.generation, format!("BIRD not running: {e}")));
+            }
             st.configure_error = Some(format!("BIRD unreachable: {e}"));
         }
     }
@@ -205,6 +229,17 @@ async fn read_protocols(st: &mut State, plan: &Plan) -> Result<Vec<bird::Protoco
     Ok(ours)
 }
 
+/// Whether no BIRD runs behind `socket`: the socket is missing or nobody accepts on it.
+fn bird_not_running(socket: &Path) -> bool {
+    match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+        ),
+    }
+}
+
 /// One command over the kept connection, reconnecting once if it broke.
 async fn exchange(st: &mut State, socket: &Path, command: &str) -> Result<bird::Reply, String> {
     for _ in 0..2 {
@@ -222,43 +257,48 @@ async fn exchange(st: &mut State, socket: &Path, command: &str) -> Result<bird::
 
 /// Hold every announced service's address on `lo` (IPVS takes a service's packets only for
 /// a local address), withdrawn or not: packets still on their way after a withdrawal are
-/// forwarded, not dropped.
+/// forwarded, not dropped. One that leaves the plan is taken off later ([`State::leaving`]).
 async fn hold_addresses(st: &mut State, plan: &Plan) {
     let want: BTreeSet<IpNet> = plan.routes.keys().copied().collect();
-    if want == st.held && st.address_errors.is_empty() {
+    st.leaving.retain(|n, _| !want.contains(n));
+    for n in st.held.difference(&want) {
+        st.leaving.entry(*n).or_insert(None);
+    }
+    let missing: Vec<IpNet> = want.difference(&st.held).copied().collect();
+    if missing.is_empty() && st.address_errors.is_empty() {
         return;
     }
     st.address_errors.clear();
-    let rtnl = match crate::vrrp::vip::Rtnl::connect() {
-        Ok(r) => r,
-        Err(e) => {
-            st.address_errors.push(format!("rtnetlink: {e}"));
-            return;
-        }
-    };
-    let lo = match rtnl.link_by_name("lo").await {
-        Ok(l) => l.index,
-        Err(e) => {
-            st.address_errors.push(format!("lo: {e}"));
-            return;
-        }
+    let Some((rtnl, lo)) = lo_link(st).await else {
+        return;
     };
     let opts = crate::vrrp::vip::VipOptions::default();
-    for net in want.difference(&st.held.clone()) {
-        match rtnl.add_vip(lo, *net, &opts).await {
+    for net in missing {
+        match rtnl.add_vip(lo, net, &opts).await {
             Ok(()) => {
                 info!("bgp: {}/{} on lo", net.addr, net.prefix);
-                st.held.insert(*net);
+                st.held.insert(net);
             }
             Err(e) => st
                 .address_errors
                 .push(format!("adding {} to lo: {e}", net.addr)),
         }
     }
-    for net in st.held.clone().difference(&want) {
+}
+
+async fn remove_addresses(st: &mut State, nets: &BTreeSet<IpNet>) {
+    if nets.is_empty() {
+        return;
+    }
+    let Some((rtnl, lo)) = lo_link(st).await else {
+        return;
+    };
+    for net in nets {
         match rtnl.del_vip(lo, *net).await {
             Ok(()) => {
+                info!("bgp: {}/{} off lo", net.addr, net.prefix);
                 st.held.remove(net);
+                st.leaving.remove(net);
             }
             Err(e) => st
                 .address_errors
@@ -267,13 +307,48 @@ async fn hold_addresses(st: &mut State, plan: &Plan) {
     }
 }
 
-async fn release(st: &mut State) {
-    let Some(plan) = st.plan.clone() else { return };
-    let empty = Plan {
-        routes: BTreeMap::new(),
-        ..(*plan).clone()
+async fn lo_link(st: &mut State) -> Option<(crate::vrrp::vip::Rtnl, u32)> {
+    let rtnl = match crate::vrrp::vip::Rtnl::connect() {
+        Ok(r) => r,
+        Err(e) => {
+            st.address_errors.push(format!("rtnetlink: {e}"));
+            return None;
+        }
     };
-    hold_addresses(st, &empty).await;
+    match rtnl.link_by_name("lo").await {
+        Ok(l) => Some((rtnl, l.index)),
+        Err(e) => {
+            st.address_errors.push(format!("lo: {e}"));
+            None
+        }
+    }
+}
+
+/// The last step of a stop: every address off lo (the director waited withdraw_wait), once
+/// BIRD took the withdrawing plan in. When it did not (it refused the file, or runs but does
+/// not answer), they stay: the routers may still send traffic here, and the kernel's table
+/// keeps forwarding it.
+async fn release(st: &mut State) {
+    if let Some(plan) = st.plan.clone() {
+        apply(st, &plan).await;
+        let taken = st
+            .applied
+            .as_ref()
+            .is_some_and(|(g, _)| *g == plan.generation);
+        if !taken {
+            let why = st
+                .configure_error
+                .clone()
+                .unwrap_or_else(|| "no answer".into());
+            tracing::error!(
+                "bgp: BIRD did not take the withdrawal in ({why}); the addresses stay on lo \
+                 and the IPVS table stays, so what the routers still send here is forwarded"
+            );
+            return;
+        }
+    }
+    let all = st.held.clone();
+    remove_addresses(st, &all).await;
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

@@ -338,6 +338,7 @@ impl Director {
             tracing::debug!("health event for an unknown target {:?}", ev.id);
             return;
         };
+        let mut first_answer = false;
         if let Some(r) = &ev.result {
             // A check that cannot run changes nothing (as in keepalived): said once, loudly.
             let said = self
@@ -356,6 +357,7 @@ impl Director {
                     ),
                 );
             }
+            first_answer = !self.last_check.contains_key(&id);
             self.last_check.insert(
                 id.clone(),
                 CheckResult {
@@ -370,6 +372,11 @@ impl Director {
             );
         }
         if ev.changes.is_empty() {
+            // A first answer that changes nothing still ends a service's wait before it is
+            // announced (`[bgp]`).
+            if first_answer {
+                self.push_bgp();
+            }
             return;
         }
         let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));

@@ -139,14 +139,7 @@ impl Lab {
             lab.topo
                 .exec(name, &["ip", "route", "add", "default", "via", ROUTER])
                 .map_err(e)?;
-            for (k, v) in [
-                ("net.ipv4.conf.all.arp_ignore", "1"),
-                ("net.ipv4.conf.eth0.arp_ignore", "1"),
-                ("net.ipv4.conf.all.arp_announce", "2"),
-                ("net.ipv4.conf.eth0.arp_announce", "2"),
-            ] {
-                lab.topo.sysctl(name, k, v).map_err(e)?;
-            }
+            quiet_arp(&lab, name)?;
             let echo = format!("0.0.0.0:{ECHO_PORT}");
             let child = lab
                 .spawn(
@@ -169,6 +162,8 @@ impl Lab {
             lab.topo
                 .exec(&name, &["ip", "route", "add", "default", "via", ROUTER])
                 .map_err(e)?;
+            // The VIP sits on lo here too: answer ARP for it on no wire, as the web nodes.
+            quiet_arp(&lab, &name)?;
             let fragment = run_dir.join(format!("{name}-lvsdeck.conf"));
             // BIRD will not start on a missing include; lvsdeck fills it.
             std::fs::write(&fragment, "").map_err(e)?;
@@ -228,6 +223,19 @@ impl Lab {
         );
         next_hops(&out)
     }
+}
+
+/// A host with the VIP on lo answers ARP only for its own wire's addresses (DR's rule).
+fn quiet_arp(lab: &Lab, host: &str) -> Result<(), String> {
+    for (k, v) in [
+        ("net.ipv4.conf.all.arp_ignore", "1"),
+        ("net.ipv4.conf.eth0.arp_ignore", "1"),
+        ("net.ipv4.conf.all.arp_announce", "2"),
+        ("net.ipv4.conf.eth0.arp_announce", "2"),
+    ] {
+        lab.topo.sysctl(host, k, v).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Next hops in `ip -j route show` output, sorted.

@@ -49,11 +49,12 @@ pub(super) fn check_bgp(c: &mut Checker, cfg: &Config) {
             "BGP's hold time is whole seconds, at least 3 (RFC 4271)",
         );
     }
-    if bgp.withdraw_wait.0 > Duration::from_secs(600) {
+    if bgp.withdraw_wait.0 > Duration::from_secs(15) {
         c.error(
             path.join("withdraw_wait"),
-            format!("withdraw_wait {} is over 10 minutes", bgp.withdraw_wait),
-            "a router converges in seconds; 2s is the default",
+            format!("withdraw_wait {} is over 15 s", bgp.withdraw_wait),
+            "a stop waits for it after BIRD's answer (up to 10 s), within systemd's 30 s \
+             TimeoutStopSec; a router converges in seconds, 2s is the default",
         );
     }
     let bfd_ms = bgp.bfd_interval.0.as_millis();

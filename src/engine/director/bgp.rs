@@ -38,7 +38,13 @@ impl BgpShell {
 impl Director {
     /// Send the BGP worker what to announce now (starting it with the first `[bgp]`).
     pub(super) fn push_bgp(&mut self) {
-        let Some(cfg) = self.config.bgp.clone() else {
+        // A reload that removed [bgp]: withdraw everything through the sessions BIRD has
+        // (the last [bgp]'s), and take the addresses off lo.
+        let removed = self.config.bgp.is_none();
+        let Some(cfg) = self.config.bgp.clone().or_else(|| {
+            let sent = self.bgp.as_ref()?.sent.as_ref()?;
+            Some(sent.bgp.clone())
+        }) else {
             return;
         };
         let shell = self.bgp.get_or_insert_with(|| {
@@ -58,7 +64,25 @@ impl Director {
             stopping: shell.stop.is_some(),
         };
         let quorum = &self.health.quorum;
-        let routes = bgp::wanted(&self.config, |id| quorum.get(id).copied(), state);
+        // Services with a checked real server that has not answered yet: not known.
+        let pending: std::collections::HashSet<&crate::ipvs::table::VsId> = self
+            .targets
+            .values()
+            .filter(|r| !self.last_check.contains_key(*r))
+            .map(|r| &r.vs)
+            .collect();
+        let routes = if removed {
+            Default::default()
+        } else {
+            bgp::wanted(
+                &self.config,
+                |id| match pending.contains(id) {
+                    true => None,
+                    false => quorum.get(id).copied(),
+                },
+                state,
+            )
+        };
         let mut plan = Plan {
             generation: shell.generation,
             bgp: cfg,
@@ -88,6 +112,13 @@ impl Director {
             .collect();
         for change in changes {
             self.log("bgp", "routes", change);
+        }
+        if removed && !before.is_empty() {
+            self.log(
+                "bgp",
+                "routes",
+                "the [bgp] section is gone: every address withdrawn and taken off lo".into(),
+            );
         }
     }
 
@@ -170,7 +201,8 @@ impl Director {
         })
     }
 
-    /// The last step of a stop: the addresses off `lo`.
+    /// The last step of a stop: the addresses off `lo`, once BIRD took the withdrawal in
+    /// (the worker checks).
     pub(super) async fn bgp_release(&mut self) {
         if let Some(shell) = &self.bgp {
             shell.worker.release().await;
