@@ -77,12 +77,12 @@ pub fn director_config(i: usize, run_dir: &Path, bfd: bool) -> String {
         c.push_str(&format!(
             "\n[[virtual_server]]\nip = \"{VIP}\"\nport = {port}\nprotocol = \"TCP\"\n\
              lvs_sched = \"mh\"\nsched_flags = [\"mh-port\"]\nlvs_method = \"DR\"\n\
-             announce = true\ndelay_loop = \"2s\"\n"
+             announce = true\ndelay_loop = \"2s\"\ninhibit_on_failure = true\n"
         ));
         for (_, addr) in WEB {
             c.push_str(&format!(
                 "[[virtual_server.real_server]]\nip = \"{addr}\"\nport = {port}\n\
-                 check = [{{ type = \"tcp\", connect_timeout = \"1s\", retry = 1, \
+                 check = [{{ type = \"tcp\", connect_timeout = \"3s\", retry = 2, \
                  delay_before_retry = \"1s\" }}]\n"
             ));
         }

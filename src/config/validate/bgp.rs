@@ -112,6 +112,16 @@ pub(super) fn check_bgp(c: &mut Checker, cfg: &Config) {
                 "announce the address as its own `ip` service",
             );
         }
+        if vs.lvs_sched == "mh" && !vs.inhibit_on_failure {
+            c.warn(
+                at.join("inhibit_on_failure"),
+                "an announced `mh` service without inhibit_on_failure: a real server that fails \
+                 and comes back returns at the end of this director's list, and Maglev's table \
+                 then differs from the other directors'; a flow moved between them may meet \
+                 another real server",
+                "set inhibit_on_failure = true: a failed real server keeps its place at weight 0",
+            );
+        }
         if vs.lvs_sched != "mh" {
             c.warn(
                 at.join("lvs_sched"),
