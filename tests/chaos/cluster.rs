@@ -447,6 +447,17 @@ impl Cluster {
         match kind {
             Kind::Kill => {
                 self.start(d);
+                // Healed once the daemon runs (its control socket answers, after VRRP
+                // started), not when it was spawned: the judge gives the cluster one
+                // Master_Down_Interval + 1 s from the heal, and a debug lvsdeck starting on a
+                // loaded CI host took 4.7 s to (fresh-clone run at bf5e155, fault #14 of seed
+                // 2026 with BFD: WrongHolderAfterHeal while the restarted d1 was still a backup).
+                if self.directors[d].which == Impl::Lvsdeck {
+                    let socket = self.socket(d);
+                    support::wait_until(Duration::from_secs(15), || {
+                        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+                    });
+                }
                 Ok(())
             }
             Kind::Freeze => {
