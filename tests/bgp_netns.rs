@@ -276,6 +276,21 @@ fn three_directors_announce_one_vip_to_an_ecmp_router() {
         "the VIP stays on lo after a stop"
     );
 
+    // A reload may not move the file BIRD includes: refused, the running one stays.
+    let moved = director_conf(&dir, 3).replace("d3-lvsdeck.conf", "d3-elsewhere.conf");
+    std::fs::write(&ds[2].conf, moved).unwrap();
+    let out = std::process::Command::new(support::lvsdeck_bin())
+        .args(["ctl", "reload", "--socket", ds[2].sock.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("bird_include / bird_socket changed"),
+        "{said}"
+    );
+    assert_eq!(next_hops(&topo), [addr(1), addr(3)]);
+
     // A reload that removes [bgp] (and `announce`) withdraws d3's address at once.
     let full = director_conf(&dir, 3);
     let (bgp, services) = (

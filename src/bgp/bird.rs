@@ -99,7 +99,9 @@ impl Bird {
         let mut bird = Bird {
             reader: BufReader::new(stream),
         };
-        let hello = bird.read_reply().await?;
+        let hello = tokio::time::timeout(EXCHANGE_TIMEOUT, bird.read_reply())
+            .await
+            .map_err(|_| format!("{}: no greeting in 5 s", socket.display()))??;
         if hello.code() != 1 {
             return Err(format!(
                 "{} did not greet as BIRD does: {}",
@@ -112,15 +114,19 @@ impl Bird {
 
     /// Send one command and read its whole reply.
     pub async fn command(&mut self, command: &str) -> Result<Reply, String> {
-        let line = format!("{command}\n");
-        tokio::time::timeout(
-            EXCHANGE_TIMEOUT,
-            self.reader.get_mut().write_all(line.as_bytes()),
-        )
-        .await
-        .map_err(|_| format!("`{command}`: BIRD took over 5 s to accept it"))?
-        .map_err(|e| format!("`{command}`: {e}"))?;
-        self.read_reply().await
+        // One deadline for the whole exchange: a BIRD that dribbles lines holds nobody long.
+        let exchange = async {
+            let line = format!("{command}\n");
+            self.reader
+                .get_mut()
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|e| format!("`{command}`: {e}"))?;
+            self.read_reply().await
+        };
+        tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("`{command}`: BIRD took over 5 s to answer"))?
     }
 
     async fn read_reply(&mut self) -> Result<Reply, String> {
@@ -128,9 +134,10 @@ impl Bird {
         let mut raw = String::new();
         loop {
             raw.clear();
-            let n = tokio::time::timeout(EXCHANGE_TIMEOUT, self.reader.read_line(&mut raw))
+            let n = self
+                .reader
+                .read_line(&mut raw)
                 .await
-                .map_err(|_| "BIRD took over 5 s to answer".to_string())?
                 .map_err(|e| format!("reading BIRD's answer: {e}"))?;
             if n == 0 {
                 return Err("BIRD closed its control socket".into());

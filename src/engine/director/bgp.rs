@@ -209,6 +209,26 @@ impl Director {
         }
     }
 
+    /// A reload may not move BIRD's socket or the file BIRD includes while announcing: the
+    /// old file would keep its routes, included by a bird.conf lvsdeck cannot edit.
+    pub(super) fn bgp_paths_kept(&self, new: &crate::config::model::Config) -> Result<(), String> {
+        let (Some(old), Some(new)) = (&self.config.bgp, &new.bgp) else {
+            return Ok(());
+        };
+        if old.bird_include != new.bird_include || old.bird_socket != new.bird_socket {
+            return Err(format!(
+                "[bgp] bird_include / bird_socket changed ({} → {}, {} → {}): BIRD still \
+                 includes the old file, whose routes would stay announced; change bird.conf, \
+                 then restart lvsdeck. The running configuration stays",
+                old.bird_include.display(),
+                new.bird_include.display(),
+                old.bird_socket.display(),
+                new.bird_socket.display()
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn drain_director(&mut self, user: &str, drain: bool) -> Result<String, String> {
         if self.config.bgp.is_none() {
             return Err(

@@ -188,6 +188,7 @@ impl Director {
                     self.config_path.display()
                 )
             })?;
+        self.bgp_paths_kept(&loaded.config)?;
         let vrrp_changes = self
             .vrrp
             .reconfigure(&loaded.config)
