@@ -3,6 +3,7 @@
 //! The module map and conventions are in the project's design notes; each module's
 //! own docs say what it owns.
 
+pub mod atomic_file;
 pub mod bfd;
 pub mod bgp;
 pub mod config;

@@ -169,7 +169,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<ToWorker>, reports: mpsc::Sender<Re
 async fn apply(st: &mut State, plan: &Plan) {
     let text = fragment(&plan.bgp, plan.announced(), &plan.source);
     if st.written.as_deref() != Some(text.as_str()) {
-        if let Err(e) = write_atomically(&plan.bgp.bird_include, &text) {
+        if let Err(e) = crate::atomic_file::write(&plan.bgp.bird_include, text.as_bytes()) {
             st.configure_error = Some(format!("writing {}: {e}", plan.bgp.bird_include.display()));
             return;
         }
@@ -349,13 +349,4 @@ async fn release(st: &mut State) {
     }
     let all = st.held.clone();
     remove_addresses(st, &all).await;
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }

@@ -89,24 +89,11 @@ impl OperatorState {
         }
     }
 
-    /// Write `path` atomically (temporary file, fsync, rename, fsync of the directory).
+    /// Write `path` atomically ([`crate::atomic_file::write`]).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let mut f = std::fs::File::create(&tmp)?;
-        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        f.write_all(&text)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        let mut text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+        crate::atomic_file::write(path, &text)
     }
 }
 
