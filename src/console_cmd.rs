@@ -262,18 +262,23 @@ pub async fn run(
     let mut int = signal(SignalKind::interrupt()).ok();
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut quit = false;
-    // Draw only when what is shown changed (or its ages did, each tick): a snapshot of the
-    // director not shown costs no frame, which is most of a starved console's CPU.
+    // Draw only when what is shown changed (or its ages did, each tick), and then at most
+    // one frame per FRAME_SPACING unless a key asks for one: frames were ~10 a second with
+    // two directors streaming, which made a console in the stressed lab guest CPU-bound (it
+    // got its fair share and no more, and its view fell 2 s behind a fresh daemon).
     let mut redraw = true;
+    let mut next_frame_at = tokio::time::Instant::now();
     while !quit {
         let now = now_ms();
-        if redraw && directors > 1 {
+        let frame_due = redraw && tokio::time::Instant::now() >= next_frame_at;
+        if frame_due && directors > 1 {
             let list: Vec<(&str, Option<&Snapshot>, &ConnectionState)> = (0..directors)
                 .map(|i| (labels[i].as_str(), last[i].as_deref(), &connection[i]))
                 .collect();
             app.set_cluster(lvsdeck::tui::cluster::rows(&list, current, now));
         }
-        if redraw {
+        if frame_due {
+            next_frame_at = tokio::time::Instant::now() + FRAME_SPACING;
             if let Some(path) = &lab_status {
                 app.set_lab_line(
                     ClientStatus::read(path).map(|c| lab_line(&c, &labels[current], now)),
@@ -288,6 +293,8 @@ pub async fn run(
                 redraw = true;
                 continue;
             }
+            // A frame held back by the spacing is drawn when it falls due.
+            _ = tokio::time::sleep_until(next_frame_at), if redraw => continue,
             _ = async { if let Some(h) = hup.as_mut() { h.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(t) = term.as_mut() { t.recv().await } else { std::future::pending().await } } => break,
             _ = async { if let Some(i) = int.as_mut() { i.recv().await } else { std::future::pending().await } } => break,
@@ -302,7 +309,11 @@ pub async fn run(
         }
         for msg in batch {
             redraw |= match &msg {
-                Msg::Key(_) | Msg::Resize => true,
+                Msg::Key(_) | Msg::Resize => {
+                    // The operator sees the answer to a key at once.
+                    next_frame_at = tokio::time::Instant::now();
+                    true
+                }
                 // The cluster strip shows every director.
                 Msg::Snapshot(_) | Msg::Connection(..) if directors > 1 => true,
                 Msg::Snapshot(i) | Msg::Connection(i, _) | Msg::ReadOnly(i, _) => *i == current,
@@ -358,6 +369,11 @@ pub async fn run(
     }
     ExitCode::SUCCESS
 }
+
+/// The least time between two frames not asked for by a key: four a second, while the
+/// panes' ages and rates change once a second and a snapshot is at most 250 ms apart from
+/// the next (`control::server`'s spacing), so the view trails the daemon by at most that.
+const FRAME_SPACING: Duration = Duration::from_millis(250);
 
 /// The lab's line: which director is shown and what the client saw.
 fn lab_line(c: &ClientStatus, director: &str, now: u64) -> String {
