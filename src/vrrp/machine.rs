@@ -254,6 +254,9 @@ pub struct Instance {
     master_adver_cs: u16,
     master_down_at: Option<Instant>,
     down_cause: DownCause,
+    /// The Master_Down deadline and its cause that [`Instance::master_silent`] brought
+    /// forward, put back by [`Instance::master_heard_again`].
+    before_silence: Option<(Instant, DownCause)>,
     adver_at: Option<Instant>,
     garp_at: Option<(Instant, u8)>,
     lower_garp_at: Option<Instant>,
@@ -296,6 +299,7 @@ impl Instance {
             master_adver_cs: adv_cs,
             master_down_at: None,
             down_cause: DownCause::NoAdverts,
+            before_silence: None,
             adver_at: None,
             garp_at: None,
             lower_garp_at: None,

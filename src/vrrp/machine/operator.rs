@@ -54,19 +54,28 @@ impl Instance {
         if self.master_down_at.is_some_and(|t| t <= at) {
             return false;
         }
+        if !matches!(self.down_cause, DownCause::MasterSilent(_)) {
+            self.before_silence = self.master_down_at.map(|t| (t, self.down_cause));
+        }
         self.master_down_at = Some(at);
         self.down_cause = DownCause::MasterSilent(peer);
         true
     }
 
     /// The peer a [`Instance::master_silent`] named spoke again before the takeover: it lives.
-    /// The Master_Down timer starts over as if its advert had come. True when it was pending.
+    /// The Master_Down timer is again the one the adverts set (a BFD packet is no advert: a
+    /// backup that would have preempted, or whose master's adverts stopped, still does, on
+    /// time). True when a takeover was pending.
     pub fn master_heard_again(&mut self, now: Instant, peer: IpAddr) -> bool {
         if self.state != State::Backup || self.down_cause != DownCause::MasterSilent(peer) {
             return false;
         }
-        self.master_down_at = Some(now + self.master_down_interval());
-        self.down_cause = DownCause::NoAdverts;
+        let (at, cause) = self
+            .before_silence
+            .take()
+            .unwrap_or((now + self.master_down_interval(), DownCause::NoAdverts));
+        self.master_down_at = Some(at.max(now));
+        self.down_cause = cause;
         true
     }
 

@@ -122,7 +122,54 @@ fn a_master_heard_again_within_the_confirmation_keeps_its_place() {
     assert!(b.master_heard_again(t + ms(2), ip(9)));
     b.handle_timeout(t + ms(100));
     assert_eq!(b.state(), State::Backup);
-    assert_eq!(b.next_timeout(), Some(t + ms(2) + b.master_down_interval()));
+    // The Master_Down timer is the one its last advert (at t0) set, not a new one.
+    assert_eq!(b.next_timeout(), Some(t0 + b.master_down_interval()));
     // Nothing pending: nothing to cancel.
     assert!(!b.master_heard_again(t + ms(3), ip(9)));
+}
+
+/// A backup of higher priority that is waiting to preempt a lower master (its adverts are
+/// discarded, the timer the last accepted one set runs on) still preempts on time when a BFD
+/// takeover is called off. Starting the timer over delayed a restarted director's preemption
+/// by a Master_Down_Interval in the BFD fault campaign.
+#[test]
+fn a_takeover_called_off_keeps_a_pending_preemption_on_time() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    let due = t0 + b.master_down_interval();
+    // The master now advertises below us: discarded, we preempt at `due`.
+    b.handle_advert(t0 + ms(1_000), ip(9), &advert(Version::V3, 50, 100));
+    assert_eq!(b.next_timeout(), Some(due));
+    let t = t0 + ms(1_500);
+    assert!(b.master_silent(t, ip(9), (STABLE, 0), ms(30)));
+    assert!(b.master_heard_again(t + ms(10), ip(9)));
+    assert_eq!(b.next_timeout(), Some(due));
+    b.handle_timeout(due);
+    assert_eq!(b.state(), State::Master);
+    let ev = events(&mut b);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            EventKind::Transition {
+                reason: Reason::Preempt,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+}
+
+/// A busy loop that handles the master's answer after the adverts' own timer ran out: the
+/// backup takes over at once, as the adverts alone would have had it.
+#[test]
+fn heard_again_after_the_adverts_timer_ran_out_takes_over_at_once() {
+    let t0 = Instant::now();
+    let mut b = backup(100, t0);
+    let late = t0 + b.master_down_interval() + ms(5);
+    let t = t0 + b.master_down_interval() - ms(50);
+    assert!(b.master_silent(t, ip(9), (STABLE, 0), ms(10)));
+    assert!(b.master_heard_again(late, ip(9)));
+    assert_eq!(b.next_timeout(), Some(late));
+    b.handle_timeout(late);
+    assert_eq!(b.state(), State::Master);
 }
