@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::guest::lvsdeck_exe;
+use common::guest::{self, lvsdeck_exe};
+use common::support::screen::Tmux;
 use common::vm;
 use lvsdeck::lab::bgp::{ECHO_PORT, VIP, director, next_hops};
 use lvsdeck::lab::client::ClientStatus;
@@ -502,6 +503,8 @@ fn three_directors_kill_and_drain() {
         }
         println!("BGP-VM connections per director (the router's hash): {per_director:?}");
 
+        console_shots();
+
         // A graceful drain of d1: its connections move to d2 and d3; none is reset.
         println!("BGP-VM router before the drain: {}", router_drops());
         let before = flows();
@@ -573,6 +576,45 @@ fn three_directors_kill_and_drain() {
         );
         assert_eq!(flows().alive(), FLOWS);
     });
+}
+
+/// The console's screens (`screenshots/lab-bgp-*.png`): a console on d1 following d2 and d3
+/// (`--peer`), all three announcing, then d1 drained and back. It runs before the timed
+/// faults and is closed before them, so no console shares the guest's CPU while they run.
+fn console_shots() {
+    let peers: Vec<String> = (2..=3)
+        .map(|i| format!("--peer d{i}={}", socket(&format!("d{i}")).display()))
+        .collect();
+    let command = format!(
+        "{} --socket {} {}",
+        lvsdeck_exe(),
+        socket("d1").display(),
+        peers.join(" ")
+    );
+    let tmux = Tmux::start("lvsdeck-bgp", 160, 48, &command);
+    let screen = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        vm::wait_for(what, Duration::from_secs(20), || ok(&tmux.text()));
+    };
+    // The strip's rows: a director's BGP sessions, then what it announces.
+    let announcing = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains("BGP 1/1 up") && l.contains(&format!("announces {VIP}")))
+            .count()
+    };
+    screen(
+        "the console's strip with three directors announcing",
+        &|t| announcing(t) == 3 && t.contains("BGP 1/1 up") && !t.contains("STALE"),
+    );
+    guest::save_screen(&tmux, "lab-bgp");
+    ctl("d1", "drain-director");
+    wait_hops(&[2, 3], Duration::from_secs(10));
+    screen("d1 shown drained", &|t| {
+        t.contains("BGP DRAINED") && announcing(t) == 2 && !t.contains("STALE")
+    });
+    guest::save_screen(&tmux, "lab-bgp-drained");
+    ctl("d1", "undrain-director");
+    wait_hops(&[1, 2, 3], Duration::from_secs(10));
+    drop(tmux);
 }
 
 /// The comparison row: the same 300 connections through the seed's VRRP pair (`lvsdeck lab

@@ -41,10 +41,6 @@ struct LabConsole {
 }
 
 /// Where the guest leaves the screens it captured (on the 9p share, so the host sees them).
-fn screens_dir() -> PathBuf {
-    vm::repo_dir().join("target/lab-vm-screens")
-}
-
 impl LabConsole {
     fn start() -> LabConsole {
         let command = format!("{} lab --rate {RATE}", lvsdeck_exe());
@@ -100,11 +96,7 @@ impl LabConsole {
 
     /// Saves the screen with its colours as `<name>.ansi` for the screenshots bench.
     fn shot(&self, name: &str) {
-        let dir = screens_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}-{}x{}.ansi", self.tmux.cols, self.tmux.rows));
-        std::fs::write(&path, self.tmux.ansi()).unwrap();
-        println!("screen saved: {}", path.display());
+        guest::save_screen(&self.tmux, name);
     }
 
     /// Waits until a line of the screen satisfies `line`; the screen then.

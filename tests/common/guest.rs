@@ -33,6 +33,16 @@ pub fn lvsdeck_exe() -> &'static str {
     })
 }
 
+/// Saves a console's screen, with its colours, as `target/lab-vm-screens/NAME-COLSxROWS.ansi`
+/// in the repository; `cargo bench --bench screenshots` renders those into `screenshots/`.
+pub fn save_screen(tmux: &super::support::screen::Tmux, name: &str) {
+    let dir = vm::repo_dir().join("target/lab-vm-screens");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{}x{}.ansi", tmux.cols, tmux.rows));
+    std::fs::write(&path, tmux.ansi()).unwrap();
+    println!("screen saved: {}", path.display());
+}
+
 /// A fresh scratch directory in the guest's /tmp.
 pub fn scratch(tag: &str) -> PathBuf {
     let dir = PathBuf::from(format!("/tmp/lvsdeck-{tag}"));
