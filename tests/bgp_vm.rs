@@ -239,6 +239,18 @@ fn retransmitted(before: &FlowsStatus, after: &FlowsStatus) -> (u32, u32) {
         })
 }
 
+/// Room for 10,000 packets in the guest's input backlog (`net.core.netdev_max_backlog`, 1,000
+/// by default). Every namespace's veth traffic goes through the one emulated CPU's backlog.
+/// When BFD moves a dead director's connections within ~0.5 s, their retransmissions come
+/// together. In a fresh-clone CI run (the host busy with the other streams, TCG slower) the
+/// default overflowed: 874 packets dropped, 209 segments lost by the survivor's connections.
+/// A router has queues per NIC and CPU of its own; the guest is a scratch machine.
+fn roomy_backlog() {
+    sh(&["sysctl", "-qw", "net.core.netdev_max_backlog=10000"]);
+    let now = std::fs::read_to_string("/proc/sys/net/core/netdev_max_backlog").unwrap();
+    assert_eq!(now.trim(), "10000", "the guest's backlog");
+}
+
 /// Packets the guest's CPUs dropped from their input backlog (`/proc/net/softnet_stat`,
 /// second column, summed): every namespace's veth traffic shares these queues.
 fn backlog_drops() -> u64 {
@@ -430,6 +442,7 @@ fn kill_and_measure(i: usize, survivors: &[usize], label: &str) -> (Outcome, Dur
 #[ignore = "runs in the guest, booted by bgp_in_the_guest"]
 fn three_directors_kill_and_drain() {
     vm::guest_only("three_directors_kill_and_drain", || {
+        roomy_backlog();
         let log = std::fs::File::create("/tmp/lab-bgp.log").unwrap();
         let _lab = LabProcess(
             Command::new(lvsdeck_exe())
@@ -625,6 +638,7 @@ fn console_shots() {
 #[ignore = "runs in the guest, booted by bgp_in_the_guest"]
 fn pair_master_kill_flows() {
     vm::guest_only("pair_master_kill_flows", || {
+        roomy_backlog();
         let log = std::fs::File::create("/tmp/lab-pair.log").unwrap();
         let _lab = LabProcess(
             Command::new(lvsdeck_exe())
