@@ -77,6 +77,17 @@ impl Pair {
         })
     }
 
+    /// Waits until d2 runs as a backup: a fault timed from here then has d2's takeover one
+    /// Master_Down_Interval away. (d1 holding the VIP says nothing of d2: a debug daemon on
+    /// a loaded CI host has taken seconds to start, and a d2 that became master only at the
+    /// end of the watch left the watch ending in the make-before-break overlap.)
+    fn wait_d2_backup(&self) {
+        wait_until(Duration::from_secs(20), || {
+            self.d2.log_text().contains("-> BACKUP")
+        })
+        .unwrap_or_else(|| panic!("d2 never became backup:\n{}", self.d2.log_text()));
+    }
+
     fn restart_d1(&mut self) {
         self.d1 = Some(lvsdeck_daemon(&self.topo, "d1", &self.d1_conf, &self.dir));
     }
@@ -186,6 +197,19 @@ fn watch_holders(p: &Pair, secs: u64, until: (bool, bool)) -> Vec<(bool, bool)> 
     seen
 }
 
+/// The holders seen, as runs of 10 ms samples: `(true, false) x12, (true, true) x3`.
+fn runs(seen: &[(bool, bool)]) -> String {
+    let mut out: Vec<((bool, bool), usize)> = Vec::new();
+    for h in seen {
+        match out.last_mut() {
+            Some((last, n)) if last == h => *n += 1,
+            _ => out.push((*h, 1)),
+        }
+    }
+    let parts: Vec<String> = out.iter().map(|(h, n)| format!("{h:?} x{n}")).collect();
+    parts.join(", ")
+}
+
 /// Samples in which both directors held the VIP, as time.
 fn overlap(seen: &[(bool, bool)]) -> Duration {
     Duration::from_millis(10) * seen.iter().filter(|h| **h == (true, true)).count() as u32
@@ -203,6 +227,7 @@ fn a_killed_master_keeps_its_vip_until_the_backup_takes_over_then_not_a_moment_l
         "10.77.0.100/24",
     );
     p.wait_holder((true, false), 5);
+    p.wait_d2_backup();
     // The daemon alone, cable in: keepalived would leave the VIP up on d1 beside d2's.
     p.d1.as_ref().unwrap().signal(libc::SIGKILL);
     let seen = watch_holders(&p, 5, (false, true));
@@ -239,14 +264,22 @@ fn a_frozen_master_lets_go_when_the_backup_takes_over_and_takes_back_on_resume()
         "10.77.0.100/24",
     );
     p.wait_holder((true, false), 8);
+    p.wait_d2_backup();
     let d1 = p.d1.as_ref().unwrap();
     d1.signal(libc::SIGSTOP);
     let seen = watch_holders(&p, 8, (false, true));
     d1.signal(libc::SIGCONT);
+    println!(
+        "holders while d1 was frozen (10 ms samples): {}",
+        runs(&seen)
+    );
     assert_eq!(
         seen.last(),
         Some(&(false, true)),
-        "d2 never took over alone"
+        "d2 never took over alone: {}\nd1 (frozen) and its guard:\n{}\nd2:\n{}",
+        runs(&seen),
+        d1.log_text(),
+        p.d2.log_text()
     );
     assert!(
         !seen.contains(&(false, false)),
