@@ -1,7 +1,9 @@
-//! The director: one task that owns the VRRP instances, the IPVS worker's view, health and the
-//! operator's overrides; it applies commands, keeps the event log and publishes the Snapshot.
+//! The director's shell: one task that owns the VRRP instances, the IPVS worker, the health
+//! runner, the BGP worker, the signals and the processes, and runs the decisions of
+//! [`Core`] (`core.rs`) on them: what they report goes in, what the core asks is done, and
+//! the Snapshot is published.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,33 +13,20 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, warn};
 
+use super::core::{Answer, Core, Delegated, Effect, In, Now, Request, ShellParts, Sources};
 use super::ipvs_worker::{IpvsReport, IpvsWorker};
 use super::snapshot::*;
-use crate::config::model::Config;
+use crate::bgp::worker::{BgpWorker, Report as BgpReport};
 use crate::control::protocol::Command;
+use crate::health::HealthEvent;
 use crate::health::runner::{HealthHandle, RunnerConfig};
-use crate::health::target::CheckTarget;
-use crate::health::{Change, HealthEvent, TargetId};
-use crate::ipvs::settings::{self, Settings};
-use crate::ipvs::table::{self, Health, RealId, RealState, VsId};
-use crate::ipvs::{DestKey, RateTracker, ServiceKey, Stats};
 use crate::vrrp::runner::{RunError, Runner, Stopped};
 
-mod bgp;
-mod commands;
 mod doctor;
 mod pacing;
-mod persist;
-mod views;
 
-/// Events kept for the Snapshot and new subscribers.
-const EVENT_RING: usize = 1000;
-/// Applied IPVS changes logged as an event each; a larger batch is one event.
-const OPS_LOGGED_ONE_BY_ONE: usize = 100;
 /// The longest a quiet director goes without publishing a Snapshot.
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
-/// CPS samples kept per real server for the sparkline.
-const CPS_HISTORY: usize = 60;
 
 /// A command from the control socket (or the embedded console), with who sent it.
 pub struct CommandRequest {
@@ -77,69 +66,32 @@ impl Drop for Watching {
     }
 }
 
-/// Rates of one service or real server from successive dumps, and their recent history.
-#[derive(Default)]
-struct StatsTrack {
-    tracker: RateTracker,
-    sampled: bool,
-    cps: f64,
-    in_bps: f64,
-    out_bps: f64,
-    in_pps: f64,
-    out_pps: f64,
-    history: VecDeque<f64>,
+/// The BGP worker, started with the first plan (the first `[bgp]` seen).
+struct BgpShell {
+    worker: BgpWorker,
+    rx: mpsc::Receiver<BgpReport>,
 }
 
-impl StatsTrack {
-    fn update(&mut self, at: Instant, stats: Stats) {
-        let first = !std::mem::replace(&mut self.sampled, true);
-        let r = self.tracker.update(at, stats);
-        (
-            self.cps,
-            self.in_bps,
-            self.out_bps,
-            self.in_pps,
-            self.out_pps,
-        ) = (r.cps, r.inbps * 8.0, r.outbps * 8.0, r.inpps, r.outpps);
-        if first {
-            return; // nothing to compare the first sample with
-        }
-        self.history.push_back(r.cps);
-        if self.history.len() > CPS_HISTORY {
-            self.history.pop_front();
+impl BgpShell {
+    async fn recv(shell: &mut Option<BgpShell>) -> Option<BgpReport> {
+        match shell {
+            Some(s) => s.rx.recv().await,
+            None => std::future::pending().await,
         }
     }
 }
 
 pub struct Director {
-    config: Config,
+    core: Core,
     config_path: PathBuf,
     vrrp: Runner,
     ipvs: IpvsWorker,
     ipvs_rx: mpsc::Receiver<IpvsReport>,
-    health: Health,
     checks: HealthHandle,
     checks_rx: mpsc::Receiver<HealthEvent>,
-    /// Which real server each health target is.
-    targets: HashMap<TargetId, RealId>,
-    /// Real servers whose checks cannot run: held down (fail closed) until a reload fixes them.
-    unchecked: std::collections::HashSet<RealId>,
-    last_check: HashMap<RealId, CheckResult>,
-    /// When each real server's health last changed.
-    health_changed_ms: HashMap<RealId, u64>,
-    /// IPVS drift put back, and how long applying changes took (for the metrics).
-    drift_repairs: u64,
-    apply_latency: Histogram,
-    drains: HashMap<RealId, Override<()>>,
-    weights: HashMap<RealId, Override<u32>>,
-    /// The last full dump of the kernel's table (or why there is none), and when.
-    last_dump: Option<(Instant, Result<Vec<crate::ipvs::ServiceDump>, String>)>,
-    /// The IPVS worker's current spacing of full dumps.
-    dump_every: Duration,
-    stats: HashMap<(ServiceKey, Option<DestKey>), StatsTrack>,
-    /// The kernel-wide settings last sent to the IPVS worker.
-    pushed_settings: Option<Settings>,
-    events: VecDeque<EventView>,
+    bgp: Option<BgpShell>,
+    /// The operators waiting for the answers to their commands, in order.
+    replies: VecDeque<oneshot::Sender<Result<String, String>>>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     pacer: pacing::Pacer,
     watchers: Arc<AtomicUsize>,
@@ -155,23 +107,19 @@ pub struct Director {
     /// Where operators' overrides are kept across restarts (and, beside it, the audit).
     state_path: PathBuf,
     doctor: doctor::DoctorRuns,
-    /// `[bgp]`: the worker that drives BIRD, started with the first `[bgp]` seen.
-    bgp: Option<bgp::BgpShell>,
-    /// The whole director drained (`ctl drain-director`): every address withdrawn.
-    director_drain: Option<Override<()>>,
 }
 
 impl Director {
     /// Start VRRP and the IPVS worker for `config`. `mode` is "daemon" or "embedded";
     /// `state_path`: where operators' overrides are kept (`operator_state::path_for`).
     pub async fn start(
-        config: Config,
+        config: crate::config::model::Config,
         config_path: PathBuf,
         mode: &'static str,
         state_path: PathBuf,
     ) -> Result<Director, RunError> {
         // Operators' overrides from before a restart: priorities go in before the machines
-        // start, drains and weights before the first IPVS apply (`persist`).
+        // start, drains and weights before the first IPVS apply (the core's `restore`).
         let saved = crate::engine::operator_state::OperatorState::load(&state_path);
         let priorities: Vec<_> = saved
             .as_ref()
@@ -188,28 +136,27 @@ impl Director {
         let (events_tx, _) = broadcast::channel(256);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (checks, checks_rx) = crate::health::runner::spawn(RunnerConfig::default());
-        let mut d = Director {
+        let sources = Sources {
+            config: config_path.display().to_string(),
+            state: state_path.display().to_string(),
+        };
+        let core = Core::new(
+            Now::real(),
             config,
+            sources,
+            saved,
+            vrrp.priority_overrides(),
+        );
+        let mut d = Director {
+            core,
             config_path,
             vrrp,
             ipvs,
             ipvs_rx,
-            health: Health::default(),
             checks,
             checks_rx,
-            targets: HashMap::new(),
-            unchecked: Default::default(),
-            last_check: HashMap::new(),
-            health_changed_ms: HashMap::new(),
-            drift_repairs: 0,
-            apply_latency: Histogram::default(),
-            drains: HashMap::new(),
-            weights: HashMap::new(),
-            last_dump: None,
-            dump_every: Duration::ZERO,
-            stats: HashMap::new(),
-            pushed_settings: None,
-            events: VecDeque::new(),
+            bgp: None,
+            replies: VecDeque::new(),
             snapshot_tx,
             pacer: pacing::Pacer::new(Instant::now()),
             watchers: Arc::new(AtomicUsize::new(0)),
@@ -223,18 +170,8 @@ impl Director {
             host: HostView::default(),
             state_path,
             doctor: doctor::DoctorRuns::new(Instant::now()),
-            bgp: None,
-            director_drain: None,
         };
-        d.log(
-            "daemon",
-            "lvsdeck",
-            format!("started with {}", d.config_path.display()),
-        );
-        // Before the first IPVS apply: a drained server stays drained across a restart.
-        d.restore_operator_state(saved);
-        d.sync_checks();
-        d.push_desired();
+        d.do_effects().await;
         d.refresh_host();
         d.publish();
         Ok(d)
@@ -249,253 +186,117 @@ impl Director {
         }
     }
 
-    /// An event: to the console's log, and to the daemon's log as one structured record
-    /// (journald fields KIND and SUBJECT under systemd).
+    /// An event of the shell's own (signals, the doctor).
     fn log(&mut self, kind: &str, subject: &str, message: String) {
-        info!(target: "lvsdeck::event", kind, subject, "{message}");
-        let e = EventView {
-            at_ms: now_ms(),
-            kind: kind.into(),
-            subject: subject.into(),
-            message,
-        };
-        if self.events.len() >= EVENT_RING {
-            self.events.pop_front();
-        }
-        self.events.push_back(e.clone());
-        let _ = self.events_tx.send(e);
+        self.core.log(Now::real(), kind, subject, message);
     }
 
-    /// The health table with the operator's overrides folded in, as the IPVS table wants it.
-    fn effective_health(&self) -> Health {
-        let mut h = self.health.clone();
-        for id in self.drains.keys() {
-            h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(0);
-        }
-        for (id, w) in &self.weights {
-            if !self.drains.contains_key(id) {
-                h.reals.entry(id.clone()).or_insert(RealState::UP).weight = Some(w.value);
-            }
-        }
-        h
+    fn feed(&mut self, input: In) {
+        self.core.handle(Now::real(), input);
     }
 
-    /// Hand the health runner one target per checked real server (reload-safe: unchanged
-    /// checks keep their state).
-    fn sync_checks(&mut self) {
-        let mut targets = Vec::new();
-        self.targets.clear();
-        for vs in &self.config.virtual_server {
-            let service = VsId::of(vs).0;
-            for rs in vs.real_server.iter().filter(|rs| !rs.check.is_empty()) {
-                let t = CheckTarget::for_configured(&self.config, service.clone(), vs, rs);
-                self.targets.insert(t.id.clone(), RealId::of(vs, rs));
-                targets.push(t);
-            }
-        }
-        let errors = self.checks.sync(&targets).err().unwrap_or_default();
-        // Fail closed: a server whose checks cannot run is down, with the reason, not up
-        // unchecked. Fixed by a reload, it starts over as a newly checked server.
-        let was_unchecked = std::mem::take(&mut self.unchecked);
-        for e in errors {
-            let Some(id) = self
-                .targets
-                .iter()
-                .find(|(t, _)| t.to_string() == e.id)
-                .map(|(_, r)| r.clone())
-            else {
-                continue;
-            };
-            let message = format!(
-                "check cannot run: {} check {}: {}",
-                e.kind, e.index, e.message
-            );
-            let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
-            self.log("health", &subject, format!("down: {message}"));
-            self.last_check.insert(
-                id.clone(),
-                CheckResult {
-                    ok: false,
-                    at_ms: now_ms(),
-                    latency_ms: 0.0,
-                    message,
-                },
-            );
-            self.health.reals.insert(id.clone(), RealState::DOWN);
-            self.unchecked.insert(id);
-        }
-        for id in was_unchecked.difference(&self.unchecked) {
-            self.health.reals.remove(id);
-            self.last_check.remove(id);
-        }
-        // Real servers that are no longer checked count as up again.
-        let checked: Vec<RealId> = self.targets.values().cloned().collect();
-        self.health.reals.retain(|id, _| checked.contains(id));
-    }
-
-    fn on_health(&mut self, ev: HealthEvent) {
-        let Some(id) = self.targets.get(&ev.id).cloned() else {
-            tracing::debug!("health event for an unknown target {:?}", ev.id);
-            return;
-        };
-        let mut first_answer = false;
-        if let Some(r) = &ev.result {
-            // A check that cannot run changes nothing (as in keepalived): said once, loudly.
-            let said = self
-                .last_check
-                .get(&id)
-                .is_some_and(|c| c.message == r.message);
-            if r.not_run && !said {
-                let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
-                warn!("{subject}: {}", r.message);
-                self.log(
-                    "health",
-                    &subject,
-                    format!(
-                        "{}: the server keeps its state until a check can run (as keepalived)",
-                        r.message
-                    ),
-                );
-            }
-            first_answer = !self.last_check.contains_key(&id);
-            self.last_check.insert(
-                id.clone(),
-                CheckResult {
-                    ok: r.ok,
-                    at_ms: r
-                        .at
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64),
-                    latency_ms: r.latency.as_secs_f64() * 1000.0,
-                    message: r.message.clone(),
-                },
-            );
-        }
-        if ev.changes.is_empty() {
-            // A first answer that changes nothing still ends a service's wait before it is
-            // announced (`[bgp]`).
-            if first_answer {
-                self.push_bgp();
-            }
-            return;
-        }
-        let subject = format!("{} -> {}", id.vs, crate::ipvs::SockAddr(id.addr, id.port));
-        let entry = self.health.reals.entry(id.clone()).or_insert(RealState::UP);
-        let mut went = None;
-        for change in &ev.changes {
-            match change {
-                Change::Up { .. } => {
-                    entry.up = true;
-                    went = Some(true);
+    /// Do what the core asks, feeding back the answers it waits for; whether something was
+    /// done that the one who asked reads next (publish at once).
+    async fn do_effects(&mut self) -> bool {
+        let mut urgent = false;
+        while let Some(effect) = self.core.poll_effect() {
+            match effect {
+                Effect::Event(e) => {
+                    let _ = self.events_tx.send(e);
                 }
-                Change::Down { .. } => {
-                    entry.up = false;
-                    went = Some(false);
+                Effect::Desired(table) => self.ipvs.set_desired(table),
+                Effect::Settings(settings) => self.ipvs.set_settings(settings),
+                Effect::Checks(compiled) => self.checks.sync_compiled(compiled),
+                Effect::Script { line, user } => run_script(&line, &[], user.as_deref()),
+                Effect::Delegate(Delegated::Reload) => {
+                    let result = self.reload().await;
+                    self.feed(In::Reloaded(result));
                 }
-                Change::Weight { to, .. } => entry.weight = Some((*to).max(0) as u32),
+                Effect::Delegate(delegated) => {
+                    let result = self.delegated(delegated);
+                    let priorities = self.vrrp.priority_overrides();
+                    self.feed(In::Answered(Answer { result, priorities }));
+                }
+                Effect::SaveState(state) => {
+                    let saved = state.save(&self.state_path).map_err(|e| e.to_string());
+                    self.feed(In::Saved(saved));
+                }
+                Effect::Audit(line) => {
+                    let path = self.state_path.with_extension("audit.log");
+                    if let Err(e) = crate::engine::operator_state::audit(&path, &line) {
+                        warn!("audit file {}: {e}", path.display());
+                    }
+                }
+                Effect::Announce(plan) => {
+                    let shell = self.bgp.get_or_insert_with(|| {
+                        let (worker, rx) = BgpWorker::start();
+                        BgpShell { worker, rx }
+                    });
+                    shell.worker.set_plan(plan);
+                }
+                Effect::Answer(result) => {
+                    if let Some(reply) = self.replies.pop_front() {
+                        let _ = reply.send(result);
+                    }
+                }
+                Effect::Publish => urgent = true,
             }
         }
-        for change in &ev.changes {
-            let text = match change {
-                Change::Up { reason } => format!("up: {reason}"),
-                Change::Down { reason } => format!("down: {reason}"),
-                Change::Weight { from, to } => format!("weight {from} -> {to} (misc_dynamic)"),
-            };
-            self.log("health", &subject, text);
-        }
-        if let Some(up) = went {
-            self.health_changed_ms.insert(id.clone(), now_ms());
-            self.notify_real(&id, up);
-        }
-        self.push_desired();
+        urgent
     }
 
-    /// keepalived's notify_up / notify_down of a real server.
-    fn notify_real(&self, id: &RealId, up: bool) {
-        for vs in &self.config.virtual_server {
-            for rs in &vs.real_server {
-                if RealId::of(vs, rs) != *id {
-                    continue;
-                }
-                let script = if up { &rs.notify_up } else { &rs.notify_down };
-                if let Some(line) = script {
-                    run_script(line, &[], self.config.global.script_user.as_deref());
-                }
+    /// What VRRP or the doctor answers a command with.
+    fn delegated(&mut self, delegated: Delegated) -> Result<String, String> {
+        let now = Instant::now();
+        match delegated {
+            Delegated::Priority {
+                instance,
+                priority,
+                user,
+            } => self.vrrp.set_priority(now, &instance, priority, &user),
+            Delegated::Handover { instance } => self.vrrp.handover(now, &instance),
+            Delegated::ClearPriorities => {
+                let (p, h) = self.vrrp.clear_priority_overrides(now);
+                Ok(format!("{p} priority override(s), {h} hand-over hold(s)"))
             }
+            Delegated::Doctor => self.doctor_now(),
+            Delegated::Reload => Err("a reload is read by the director loop".into()),
         }
     }
 
-    /// Send the worker the kernel-wide settings (timeouts, sync daemon role) when they
-    /// change: at start, on reload and when the sync daemon's VRRP instance changes state.
-    fn push_settings(&mut self) {
-        let want = settings::wanted(&self.config, |name| self.vrrp.state_of(name));
-        if self.pushed_settings.as_ref() != Some(&want) {
-            self.ipvs.set_settings(want.clone());
-            self.pushed_settings = Some(want);
-        }
-    }
-
-    fn push_desired(&mut self) {
-        let desired = table::desired(&self.config, &self.effective_health());
-        for p in &desired.problems {
-            warn!("ipvs: {p}");
-        }
-        let mut flips = Vec::new();
-        for (vs, q) in &desired.quorum {
-            if self
-                .health
-                .quorum
-                .insert(vs.clone(), q.up)
-                .is_some_and(|before| before != q.up)
-            {
-                flips.push((vs.clone(), q.up, q.live_weight));
-            }
-        }
-        for (vs, up, weight) in flips {
-            self.log(
-                "health",
-                &vs.0,
+    /// Re-read the configuration and hand it to VRRP; a bad file changes nothing.
+    async fn reload(&mut self) -> Result<(Box<crate::config::model::Config>, Vec<String>), String> {
+        let loaded = crate::config::load_file(&self.config_path, &crate::config::validate::FsProbe)
+            .map_err(|d| {
                 format!(
-                    "quorum {} (live weight {weight})",
-                    if up { "up" } else { "lost" }
-                ),
-            );
-            if let Some(cfg) = self
-                .config
-                .virtual_server
-                .iter()
-                .find(|v| VsId::of(v) == vs)
-            {
-                let script = if up { &cfg.quorum_up } else { &cfg.quorum_down };
-                if let Some(line) = script {
-                    run_script(line, &[], self.config.global.script_user.as_deref());
-                }
-            }
-        }
-        self.ipvs.set_desired(desired.table);
-        self.push_bgp();
+                    "{} is invalid, the running configuration stays:\n{d}",
+                    self.config_path.display()
+                )
+            })?;
+        self.core.bgp_paths_kept(&loaded.config)?;
+        let vrrp_changes = self
+            .vrrp
+            .reconfigure(&loaded.config)
+            .await
+            .map_err(|e| format!("VRRP: {e}"))?;
+        Ok((Box::new(loaded.config), vrrp_changes))
     }
 
     /// Run until SIGTERM (graceful hand-over, then stop) or SIGINT (immediate release).
     pub async fn run(mut self) -> Result<Stopped, RunError> {
         let stopped = self.run_until_stopped().await;
         if stopped.is_ok() {
-            self.omega();
+            self.core.omega();
         }
         // Withdrawn already after a SIGTERM; at once after a SIGINT or an error.
-        self.bgp_begin_stop(Instant::now());
-        self.bgp_release().await;
-        stopped
-    }
-
-    /// keepalived's `omega`: a service's quorum_down script runs at stop too.
-    fn omega(&self) {
-        for vs in self.config.virtual_server.iter().filter(|vs| vs.omega) {
-            if let Some(line) = &vs.quorum_down {
-                info!("omega: running quorum_down of {}", VsId::of(vs).0);
-                run_script(line, &[], self.config.global.script_user.as_deref());
-            }
+        self.feed(In::Stopping);
+        self.do_effects().await;
+        // The last step of a stop: the addresses off `lo`, once BIRD took the withdrawal in
+        // (the worker checks).
+        if let Some(shell) = &self.bgp {
+            shell.worker.release().await;
         }
+        stopped
     }
 
     async fn run_until_stopped(&mut self) -> Result<Stopped, RunError> {
@@ -513,10 +314,11 @@ impl Director {
         let mut watchdog = tokio::time::interval(
             super::systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)),
         );
-        self.push_settings();
+        self.feed(self.vrrp_states(Vec::new()));
+        self.do_effects().await;
         super::systemd::notify(&format!(
             "READY=1\nSTATUS=running {} VRRP instance(s)",
-            self.config.vrrp_instance.len()
+            self.core.config().vrrp_instance.len()
         ));
         let mut stopping = false;
         loop {
@@ -524,7 +326,7 @@ impl Director {
                 .vrrp
                 .next_deadline()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            let deadline = match self.bgp_stop_at() {
+            let deadline = match self.core.bgp_stop_at() {
                 Some(at) => deadline.min(at),
                 None => deadline,
             };
@@ -534,9 +336,6 @@ impl Director {
                 publish_at.unwrap_or(deadline),
             ));
             let mut changed = true;
-            // A command's result and a reload are published at once (VRRP transitions too,
-            // below): the one who asked reads them next.
-            let mut urgent = false;
             tokio::select! {
                 input = self.vrrp.recv_input() => {
                     if let Some(input) = input {
@@ -547,27 +346,32 @@ impl Director {
                 _ = publish_due, if publish_at.is_some() => changed = false,
                 report = self.ipvs_rx.recv() => {
                     if let Some(report) = report {
-                        self.on_ipvs(report);
+                        self.feed(In::Ipvs(report));
                     }
                 }
                 ev = self.checks_rx.recv() => {
                     if let Some(ev) = ev {
-                        self.on_health(ev);
+                        self.feed(In::Health(ev));
                     }
                 }
                 req = self.commands_rx.recv() => {
                     if let Some(req) = req {
-                        self.on_command(req).await;
-                        urgent = true;
+                        self.replies.push_back(req.reply);
+                        self.feed(In::Command(Request {
+                            command: req.command,
+                            user: req.user,
+                            uid: req.uid,
+                            admin: req.admin,
+                        }));
                     }
                 }
                 _ = tick.tick() => {
                     self.refresh_host();
                     self.doctor_tick();
                 }
-                report = bgp::BgpShell::recv(&mut self.bgp) => {
+                report = BgpShell::recv(&mut self.bgp) => {
                     if let Some(report) = report {
-                        self.on_bgp(report);
+                        self.feed(In::Bgp(report));
                     }
                 }
                 report = self.doctor.rx.recv() => {
@@ -582,13 +386,9 @@ impl Director {
                 }
                 _ = hup.recv() => {
                     super::systemd::notify("RELOADING=1");
-                    let result = self.reload().await;
-                    match &result {
-                        Ok(m) => self.log("daemon", "SIGHUP", m.clone()),
-                        Err(m) => self.log("daemon", "SIGHUP", format!("reload refused: {m}")),
-                    }
+                    self.feed(In::Hangup);
+                    self.do_effects().await;
                     super::systemd::notify("READY=1");
-                    urgent = true;
                 }
                 _ = term.recv() => {
                     if stopping {
@@ -597,7 +397,7 @@ impl Director {
                     let n = self.vrrp.handover_all(Instant::now());
                     info!("SIGTERM: handing over {n} master instance(s) before stopping");
                     // BGP: withdraw first, stop once the routers had withdraw_wait.
-                    self.bgp_begin_stop(Instant::now());
+                    self.feed(In::Stopping);
                     super::systemd::notify("STOPPING=1");
                     stopping = true;
                 }
@@ -613,13 +413,12 @@ impl Director {
             self.vrrp.step(now).await;
             let events = self.vrrp.take_events();
             // The sync daemon's role follows VRRP: look again only when something happened.
-            if !events.is_empty() {
-                self.push_settings();
-                urgent = true;
+            // VRRP transitions are published at once: the one who asked reads them next.
+            let mut urgent = !events.is_empty();
+            if urgent {
+                self.feed(self.vrrp_states(events));
             }
-            for (instance, what) in events {
-                self.log("vrrp", &instance, what);
-            }
+            urgent |= self.do_effects().await;
             if changed {
                 self.pacer.changed();
             }
@@ -628,7 +427,7 @@ impl Director {
             }
             if stopping
                 && !self.vrrp.any_handing_over()
-                && self.bgp_stop_at().is_none_or(|at| at <= now)
+                && self.core.bgp_stop_at().is_none_or(|at| at <= now)
             {
                 self.vrrp.stop().await;
                 return Ok(Stopped::Graceful);
@@ -636,82 +435,16 @@ impl Director {
         }
     }
 
-    fn on_ipvs(&mut self, report: IpvsReport) {
-        if report.applied.len() > OPS_LOGGED_ONE_BY_ONE {
-            // A table loaded or reloaded whole: one event, each change at debug level. One
-            // record per change (6,000 for 2,000 services) kept the director's thread, which
-            // also sends the adverts, from its timers for seconds under load.
-            for op in &report.applied {
-                tracing::debug!(target: "lvsdeck::event", kind = "ipvs", "{op}");
-            }
-            let (first, last) = (
-                &report.applied[0],
-                &report.applied[report.applied.len() - 1],
-            );
-            self.log(
-                "ipvs",
-                "table",
-                format!(
-                    "applied {} changes to the kernel's table, from `{first}` to `{last}` (each at debug level)",
-                    report.applied.len()
-                ),
-            );
-        } else {
-            for op in &report.applied {
-                self.log("ipvs", &op.service_key().to_string(), op.to_string());
-            }
-        }
-        for (op, e) in &report.failed {
-            self.log(
-                "ipvs",
-                &op.service_key().to_string(),
-                format!("FAILED {op}: {e}"),
-            );
-        }
-        for op in &report.settings_applied {
-            self.log("ipvs", "kernel", op.to_string());
-        }
-        for (op, e) in &report.settings_failed {
-            self.log("ipvs", "kernel", format!("FAILED {op}: {e}"));
-        }
-        // Advice, not a change to the kernel: the "ipvs" kind is kept for what was applied.
-        for note in &report.notes {
-            self.log("daemon", "ipvs", note.clone());
-        }
-        self.drift_repairs += report.drift.len() as u64;
-        if let Some(took) = report.apply_time {
-            self.apply_latency.observe(took.as_secs_f64());
-        }
-        for d in &report.drift {
-            self.log(
-                "ipvs",
-                "table",
-                format!("changed outside lvsdeck, repaired: {d:?}"),
-            );
-        }
-        // A pass that only applied changes carries no dump: the previous one stands.
-        let Some(dump) = report.dump else { return };
-        if let Ok(dump) = &dump {
-            for s in dump {
-                self.stats
-                    .entry((s.entry.service.key, None))
-                    .or_default()
-                    .update(report.at, s.entry.stats);
-                for d in &s.dests {
-                    self.stats
-                        .entry((s.entry.service.key, Some(d.dest.key())))
-                        .or_default()
-                        .update(report.at, d.stats);
-                }
-            }
-        }
-        if let (Err(e), Some(Ok(_)) | None) = (&dump, self.last_dump.as_ref().map(|(_, d)| d)) {
-            self.log("ipvs", "kernel", e.clone());
-        }
-        self.last_dump = Some((report.at, dump));
-        if let Some(every) = report.dump_every {
-            self.dump_every = every;
-        }
+    /// What VRRP says now, for the core: every instance's state and what happened.
+    fn vrrp_states(&self, events: Vec<(String, String)>) -> In {
+        let states = self
+            .core
+            .config()
+            .vrrp_instance
+            .keys()
+            .filter_map(|name| Some((name.clone(), self.vrrp.state_of(name)?)))
+            .collect();
+        In::Vrrp { states, events }
     }
 
     fn refresh_host(&mut self) {
@@ -734,7 +467,7 @@ impl Director {
         }
         self.host = HostView {
             hostname: sysinfo::System::host_name().unwrap_or_default(),
-            router_id: self.config.global.router_id.clone(),
+            router_id: self.core.config().global.router_id.clone(),
             config_path: self.config_path.display().to_string(),
             mode: self.mode.to_string(),
             started_at_ms: self.started_ms,
@@ -756,20 +489,16 @@ impl Director {
 
     /// The Snapshot of this moment.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            schema: SCHEMA,
-            taken_at_ms: now_ms(),
+        let parts = ShellParts {
             host: self.host.clone(),
             vrrp: self.vrrp.views(),
-            ipvs: self.ipvs_view(),
-            events: self.events.iter().cloned().collect(),
             vrrp_packets_dropped: self.vrrp.packet_drops(),
             vrrp_scripts: self.vrrp.script_views(),
             doctor: self.doctor.last.clone(),
             bfd: self.vrrp.bfd_views(),
             bfd_packets_dropped: self.vrrp.bfd_drops(),
-            bgp: self.bgp_view(),
-        }
+        };
+        self.core.snapshot(Now::real(), parts)
     }
 }
 

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::ipvs::netlink::Netlink;
 use crate::ipvs::settings::{self, SettingOp, Settings};
 use crate::ipvs::table::{Drift, Table, reconcile};
 use crate::ipvs::{IpvsBackend, IpvsError, Op, ServiceDump, SyncState};
@@ -42,7 +41,7 @@ pub struct IpvsReport {
 
 impl IpvsReport {
     /// A report of `dump` (or of no dump) and nothing else yet.
-    fn new(at: Instant, dump: Option<Result<Vec<ServiceDump>, String>>) -> IpvsReport {
+    pub(crate) fn new(at: Instant, dump: Option<Result<Vec<ServiceDump>, String>>) -> IpvsReport {
         IpvsReport {
             at,
             dump,
@@ -83,13 +82,24 @@ pub struct IpvsWorker {
 }
 
 impl IpvsWorker {
-    /// Start the worker; it polls every `interval` and at once when the desired table changes.
+    /// Start the worker on the kernel's IPVS; it polls every `interval` and at once when the
+    /// desired table changes.
     pub fn start(interval: Duration) -> (IpvsWorker, mpsc::Receiver<IpvsReport>) {
+        Self::start_on(crate::ipvs::Netlink::open, interval)
+    }
+
+    /// Start the worker on the backend `open` gives (opened on the worker's thread, and
+    /// opened again after it reported IPVS gone).
+    pub fn start_on<B, F>(open: F, interval: Duration) -> (IpvsWorker, mpsc::Receiver<IpvsReport>)
+    where
+        B: IpvsBackend + 'static,
+        F: FnMut() -> Result<B, IpvsError> + Send + 'static,
+    {
         let (desired_tx, desired_rx) = std_mpsc::channel::<ToWorker>();
         let (report_tx, report_rx) = mpsc::channel(16);
         std::thread::Builder::new()
             .name("ipvs".into())
-            .spawn(move || worker(desired_rx, report_tx, interval))
+            .spawn(move || worker(open, desired_rx, report_tx, interval))
             .expect("spawn the IPVS thread");
         (IpvsWorker { desired_tx }, report_rx)
     }
@@ -104,12 +114,13 @@ impl IpvsWorker {
     }
 }
 
-fn worker(
+fn worker<B: IpvsBackend>(
+    mut open: impl FnMut() -> Result<B, IpvsError>,
     desired_rx: std_mpsc::Receiver<ToWorker>,
     report_tx: mpsc::Sender<IpvsReport>,
     interval: Duration,
 ) {
-    let mut backend: Option<Netlink> = None;
+    let mut backend: Option<B> = None;
     let mut unavailable: Option<(Instant, String)> = None;
     let mut desired: Option<Table> = None;
     let mut last_applied: Option<Table> = None;
@@ -155,13 +166,16 @@ fn worker(
                 .as_ref()
                 .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs(10));
             if retry {
-                match Netlink::open() {
-                    Ok(nl) => {
+                match open() {
+                    Ok(mut nl) => {
                         info!("IPVS available");
-                        if let Some(note) = drain_caveat() {
-                            warn!("{note}");
+                        let notes = nl.notes();
+                        if !notes.is_empty() {
+                            for note in &notes {
+                                warn!("{note}");
+                            }
                             let report = IpvsReport {
-                                notes: vec![note],
+                                notes,
                                 ..IpvsReport::new(Instant::now(), None)
                             };
                             if report_tx.blocking_send(report).is_err() {
@@ -201,7 +215,7 @@ fn worker(
             }
             _ => {
                 let started = Instant::now();
-                let report = pass(nl, desired.as_ref(), &mut last_applied);
+                let report = pass(nl, Instant::now(), desired.as_ref(), &mut last_applied);
                 cached = report
                     .dump
                     .as_ref()
@@ -251,22 +265,10 @@ fn worker(
     }
 }
 
-/// With `net.ipv4.vs.expire_nodest_conn` at 0 (the kernel's default), a client that reuses a
-/// source port whose old connection IPVS still remembers (FIN_WAIT entries live 2 minutes in
-/// direct routing) is sent to that connection's real server even when it is drained.
-fn drain_caveat() -> Option<String> {
-    let value = std::fs::read_to_string("/proc/sys/net/ipv4/vs/expire_nodest_conn").ok()?;
-    (value.trim() == "0").then(|| {
-        "net.ipv4.vs.expire_nodest_conn is 0: a drained real server still gets new connections \
-         from clients that reuse a source port IPVS remembers; set it to 1 for drains that hold"
-            .to_string()
-    })
-}
-
 /// Reads the kernel's timeouts and sync daemons (only what the settings concern) and makes the
 /// changes; what was done and what failed.
-fn apply_settings(
-    nl: &mut Netlink,
+pub(crate) fn apply_settings(
+    nl: &mut impl IpvsBackend,
     want: &Settings,
     started: &mut BTreeSet<SyncState>,
 ) -> (Vec<SettingOp>, Vec<(SettingOp, String)>) {
@@ -298,7 +300,7 @@ fn apply_settings(
     };
     let mut applied = Vec::new();
     let mut ops = settings::changes(want, timeouts, &daemons, started);
-    if want.sloppy && !sloppy_on() {
+    if want.sloppy && !nl.sloppy() {
         ops.push(SettingOp::SetSloppy);
     }
     for op in ops {
@@ -310,7 +312,7 @@ fn apply_settings(
             SettingOp::StopDaemon(state) => nl.del_daemon(*state).map(|()| {
                 started.remove(state);
             }),
-            SettingOp::SetSloppy => set_sloppy(),
+            SettingOp::SetSloppy => nl.set_sloppy(),
         };
         match result {
             Ok(()) => {
@@ -326,31 +328,9 @@ fn apply_settings(
     (applied, failed)
 }
 
-/// The sysctls of this network namespace's IPVS (present once ip_vs is loaded).
-const SLOPPY: [&str; 2] = [
-    "/proc/sys/net/ipv4/vs/sloppy_tcp",
-    "/proc/sys/net/ipv4/vs/sloppy_sctp",
-];
-
-fn sloppy_on() -> bool {
-    SLOPPY
-        .iter()
-        .all(|p| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "1"))
-}
-
-fn set_sloppy() -> Result<(), crate::ipvs::IpvsError> {
-    for p in SLOPPY {
-        std::fs::write(p, "1").map_err(|source| crate::ipvs::IpvsError::Io {
-            op: format!("writing 1 to {p}"),
-            source,
-        })?;
-    }
-    Ok(())
-}
-
 /// Apply a new desired table against the cached view of the kernel, without a dump.
 fn fast_apply(
-    nl: &mut Netlink,
+    nl: &mut impl IpvsBackend,
     desired: &Table,
     last_applied: Option<&Table>,
     cached: &mut Table,
@@ -385,8 +365,12 @@ fn fast_apply(
 }
 
 /// One pass: dump, reconcile against the desired table if there is one, dump again if changed.
-fn pass(nl: &mut Netlink, desired: Option<&Table>, last_applied: &mut Option<Table>) -> IpvsReport {
-    let at = Instant::now();
+pub fn pass(
+    nl: &mut impl IpvsBackend,
+    at: Instant,
+    desired: Option<&Table>,
+    last_applied: &mut Option<Table>,
+) -> IpvsReport {
     let dump = match nl.dump() {
         Ok(d) => d,
         Err(e) => return failed_dump(at, e),

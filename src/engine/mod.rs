@@ -1,6 +1,7 @@
 //! The director: wires VRRP, IPVS and health checks, applies operator commands, keeps the
 //! event log, and publishes a [`snapshot::Snapshot`].
 
+pub mod core;
 pub mod director;
 pub mod ipvs_worker;
 pub mod metrics;

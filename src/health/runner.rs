@@ -104,6 +104,11 @@ impl HealthHandle {
         let _ = self.tx.send(Command::Remove(id.clone()));
     }
 
+    /// Make the checked set exactly `compiled` (a reload; unchanged checks keep their state).
+    pub fn sync_compiled(&self, compiled: Vec<Compiled>) {
+        let _ = self.tx.send(Command::Sync(compiled));
+    }
+
     /// Make the checked set exactly `targets` (a reload). Targets that do not compile are
     /// left out (so removed if they were checked) and returned as errors.
     pub fn sync(&self, targets: &[CheckTarget]) -> Result<(), Vec<TargetError>> {

@@ -1,7 +1,10 @@
 //! An in-memory [`IpvsBackend`] with the kernel's rules, for tests of the engine.
 
 use super::table::Table;
-use super::{DestEntry, IpvsBackend, IpvsError, Op, ServiceDump, ServiceEntry, Stats, SvcFlags};
+use super::{
+    DestEntry, IpvsBackend, IpvsError, Op, ServiceDump, ServiceEntry, Stats, SvcFlags, SyncDaemon,
+    SyncState, Timeouts,
+};
 use crate::config::model::SCHEDULERS;
 
 /// A table in memory. Refuses what the kernel refuses (an unknown scheduler, a duplicate, a
@@ -11,6 +14,11 @@ pub struct MemBackend {
     pub table: Table,
     /// Every op applied successfully, in order.
     pub log: Vec<Op>,
+    /// The kernel-wide settings, as `ipvsadm --set`, `--start-daemon` and the sysctls leave
+    /// them (a 0 timeout leaves that one unchanged, as in the kernel).
+    pub timeouts: Timeouts,
+    pub daemons: Vec<SyncDaemon>,
+    pub sloppy: bool,
 }
 
 impl MemBackend {
@@ -28,6 +36,60 @@ impl IpvsBackend for MemBackend {
         }
         self.table.apply(op)?;
         self.log.push(op.clone());
+        Ok(())
+    }
+
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        Ok(self.timeouts)
+    }
+
+    fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
+        let keep = |new: u32, old: u32| if new == 0 { old } else { new };
+        self.timeouts = Timeouts {
+            tcp: keep(t.tcp, self.timeouts.tcp),
+            tcp_fin: keep(t.tcp_fin, self.timeouts.tcp_fin),
+            udp: keep(t.udp, self.timeouts.udp),
+        };
+        Ok(())
+    }
+
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        Ok(self.daemons.clone())
+    }
+
+    fn new_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
+        if self.daemons.iter().any(|have| have.state == d.state) {
+            return Err(IpvsError::Kernel {
+                op: format!("start the {} sync daemon", d.state),
+                errno: libc::EEXIST,
+                reason: "File exists".into(),
+                hint: String::new(),
+            });
+        }
+        self.daemons.push(d.clone());
+        Ok(())
+    }
+
+    fn del_daemon(&mut self, state: SyncState) -> Result<(), IpvsError> {
+        let before = self.daemons.len();
+        self.daemons.retain(|d| d.state != state);
+        if self.daemons.len() == before {
+            return Err(IpvsError::Kernel {
+                op: format!("stop the {state} sync daemon"),
+                errno: libc::ESRCH,
+                reason: "No such process".into(),
+                hint: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    fn sloppy(&mut self) -> bool {
+        self.sloppy
+    }
+
+    fn set_sloppy(&mut self) -> Result<(), IpvsError> {
+        self.sloppy = true;
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! the configuration.
 //!
 //! - this file: the plain model (what a service and a real server are, as the kernel sees
-//!   them), the operations on the table ([`Op`]), the [`IpvsBackend`] trait the engine drives,
-//!   and the errors;
+//!   them), the operations on the table ([`Op`]) and the errors;
+//! - [`IpvsBackend`] (`backend.rs`): what the engine drives, the kernel or a table in memory;
 //! - [`netlink`]: the real backend, the kernel's generic-netlink family `"IPVS"` over neli;
 //! - [`table`]: the pure core: the desired table built from the configuration and the health of
 //!   the real servers, the actual table from one dump, and the minimal diff between them;
@@ -13,6 +13,7 @@
 //! Addresses and ports are plain [`IpAddr`] / `u16` here; the byte orders the kernel wants are
 //! the netlink layer's business.
 
+mod backend;
 pub mod mem;
 pub mod netlink;
 pub mod settings;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 pub use crate::config::model::Protocol;
 use crate::config::model::{Family, ForwardMethod};
 
+pub use backend::{ApplyReport, IpvsBackend};
 pub use netlink::Netlink;
 
 /// Address family of a service or real server.
@@ -598,40 +600,6 @@ impl fmt::Display for Op {
             Op::EditDest(k, d) => dest(f, "edit", "of", k, d),
             Op::DelDest(k, d) => write!(f, "delete real server {d} of {k}"),
         }
-    }
-}
-
-/// What the engine needs from an IPVS implementation: change the table, read it whole.
-///
-/// [`Netlink`] is the kernel; [`mem::MemBackend`] is a table in memory with the kernel's rules.
-pub trait IpvsBackend {
-    fn apply(&mut self, op: &Op) -> Result<(), IpvsError>;
-    fn dump(&mut self) -> Result<Vec<ServiceDump>, IpvsError>;
-
-    /// Apply every op in order, going on past failures (one unknown scheduler must not keep
-    /// the other services out), and say which failed.
-    fn apply_all(&mut self, ops: &[Op]) -> ApplyReport {
-        let mut report = ApplyReport::default();
-        for op in ops {
-            match self.apply(op) {
-                Ok(()) => report.applied += 1,
-                Err(e) => report.failed.push((op.clone(), e)),
-            }
-        }
-        report
-    }
-}
-
-/// The outcome of [`IpvsBackend::apply_all`].
-#[derive(Debug, Default)]
-pub struct ApplyReport {
-    pub applied: usize,
-    pub failed: Vec<(Op, IpvsError)>,
-}
-
-impl ApplyReport {
-    pub fn is_ok(&self) -> bool {
-        self.failed.is_empty()
     }
 }
 

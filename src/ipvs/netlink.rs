@@ -26,11 +26,11 @@ use neli::utils::Groups;
 use neli::{Size, ToBytes};
 
 use super::{
-    Af, Dest, DestEntry, DestKey, Fwd, Info, IpvsBackend, IpvsError, Op, Service, ServiceDump,
-    ServiceEntry, ServiceKey, Stats, SvcFlags, SyncDaemon, SyncState, Timeouts, TunType,
-    proto_from_number, proto_number,
+    Af, Dest, DestEntry, DestKey, Fwd, Info, IpvsError, Op, Service, ServiceEntry, ServiceKey,
+    Stats, SvcFlags, SyncDaemon, SyncState, Timeouts, TunType, proto_from_number, proto_number,
 };
 
+mod backend;
 mod decode;
 pub use decode::*;
 
@@ -740,22 +740,6 @@ impl Netlink {
             true,
             parse_daemon_msg,
         )
-    }
-}
-
-impl IpvsBackend for Netlink {
-    fn apply(&mut self, op: &Op) -> Result<(), IpvsError> {
-        self.run(op)
-    }
-
-    fn dump(&mut self) -> Result<Vec<ServiceDump>, IpvsError> {
-        let services = self.services()?;
-        let mut out = Vec::with_capacity(services.len());
-        for entry in services {
-            let dests = self.dests(&entry.service.key)?;
-            out.push(ServiceDump { entry, dests });
-        }
-        Ok(out)
     }
 }
 

@@ -64,7 +64,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::machine::{Action, EventKind, InitialState, Instance, InstanceParams, Reason, State};
+use super::machine::{
+    Action, EventKind, InitialState, Instance, InstanceParams, OperatorError, Reason, State,
+};
 use super::packet::{Advert, Version};
 
 mod scenario;
@@ -211,6 +213,8 @@ pub struct Sim {
     live_after: u64,
     verbose: bool,
     log: Vec<String>,
+    /// Each node's events since [`Sim::take_events`].
+    events: Vec<Vec<String>>,
     report: Report,
 }
 
@@ -256,6 +260,7 @@ impl Sim {
             live_after: ns(sc.max_master_down_interval() + sc.delay_max * 2),
             verbose: false,
             log: Vec::new(),
+            events: vec![Vec::new(); sc.nodes.len()],
             report: Report::default(),
             sc,
         }
@@ -298,8 +303,85 @@ impl Sim {
             .unwrap_or(ms(10));
         let n = self.nodes.len() as u64;
         let budget = 1_000 + 200 * n * n * (end / ns(i_min) + 1);
+        self.process(end, budget)?;
+        self.now = end;
+        if !self.settled() {
+            return Err(self.fail("the scenario never reached a settled period".into()));
+        }
+        Ok(self.report.clone())
+    }
+
+    /// Step by step, as the director's tests drive it (node 0 their own instance): boot every
+    /// node; then [`Sim::advance_to`], [`Sim::apply`], [`Sim::handover`]. The invariants are
+    /// checked after every step, as in [`Sim::run`].
+    pub fn start(&mut self) -> Result<(), Failure> {
+        for n in 0..self.nodes.len() {
+            self.boot(n);
+            self.drain(n)?;
+        }
+        self.check()
+    }
+
+    /// Deliver everything due up to `t` after the start.
+    pub fn advance_to(&mut self, t: Duration) -> Result<(), Failure> {
+        self.process(ns(t), u64::MAX)?;
+        self.now = self.now.max(ns(t));
+        Ok(())
+    }
+
+    /// Apply `input` now.
+    pub fn apply(&mut self, input: Input) -> Result<(), Failure> {
+        self.sc.inputs.push((Duration::from_nanos(self.now), input));
+        self.apply_input(self.sc.inputs.len() - 1)?;
+        self.check()
+    }
+
+    /// An operator's hand-over on node `n` (the machine's refusal, or a broken invariant).
+    pub fn handover(&mut self, n: usize) -> Result<Result<(), OperatorError>, Failure> {
+        let Some(inst) = self.nodes[n].inst.as_ref() else {
+            return Ok(Err(OperatorError::NotMaster(State::Init)));
+        };
+        if inst.state() != State::Master || inst.is_handing_over() {
+            let now = self.instant();
+            let refused = self.nodes[n].inst.as_mut().unwrap().handover(now);
+            return Ok(refused);
+        }
+        self.last_input = self.now;
+        self.inputs_applied += 1;
+        self.log.push(format!(
+            "{:>10.4}s INPUT hand-over n{n}",
+            self.now as f64 / 1e9
+        ));
+        self.start_handover(n);
+        self.drain(n)?;
+        self.check().map(Ok)
+    }
+
+    /// Node `n`'s instance (none while crashed).
+    pub fn instance(&self, n: usize) -> Option<&Instance> {
+        self.nodes[n].inst.as_ref()
+    }
+
+    /// Whether node `n` holds the VIPs.
+    pub fn holds(&self, n: usize) -> bool {
+        self.nodes[n].holds
+    }
+
+    /// The virtual time now.
+    pub fn now(&self) -> Instant {
+        self.instant()
+    }
+
+    /// Node `n`'s events since the last call, as the runner logs them.
+    pub fn take_events(&mut self, n: usize) -> Vec<String> {
+        std::mem::take(&mut self.events[n])
+    }
+
+    /// Deliver the queue's items up to `end`, at most `budget` steps in all.
+    fn process(&mut self, end: u64, budget: u64) -> Result<(), Failure> {
         while let Some(Reverse(item)) = self.queue.pop() {
             if item.t > end {
+                self.queue.push(Reverse(item));
                 break;
             }
             self.now = item.t;
@@ -341,11 +423,7 @@ impl Sim {
             }
             self.check()?;
         }
-        self.now = end;
-        if !self.settled() {
-            return Err(self.fail("the scenario never reached a settled period".into()));
-        }
-        Ok(self.report.clone())
+        Ok(())
     }
 
     fn instant(&self) -> Instant {
@@ -447,17 +525,7 @@ impl Sim {
                         .is_some_and(|x| x.state() == State::Master && !x.is_handing_over())
                 });
                 if let Some(n) = master {
-                    let sole = self.nodes.iter().filter(|x| x.holds).count() == 1;
-                    let clean_start = self.whole() && sole;
-                    let inputs_at_start = self.inputs_applied;
-                    let inst = self.nodes[n].inst.as_mut().unwrap();
-                    inst.handover(now).expect("master can hand over");
-                    self.nodes[n].handover = Some(HandoverWatch {
-                        start: self.now,
-                        inputs_at_start,
-                        clean_start,
-                    });
-                    self.report.handovers_started += 1;
+                    self.start_handover(n);
                     touched = Some(n);
                 }
             }
@@ -492,6 +560,22 @@ impl Sim {
         Ok(())
     }
 
+    /// A hand-over on node `n`, a master not handing over already, watched for check 4.
+    fn start_handover(&mut self, n: usize) {
+        let now = self.instant();
+        let sole = self.nodes.iter().filter(|x| x.holds).count() == 1;
+        let clean_start = self.whole() && sole;
+        let inputs_at_start = self.inputs_applied;
+        let inst = self.nodes[n].inst.as_mut().unwrap();
+        inst.handover(now).expect("master can hand over");
+        self.nodes[n].handover = Some(HandoverWatch {
+            start: self.now,
+            inputs_at_start,
+            clean_start,
+        });
+        self.report.handovers_started += 1;
+    }
+
     /// Execute what node `n` asked for, log its events, re-arm its timer.
     fn drain(&mut self, n: usize) -> Result<(), Failure> {
         let mut handover_done = false;
@@ -513,6 +597,7 @@ impl Sim {
             }
             self.log
                 .push(format!("{:>10.4}s n{n} {}", self.now as f64 / 1e9, ev.kind));
+            self.events[n].push(ev.kind.to_string());
             if settled && matches!(ev.kind, EventKind::Transition { .. }) {
                 return Err(self.fail(format!(
                     "n{n} changed state while the cluster was settled: {}",

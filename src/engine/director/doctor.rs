@@ -57,7 +57,7 @@ fn finding_keys(r: Option<&Report>) -> BTreeSet<FindingKey> {
 
 impl Director {
     fn doctor_every(&self) -> Option<Duration> {
-        match self.config.global.doctor_interval {
+        match self.core.config().global.doctor_interval {
             Some(d) if d.0.is_zero() => None,
             Some(d) => Some(d.0),
             None => Some(DEFAULT_EVERY),
@@ -80,7 +80,8 @@ impl Director {
             }
             // Look again at once, unless the operator turned the doctor's runs off.
             if self
-                .config
+                .core
+                .config()
                 .global
                 .doctor_interval
                 .is_none_or(|d| !d.0.is_zero())
@@ -93,7 +94,7 @@ impl Director {
         }
         self.doctor.running = true;
         self.doctor.next_at = self.doctor_every().map(|every| now + every);
-        let config = self.config.clone();
+        let config = self.core.config().clone();
         let local = LocalState {
             vrrp: self
                 .vrrp

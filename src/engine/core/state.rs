@@ -1,19 +1,18 @@
-//! Operators' overrides kept across restarts (`operator_state`), and the audit trail of
-//! their commands: the event log, the daemon's log (journald under systemd) and a bounded
-//! file beside the state.
+//! Operators' overrides kept across restarts (`operator_state`): what a restart puts back,
+//! and what is written after each change.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashMap};
 
-use super::{Director, RealId};
-use crate::engine::operator_state::{self, OperatorState, PriorityEntry, RealEntry};
-use crate::engine::snapshot::now_ms;
+use super::{Core, Now};
+use crate::engine::operator_state::{OperatorState, PriorityEntry, RealEntry};
+use crate::engine::snapshot::Override;
+use crate::ipvs::table::RealId;
 
 /// Entries of servers still configured into `into`; the others named in `dropped`.
-fn restore<T: Clone>(
+fn restore_into<T: Clone>(
     entries: Vec<RealEntry<T>>,
     known: &BTreeSet<RealId>,
-    into: &mut std::collections::HashMap<RealId, crate::engine::snapshot::Override<T>>,
+    into: &mut HashMap<RealId, Override<T>>,
     what: &str,
     dropped: &mut Vec<String>,
 ) -> usize {
@@ -32,16 +31,16 @@ fn restore<T: Clone>(
     n
 }
 
-impl Director {
+impl Core {
     /// Put back what operators had set before this daemon started (`saved`, read from the
-    /// state file before VRRP started, which took the priority overrides).
-    pub(super) fn restore_operator_state(&mut self, saved: Result<OperatorState, String>) {
-        let path = self.state_path.display().to_string();
+    /// state file before VRRP started, which took the priority overrides it knows).
+    pub(super) fn restore(&mut self, now: Now, saved: Result<OperatorState, String>) {
         let state = match saved {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("operator state not restored: {e}");
                 self.log(
+                    now,
                     "daemon",
                     "state",
                     format!("operator state NOT restored: {e}"),
@@ -59,14 +58,14 @@ impl Director {
             .flat_map(|vs| vs.real_server.iter().map(|rs| RealId::of(vs, rs)))
             .collect();
         let mut dropped = Vec::new();
-        let drains = restore(
+        let drains = restore_into(
             state.drains,
             &known,
             &mut self.drains,
             "drain",
             &mut dropped,
         );
-        let weights = restore(
+        let weights = restore_into(
             state.weights,
             &known,
             &mut self.weights,
@@ -74,16 +73,16 @@ impl Director {
             &mut dropped,
         );
         let mut priorities = 0;
-        let taken = self.vrrp.priority_overrides();
         for p in state.priorities {
-            match taken.iter().any(|(n, _)| *n == p.instance) {
+            match self.priorities.iter().any(|(n, _)| *n == p.instance) {
                 true => priorities += 1,
                 false => dropped.push(format!("priority of {}", p.instance)),
             }
         }
         let mut msg = format!(
-            "restored from {path}: {drains} drain(s), {weights} weight override(s), \
-             {priorities} priority override(s)"
+            "restored from {}: {drains} drain(s), {weights} weight override(s), \
+             {priorities} priority override(s)",
+            self.state_source
         );
         // A director drained before a crash stays withdrawn: it is not put back into the
         // routers' rotation by a restart.
@@ -98,11 +97,11 @@ impl Director {
             ));
         }
         tracing::info!("{msg}");
-        self.log("daemon", "state", msg);
+        self.log(now, "daemon", "state", msg);
     }
 
-    /// Write what operators set now.
-    pub(super) fn save_operator_state(&self) -> std::io::Result<()> {
+    /// What operators set now, in a stable order (the file diffs well).
+    pub(super) fn operator_state(&self) -> OperatorState {
         let mut state = OperatorState {
             drains: self
                 .drains
@@ -115,41 +114,21 @@ impl Director {
                 .map(|(id, o)| RealEntry::of(id, o))
                 .collect(),
             priorities: self
-                .vrrp
-                .priority_overrides()
-                .into_iter()
-                .map(|(instance, set)| PriorityEntry { instance, set })
+                .priorities
+                .iter()
+                .map(|(instance, set)| PriorityEntry {
+                    instance: instance.clone(),
+                    set: set.clone(),
+                })
                 .collect(),
             director_drain: self.director_drain.clone(),
         };
-        // A stable order: the file diffs well.
         state
             .drains
             .sort_by(|a, b| (&a.service, a.address, a.port).cmp(&(&b.service, b.address, b.port)));
         state
             .weights
             .sort_by(|a, b| (&a.service, a.address, a.port).cmp(&(&b.service, b.address, b.port)));
-        state.save(&self.state_path)
-    }
-
-    /// Where the audit trail goes: beside the state file.
-    fn audit_path(&self) -> PathBuf {
-        self.state_path.with_extension("audit.log")
-    }
-
-    /// One operator command and its result, for the audit trail.
-    pub(super) fn audit(&self, user: &str, uid: u32, what: &str, result: &Result<String, String>) {
-        let (verdict, detail) = match result {
-            Ok(m) => ("done", m.as_str()),
-            Err(m) => ("refused", m.as_str()),
-        };
-        tracing::info!(target: "lvsdeck::audit", user, uid, command = what, verdict, "{detail}");
-        let line = format!(
-            "{} user={user} uid={uid} command={what:?} {verdict}: {detail:?}",
-            now_ms()
-        );
-        if let Err(e) = operator_state::audit(&self.audit_path(), &line) {
-            tracing::warn!("audit file {}: {e}", self.audit_path().display());
-        }
+        state
     }
 }

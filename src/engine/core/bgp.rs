@@ -4,19 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
-use super::Director;
-use crate::bgp::worker::{BgpWorker, Plan, Report};
+use super::{Core, Effect, Now};
+use crate::bgp::worker::{Plan, Report};
 use crate::bgp::{self, DirectorState};
-use crate::engine::snapshot::{BgpRouteView, BgpSessionView, BgpView, Override, now_ms};
+use crate::engine::snapshot::{BgpRouteView, BgpSessionView, BgpView, Override};
 
 /// The longest a stop waits for BIRD to take the withdrawal in, beyond `withdraw_wait`.
 const WITHDRAW_ANSWER: Duration = Duration::from_secs(10);
 
-pub(super) struct BgpShell {
-    worker: BgpWorker,
-    rx: mpsc::Receiver<Report>,
+/// What the core knows of BGP: the plans it sent, the worker's last report, and the stop.
+#[derive(Default)]
+pub struct BgpState {
     generation: u64,
     sent: Option<Plan>,
     last: Option<Report>,
@@ -26,42 +24,22 @@ pub(super) struct BgpShell {
     withdrawn_at: Option<Instant>,
 }
 
-impl BgpShell {
-    pub(super) async fn recv(shell: &mut Option<BgpShell>) -> Option<Report> {
-        match shell {
-            Some(s) => s.rx.recv().await,
-            None => std::future::pending().await,
-        }
-    }
-}
-
-impl Director {
+impl Core {
     /// Send the BGP worker what to announce now (starting it with the first `[bgp]`).
-    pub(super) fn push_bgp(&mut self) {
+    pub(super) fn push_bgp(&mut self, now: Now) {
         // A reload that removed [bgp]: withdraw everything through the sessions BIRD has
         // (the last [bgp]'s), and take the addresses off lo.
         let removed = self.config.bgp.is_none();
         let Some(cfg) = self.config.bgp.clone().or_else(|| {
-            let sent = self.bgp.as_ref()?.sent.as_ref()?;
+            let sent = self.bgp.sent.as_ref()?;
             Some(sent.bgp.clone())
         }) else {
             return;
         };
-        let shell = self.bgp.get_or_insert_with(|| {
-            let (worker, rx) = BgpWorker::start();
-            BgpShell {
-                worker,
-                rx,
-                generation: 0,
-                sent: None,
-                last: None,
-                stop: None,
-                withdrawn_at: None,
-            }
-        });
+        let ours = &mut self.bgp;
         let state = DirectorState {
             drained_by: self.director_drain.as_ref().map(|o| o.by.as_str()),
-            stopping: shell.stop.is_some(),
+            stopping: ours.stop.is_some(),
         };
         let quorum = &self.health.quorum;
         // Services with a checked real server that has not answered yet: not known.
@@ -84,26 +62,26 @@ impl Director {
             )
         };
         let mut plan = Plan {
-            generation: shell.generation,
+            generation: ours.generation,
             bgp: cfg,
             routes,
-            source: self.config_path.display().to_string(),
+            source: self.config_source.clone(),
         };
-        if let Some(sent) = &shell.sent {
+        if let Some(sent) = &ours.sent {
             plan.generation = sent.generation;
             if *sent == plan {
                 return;
             }
         }
-        let before = shell
+        let before = ours
             .sent
             .as_ref()
             .map(|p| p.routes.clone())
             .unwrap_or_default();
-        shell.generation += 1;
-        plan.generation = shell.generation;
-        shell.worker.set_plan(plan.clone());
-        shell.sent = Some(plan.clone());
+        ours.generation += 1;
+        plan.generation = ours.generation;
+        ours.sent = Some(plan.clone());
+        self.effects.push_back(Effect::Announce(plan.clone()));
         let changes: Vec<String> = plan
             .routes
             .iter()
@@ -111,10 +89,11 @@ impl Director {
             .map(|(net, why)| format!("{}/{} {why}", net.addr, net.prefix))
             .collect();
         for change in changes {
-            self.log("bgp", "routes", change);
+            self.log(now, "bgp", "routes", change);
         }
         if removed && !before.is_empty() {
             self.log(
+                now,
                 "bgp",
                 "routes",
                 "the [bgp] section is gone: every address withdrawn and taken off lo".into(),
@@ -122,15 +101,13 @@ impl Director {
         }
     }
 
-    pub(super) fn on_bgp(&mut self, report: Report) {
-        let Some(shell) = self.bgp.as_mut() else {
-            return;
-        };
-        let before = shell.last.take();
-        if let (Some((_, stop_gen)), None) = (shell.stop, shell.withdrawn_at)
+    pub(super) fn on_bgp(&mut self, now: Now, report: Report) {
+        let ours = &mut self.bgp;
+        let before = ours.last.take();
+        if let (Some((_, stop_gen)), None) = (ours.stop, ours.withdrawn_at)
             && report.applied.as_ref().is_some_and(|(g, _)| *g >= stop_gen)
         {
-            shell.withdrawn_at = Some(report.at);
+            ours.withdrawn_at = Some(report.at);
         }
         let mut said = Vec::new();
         let was_error = before.as_ref().and_then(|r| r.protocols.as_ref().err());
@@ -163,55 +140,43 @@ impl Director {
                 said.push(e.clone());
             }
         }
-        shell.last = Some(report);
+        ours.last = Some(report);
         for s in said {
-            self.log("bgp", "bird", s);
+            self.log(now, "bgp", "bird", s);
         }
     }
 
     /// Stop announcing: the first step of a stop.
-    pub(super) fn bgp_begin_stop(&mut self, now: Instant) {
-        let Some(shell) = self.bgp.as_mut() else {
-            return;
-        };
-        if shell.stop.is_some() {
+    pub(super) fn bgp_begin_stop(&mut self, now: Now) {
+        // Nothing was ever sent to BIRD: nothing to withdraw.
+        if self.bgp.sent.is_none() || self.bgp.stop.is_some() {
             return;
         }
-        shell.stop = Some((now, 0));
-        self.push_bgp();
+        self.bgp.stop = Some((now.at, 0));
+        self.push_bgp(now);
         // The plan that withdraws everything (the current one if nothing was announced).
-        if let Some(shell) = self.bgp.as_mut() {
-            shell.stop = Some((now, shell.generation));
-        }
+        self.bgp.stop = Some((now.at, self.bgp.generation));
     }
 
     /// When a stop may go on: BIRD took the withdrawal in and the routers had `withdraw_wait`
     /// (or BIRD did not answer within `WITHDRAW_ANSWER`). `None`: not stopping or no `[bgp]`.
-    pub(super) fn bgp_stop_at(&self) -> Option<Instant> {
-        let shell = self.bgp.as_ref()?;
-        let (began, _) = shell.stop?;
+    pub fn bgp_stop_at(&self) -> Option<Instant> {
+        let ours = &self.bgp;
+        let (began, _) = ours.stop?;
         let wait = self
             .config
             .bgp
             .as_ref()
             .map_or(Duration::ZERO, |b| b.withdraw_wait.0);
-        Some(match shell.withdrawn_at {
+        Some(match ours.withdrawn_at {
             Some(at) => at + wait,
             None => began + WITHDRAW_ANSWER + wait,
         })
     }
 
-    /// The last step of a stop: the addresses off `lo`, once BIRD took the withdrawal in
-    /// (the worker checks).
-    pub(super) async fn bgp_release(&mut self) {
-        if let Some(shell) = &self.bgp {
-            shell.worker.release().await;
-        }
-    }
-
     /// A reload may not move BIRD's socket or the file BIRD includes while announcing: the
     /// old file would keep its routes, included by a bird.conf lvsdeck cannot edit.
-    pub(super) fn bgp_paths_kept(&self, new: &crate::config::model::Config) -> Result<(), String> {
+    pub fn bgp_paths_kept(&self, new: &crate::config::model::Config) -> Result<(), String> {
         let (Some(old), Some(new)) = (&self.config.bgp, &new.bgp) else {
             return Ok(());
         };
@@ -229,7 +194,12 @@ impl Director {
         Ok(())
     }
 
-    pub(super) fn drain_director(&mut self, user: &str, drain: bool) -> Result<String, String> {
+    pub(super) fn drain_director(
+        &mut self,
+        now: Now,
+        user: &str,
+        drain: bool,
+    ) -> Result<String, String> {
         if self.config.bgp.is_none() {
             return Err(
                 "this director announces nothing over BGP (no [bgp] section); \
@@ -244,7 +214,7 @@ impl Director {
                 self.director_drain = Some(Override {
                     value: (),
                     by: user.to_string(),
-                    at_ms: now_ms(),
+                    at_ms: now.wall_ms,
                 });
                 "every announced address withdrawn; connections under way move to the other \
                  directors (mh + sloppy) as the routers converge"
@@ -254,16 +224,15 @@ impl Director {
                 "announcing again the addresses whose services have quorum"
             }
         };
-        self.push_bgp();
+        self.push_bgp(now);
         Ok(msg.to_string())
     }
 
-    pub(super) fn bgp_view(&self) -> Option<BgpView> {
+    pub(super) fn bgp_view(&self, now: Now) -> Option<BgpView> {
         let cfg = self.config.bgp.as_ref()?;
-        let shell = self.bgp.as_ref();
-        let last = shell.and_then(|s| s.last.as_ref());
+        let last = self.bgp.last.as_ref();
         let applied = last.and_then(|r| r.applied.as_ref()).map(|(g, _)| *g);
-        let sent = shell.and_then(|s| s.sent.as_ref());
+        let sent = self.bgp.sent.as_ref();
         let in_bird = sent.is_some_and(|p| applied == Some(p.generation));
         let rows = last.and_then(|r| r.protocols.as_ref().ok());
         let sessions = cfg
@@ -313,13 +282,14 @@ impl Director {
             reachable: last.is_some_and(|r| r.protocols.is_ok()),
             error,
             checked_at_ms: last.map_or(0, |r| {
-                now_ms().saturating_sub(r.at.elapsed().as_millis() as u64)
+                let age = now.at.saturating_duration_since(r.at).as_millis() as u64;
+                now.wall_ms.saturating_sub(age)
             }),
             local_as: cfg.local_as,
             sessions,
             routes,
             drained: self.director_drain.clone(),
-            stopping: shell.is_some_and(|s| s.stop.is_some()),
+            stopping: self.bgp.stop.is_some(),
         })
     }
 }

@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{Director, StatsTrack};
+use super::{Core, Now, StatsTrack};
 use crate::config::model::{ForwardMethod, RealServer, VirtualServer};
 use crate::engine::snapshot::*;
 use crate::ipvs::ServiceKey;
 use crate::ipvs::table::{self, RealId, VsId};
 
-impl Director {
-    pub(super) fn ipvs_view(&self) -> IpvsView {
+impl Core {
+    pub(super) fn ipvs_view(&self, now: Now) -> IpvsView {
         let (dump, error, refreshed_at_ms) = match &self.last_dump {
             None => (None, Some("waiting for the first IPVS dump".to_string()), 0),
             Some((at, dump)) => {
-                let at = now_ms().saturating_sub(at.elapsed().as_millis() as u64);
+                let age = now.at.saturating_duration_since(*at).as_millis() as u64;
+                let at = now.wall_ms.saturating_sub(age);
                 match dump {
                     Ok(d) => (Some(d), None, at),
                     Err(e) => (None, Some(e.clone()), at),

@@ -1,0 +1,203 @@
+//! Priority overrides and hand-overs on the VRRP simulator (this director is node 0, priority
+//! 100; the peer is node 1, priority 90), and the sync daemon's role following VRRP.
+
+use super::*;
+
+fn master(rig: &mut Rig) {
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "MASTER");
+    assert!(rig.sim.holds(0));
+}
+
+fn priority(p: Option<u8>) -> Command {
+    Command::Priority {
+        instance: "VI_1".into(),
+        priority: p,
+    }
+}
+
+#[test]
+fn the_sync_daemon_follows_the_instance_from_backup_to_master() {
+    let mut rig = Rig::new(CONFIG);
+    let roles =
+        |rig: &Rig| -> Vec<SyncState> { rig.kernel.daemons.iter().map(|d| d.state).collect() };
+    assert_eq!(rig.vrrp_state(), "BACKUP");
+    assert_eq!(roles(&rig), [SyncState::Backup]);
+    let mark = rig.seen.len();
+    master(&mut rig);
+    assert_eq!(roles(&rig), [SyncState::Master]);
+    let vrrp = rig.events_since(mark, "vrrp");
+    assert!(
+        vrrp.iter().any(|e| e.contains("BACKUP -> MASTER")),
+        "{vrrp:?}"
+    );
+    let kernel = rig.events_since(mark, "ipvs");
+    assert!(
+        kernel
+            .iter()
+            .any(|e| e.contains("start") && e.contains("master")),
+        "{kernel:?}"
+    );
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(&kinds, &["event:vrrp", "settings", "event:ipvs"]),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_lower_priority_hands_the_vip_to_the_peer_and_is_saved() {
+    let mut rig = Rig::new(CONFIG);
+    master(&mut rig);
+    let mark = rig.seen.len();
+    rig.command(priority(Some(50))).unwrap();
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(
+            &kinds,
+            &["delegate", "save", "audit", "event:operator", "answer"]
+        ),
+        "{kinds:?}"
+    );
+    let saved = rig.saved.last().unwrap();
+    assert_eq!(saved.priorities.len(), 1);
+    assert_eq!(saved.priorities[0].set.value, 50);
+    assert_eq!(saved.priorities[0].set.by, "alice");
+    // The peer (90) preempts the lowered master within a few adverts.
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "BACKUP");
+    assert!(rig.sim.holds(1) && !rig.sim.holds(0));
+    assert_eq!(
+        rig.kernel
+            .daemons
+            .iter()
+            .map(|d| d.state)
+            .collect::<Vec<_>>(),
+        [SyncState::Backup]
+    );
+}
+
+#[test]
+fn clearing_the_priority_lets_this_director_preempt_back() {
+    let mut rig = Rig::new(CONFIG);
+    master(&mut rig);
+    rig.command(priority(Some(50))).unwrap();
+    rig.advance(Duration::from_secs(5));
+    rig.command(priority(None)).unwrap();
+    assert!(rig.saved.last().unwrap().priorities.is_empty());
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "MASTER");
+}
+
+#[test]
+fn an_invalid_priority_is_refused_and_not_saved() {
+    let mut rig = Rig::new(CONFIG);
+    let saves = rig.saved.len();
+    let err = rig.command(priority(Some(255))).unwrap_err();
+    assert_eq!(err, "priority override must be 1..=254");
+    assert_eq!(rig.saved.len(), saves);
+    assert_eq!(rig.sim.instance(0).unwrap().priority_override(), None);
+}
+
+#[test]
+fn a_priority_for_an_unknown_instance_is_refused() {
+    let mut rig = Rig::new(CONFIG);
+    let err = rig
+        .command(Command::Priority {
+            instance: "VI_9".into(),
+            priority: Some(10),
+        })
+        .unwrap_err();
+    assert!(err.contains("no VRRP instance `VI_9`"), "{err}");
+}
+
+#[test]
+fn a_hand_over_moves_the_vip_with_no_moment_without_a_holder_and_is_not_saved() {
+    let mut rig = Rig::new(CONFIG);
+    master(&mut rig);
+    let saves = rig.saved.len();
+    let mark = rig.seen.len();
+    let answer = rig
+        .command(Command::Handover {
+            instance: "VI_1".into(),
+        })
+        .unwrap();
+    assert!(answer.contains("hand-over started"), "{answer}");
+    assert_eq!(rig.saved.len(), saves, "a hand-over is not an override");
+    // The simulator checks make-before-break at every step (invariant 4).
+    rig.advance(Duration::from_secs(5));
+    assert!(rig.sim.holds(1) && !rig.sim.holds(0));
+    assert_eq!(rig.vrrp_state(), "BACKUP");
+    let vrrp = rig.events_since(mark, "vrrp");
+    assert!(
+        vrrp.iter().any(|e| e.contains("MASTER -> BACKUP")),
+        "{vrrp:?}"
+    );
+    // Held back after a hand-over: no preemption back while the operator's hold lasts.
+    rig.advance(Duration::from_secs(10));
+    assert_eq!(rig.vrrp_state(), "BACKUP");
+}
+
+#[test]
+fn a_hand_over_from_a_backup_is_refused() {
+    let mut rig = Rig::new(CONFIG);
+    let err = rig
+        .command(Command::Handover {
+            instance: "VI_1".into(),
+        })
+        .unwrap_err();
+    assert_eq!(err, "VI_1: instance is BACKUP, not MASTER");
+}
+
+#[test]
+fn clear_ends_a_hand_over_hold_and_this_director_preempts_back() {
+    let mut rig = Rig::new(CONFIG);
+    master(&mut rig);
+    rig.command(Command::Handover {
+        instance: "VI_1".into(),
+    })
+    .unwrap();
+    rig.advance(Duration::from_secs(5));
+    let answer = rig.command(Command::Clear).unwrap();
+    assert!(
+        answer.ends_with("0 priority override(s), 1 hand-over hold(s)"),
+        "{answer}"
+    );
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "MASTER");
+}
+
+#[test]
+fn a_priority_saved_before_a_restart_is_in_force_and_saved_again_with_the_next_change() {
+    let saved = OperatorState {
+        priorities: vec![crate::engine::operator_state::PriorityEntry {
+            instance: "VI_1".into(),
+            set: Override {
+                value: 20,
+                by: "dave".into(),
+                at_ms: 1,
+            },
+        }],
+        ..OperatorState::default()
+    };
+    let mut rig = Rig::restarted(CONFIG, Ok(saved));
+    let restored = rig.events_since(0, "daemon");
+    assert!(
+        restored
+            .iter()
+            .any(|e| e.contains("1 priority override(s)")),
+        "{restored:?}"
+    );
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "BACKUP", "20 < the peer's 90");
+    rig.command(Command::Drain {
+        target: target("192.0.2.100:80", "192.0.2.11:80"),
+    })
+    .unwrap();
+    let state = rig.saved.last().unwrap();
+    assert_eq!(
+        state.priorities[0].set.by, "dave",
+        "kept through other changes"
+    );
+    assert_eq!(state.drains.len(), 1);
+}
