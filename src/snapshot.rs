@@ -385,6 +385,7 @@ impl BfdView {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Snapshot {
     /// A snapshot of the seed's cluster seen from its master, for tests, screenshots of the
     /// layout and documentation. Times are relative to `now_ms`.

@@ -427,3 +427,95 @@ pub fn pass(
 fn failed_dump(at: Instant, e: IpvsError) -> IpvsReport {
     IpvsReport::new(at, Some(Err(e.to_string())))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::ipvs::mem::MemBackend;
+    use crate::ipvs::{Dest, Fwd, Protocol, Service, ServiceKey, SyncDaemon, Timeouts};
+
+    /// The worker owns its backend; the test keeps a second handle on the same table.
+    struct Shared(Arc<Mutex<MemBackend>>);
+
+    impl IpvsBackend for Shared {
+        fn apply(&mut self, op: &Op) -> Result<(), IpvsError> {
+            self.0.lock().unwrap().apply(op)
+        }
+        fn dump(&mut self) -> Result<Vec<ServiceDump>, IpvsError> {
+            self.0.lock().unwrap().dump()
+        }
+        fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+            self.0.lock().unwrap().timeouts()
+        }
+        fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
+            self.0.lock().unwrap().set_timeouts(t)
+        }
+        fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+            self.0.lock().unwrap().daemons()
+        }
+        fn new_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
+            self.0.lock().unwrap().new_daemon(d)
+        }
+        fn del_daemon(&mut self, state: SyncState) -> Result<(), IpvsError> {
+            self.0.lock().unwrap().del_daemon(state)
+        }
+        fn sloppy(&mut self) -> bool {
+            self.0.lock().unwrap().sloppy()
+        }
+        fn set_sloppy(&mut self) -> Result<(), IpvsError> {
+            self.0.lock().unwrap().set_sloppy()
+        }
+    }
+
+    fn table(weight: u32) -> Table {
+        let key = ServiceKey::Addr {
+            proto: Protocol::Tcp,
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let mut t = Table::default();
+        let ts = t.insert_service(Service::new(key, "rr"));
+        let d = Dest::new("192.0.2.11".parse().unwrap(), 80, Fwd::Route, weight);
+        ts.dests.insert(d.key(), d);
+        t
+    }
+
+    #[tokio::test]
+    async fn the_worker_keeps_a_memory_table_in_step_and_puts_back_what_others_change() {
+        let kernel = Arc::new(Mutex::new(MemBackend::new()));
+        let handle = kernel.clone();
+        let (worker, mut reports) = IpvsWorker::start_on(
+            move || Ok(Shared(handle.clone())),
+            Duration::from_millis(50),
+        );
+        worker.set_desired(table(7));
+        worker.set_settings(Settings {
+            timeouts: Some(Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300,
+            }),
+            ..Settings::default()
+        });
+        let mut applied = Vec::new();
+        while applied.len() < 2 {
+            let r = reports.recv().await.unwrap();
+            applied.extend(r.applied);
+        }
+        assert_eq!(kernel.lock().unwrap().table, table(7));
+        // ipvsadm behind our back: the next full pass repairs it and says so.
+        let key = *table(7).services.keys().next().unwrap();
+        kernel.lock().unwrap().apply(&Op::DelService(key)).unwrap();
+        let drift = loop {
+            let r = reports.recv().await.unwrap();
+            if !r.drift.is_empty() {
+                break r.drift;
+            }
+        };
+        assert_eq!(drift.len(), 1);
+        assert_eq!(kernel.lock().unwrap().table, table(7));
+        assert_eq!(kernel.lock().unwrap().timeouts.tcp, 900);
+    }
+}

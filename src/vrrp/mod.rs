@@ -11,6 +11,7 @@ pub mod packet;
 pub mod routes;
 pub mod runner;
 pub mod scripts;
+#[cfg(any(test, feature = "testkit"))]
 pub mod sim;
 pub mod track_files;
 pub mod vip;
