@@ -15,7 +15,7 @@ use super::ipvs_worker::IpvsReport;
 use super::operator_state::OperatorState;
 use super::snapshot::*;
 use crate::bgp::worker::{Plan, Report as BgpReport};
-use crate::config::model::Config;
+use crate::config::model::{Config, VrrpScript};
 use crate::control::protocol::Command;
 use crate::health::target::{CheckTarget, Compiled};
 use crate::health::{HealthEvent, TargetId};
@@ -96,6 +96,9 @@ pub enum In {
     Saved(Result<(), String>),
     /// SIGTERM: withdraw every BGP route before the engines stop.
     Stopping,
+    /// The tracked vrrp_scripts VRRP can run (at start and after a reload): the health
+    /// runner runs them.
+    Scripts(Vec<(String, VrrpScript)>),
 }
 
 /// What the shell answers a delegated command with.
@@ -147,6 +150,11 @@ pub enum Effect {
     Audit(String),
     /// The BGP worker's plan.
     Announce(Plan),
+    /// A tracked vrrp_script went up or down (rise / fall counted): VRRP moves priorities.
+    ScriptState {
+        name: String,
+        up: bool,
+    },
     /// The answer to the operator's [`In::Command`], in the order they came.
     Answer(Result<String, String>),
     /// Something the one who asked reads next: publish the Snapshot now.
@@ -176,6 +184,9 @@ pub struct Core {
     health: Health,
     /// Which real server each health target is.
     targets: HashMap<TargetId, RealId>,
+    /// The tracked vrrp_scripts VRRP can run, and which script each of their targets is.
+    scripts: Vec<(String, VrrpScript)>,
+    script_targets: HashMap<TargetId, String>,
     /// Real servers whose checks cannot run: held down (fail closed) until a reload fixes them.
     unchecked: HashSet<RealId>,
     last_check: HashMap<RealId, CheckResult>,
@@ -222,6 +233,8 @@ impl Core {
             state_source: sources.state,
             health: Health::default(),
             targets: HashMap::new(),
+            scripts: Vec::new(),
+            script_targets: HashMap::new(),
             unchecked: HashSet::new(),
             last_check: HashMap::new(),
             health_changed_ms: HashMap::new(),
@@ -289,6 +302,12 @@ impl Core {
             In::Reloaded(result) => self.on_reloaded(now, result),
             In::Saved(result) => self.on_saved(now, result),
             In::Stopping => self.bgp_begin_stop(now),
+            In::Scripts(scripts) => {
+                if scripts != self.scripts {
+                    self.scripts = scripts;
+                    self.sync_checks(now);
+                }
+            }
         }
         self.next_command(now);
     }
@@ -428,20 +447,30 @@ pub struct ShellParts {
     pub bfd_packets_dropped: BTreeMap<String, u64>,
 }
 
-/// The checks `config` asks for: every checked real server's target, those that compile
-/// (to run) and why the others cannot run.
+/// The checks `config` asks for: every checked real server's target and every tracked
+/// vrrp_script's, those that compile (to run) and why the others cannot run.
 struct CheckPlan {
     targets: HashMap<TargetId, RealId>,
+    script_targets: HashMap<TargetId, String>,
     compiled: Vec<Compiled>,
     errors: Vec<crate::health::target::TargetError>,
 }
 
-fn check_plan(config: &Config) -> CheckPlan {
+fn check_plan(config: &Config, scripts: &[(String, VrrpScript)]) -> CheckPlan {
     let mut plan = CheckPlan {
         targets: HashMap::new(),
+        script_targets: HashMap::new(),
         compiled: Vec::new(),
         errors: Vec::new(),
     };
+    for (name, script) in scripts {
+        let t = CheckTarget::for_vrrp_script(config, name, script);
+        plan.script_targets.insert(t.id.clone(), name.clone());
+        match t.compile() {
+            Ok(c) => plan.compiled.push(c),
+            Err(e) => plan.errors.push(e),
+        }
+    }
     for vs in &config.virtual_server {
         let service = VsId::of(vs).0;
         for rs in vs.real_server.iter().filter(|rs| !rs.check.is_empty()) {

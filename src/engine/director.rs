@@ -171,6 +171,7 @@ impl Director {
             state_path,
             doctor: doctor::DoctorRuns::new(Instant::now()),
         };
+        d.feed(In::Scripts(d.vrrp.scripts()));
         d.do_effects().await;
         d.refresh_host();
         d.publish();
@@ -211,6 +212,7 @@ impl Director {
                 Effect::Delegate(Delegated::Reload) => {
                     let result = self.reload().await;
                     self.feed(In::Reloaded(result));
+                    self.feed(In::Scripts(self.vrrp.scripts()));
                 }
                 Effect::Delegate(delegated) => {
                     let result = self.delegated(delegated);
@@ -233,6 +235,9 @@ impl Director {
                         BgpShell { worker, rx }
                     });
                     shell.worker.set_plan(plan);
+                }
+                Effect::ScriptState { name, up } => {
+                    self.vrrp.script_changed(Instant::now(), &name, up)
                 }
                 Effect::Answer(result) => {
                     if let Some(reply) = self.replies.pop_front() {

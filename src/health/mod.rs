@@ -20,7 +20,7 @@
 //! for rs in &vs.real_server {
 //!     health.upsert(&CheckTarget::for_real_server(service_key.to_string(), vs, rs))?;
 //! }
-//! health.upsert(&CheckTarget::for_vrrp_script("chk_web", &script))?;
+//! health.upsert(&CheckTarget::for_vrrp_script(&config, "chk_web", &script))?;
 //! // on reload: health.sync(&all_targets) — unchanged checks keep their state
 //! while let Some(ev) = events.recv().await {
 //!     for change in &ev.changes { /* Up / Down / Weight: apply to IPVS or the VRRP tracker */ }

@@ -151,13 +151,19 @@ impl CheckTarget {
 
     /// A `vrrp_script`: one script check every interval, counted with rise / fall, its first
     /// run at once. Its id is `vrrp_script NAME` at `0.0.0.0:0`.
-    pub fn for_vrrp_script(name: &str, s: &VrrpScript) -> Self {
+    pub fn for_vrrp_script(cfg: &Config, name: &str, s: &VrrpScript) -> Self {
         let mut check = Check::new(CheckKind::Misc);
         check.misc_path = Some(s.script.clone());
         check.misc_timeout = Some(s.timeout.unwrap_or(s.interval));
         check.retry = 0;
         check.warmup = Some(crate::config::model::Dur::ZERO);
-        check.user = s.user.clone();
+        // Its own user, else the global script_user where this host has it (as keepalived).
+        check.user = s.user.clone().or_else(|| {
+            cfg.global
+                .script_user
+                .clone()
+                .filter(|u| misc::lookup_user(u).is_some())
+        });
         let id = TargetId::new(
             format!("vrrp_script {name}"),
             SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),

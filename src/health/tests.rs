@@ -868,7 +868,7 @@ async fn runner_tracks_a_vrrp_script_with_rise_and_fall() {
         fall: 3,
         user: None,
     };
-    let t = CheckTarget::for_vrrp_script("chk_flag", &s);
+    let t = CheckTarget::for_vrrp_script(&crate::config::model::Config::default(), "chk_flag", &s);
     assert_eq!(t.initial_up(), None);
     assert_eq!(t.id.service.as_ref(), "vrrp_script chk_flag");
     let (h, mut rx) = quick_runner();
@@ -959,7 +959,9 @@ fn the_seed_config_compiles_into_targets() {
     assert_eq!(spec.policy, Policy::Retry { retry: 1 });
     assert!(spec.label.starts_with("TCP ") && spec.label.ends_with(":80"));
     for (name, s) in &cfg.vrrp_script {
-        let t = CheckTarget::for_vrrp_script(name, s).compile().unwrap();
+        let t = CheckTarget::for_vrrp_script(&crate::config::model::Config::default(), name, s)
+            .compile()
+            .unwrap();
         assert!(matches!(t.specs[0].policy, Policy::RiseFall { .. }));
         match &t.specs[0].probe {
             spec::Probe::Misc(m) => assert!(misc::needs_shell(&m.line)),

@@ -1,6 +1,7 @@
 //! The VRRP shell: drives the sans-IO [`Instance`]s of a configuration with real sockets, VIPs,
-//! timers, tracking scripts, link state and signals. One task owns every instance; sockets
-//! and scripts feed it through channels.
+//! timers, link state and signals. One task owns every instance; sockets and links feed it
+//! through channels. Tracking scripts run in the director's health runner, which hands their
+//! rise / fall changes in ([`Runner::script_changed`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -22,8 +23,8 @@ use super::packet::{
     VRRP_GROUP_V6, Version, auth_pass, check_ttl,
 };
 use super::routes::{self, Statics};
-pub use super::scripts::{ScriptHealth, run_as, script_command};
-use super::scripts::{notify, run_script};
+use super::scripts::notify;
+pub use super::scripts::{run_as, script_command};
 use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
 
 mod actions;
@@ -136,7 +137,6 @@ impl SockKind {
 /// Something for the instances: a packet, a tracking script's result, a link change.
 pub enum Input {
     Packet(u32, SockKind, Received),
-    Script(String, bool),
     /// A track_file's new value (None: a number out of range, ignored).
     File(String, Option<i64>),
     Link(super::vip::LinkInfo),
@@ -208,8 +208,9 @@ pub struct Runner {
     /// Each group's notify scripts and the state they were last run for (as `groups`).
     group_notify: Vec<(model::Notify, Option<State>)>,
     rtnl: Rtnl,
-    scripts: BTreeMap<String, (VrrpScript, ScriptHealth)>,
-    script_tasks: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    /// The tracked vrrp_scripts that can run (the director's health runner runs them), with
+    /// their state: unknown until the first result.
+    scripts: BTreeMap<String, (VrrpScript, Option<bool>)>,
     global: model::Global,
     checksum: ChecksumMode,
     /// Packets dropped before any instance saw them, by reason.
@@ -256,7 +257,6 @@ impl Runner {
             group_notify: Vec::new(),
             rtnl: rtnl.clone(),
             scripts: BTreeMap::new(),
-            script_tasks: BTreeMap::new(),
             global: config.global.clone(),
             checksum,
             drops: BTreeMap::new(),
@@ -476,25 +476,6 @@ impl Runner {
             Input::Packet(ifindex, SockKind::Ah, pkt) => self.handle_ah_packet(now, ifindex, pkt),
             Input::Packet(ifindex, kind, pkt) => {
                 self.handle_packet(now, ifindex, kind == SockKind::V6, pkt)
-            }
-            Input::Script(name, ok) => {
-                let Some((script, health)) = self.scripts.get_mut(&name) else {
-                    return;
-                };
-                let Some(up) = health.record(ok, script.rise, script.fall) else {
-                    return;
-                };
-                info!(script = %name, "vrrp_script {name} is now {}", if up { "up" } else { "down" });
-                let (weight, reverse) = (script.weight, script.weight_reverse);
-                for slot in &mut self.slots {
-                    for t in slot.cfg.track_script.iter().filter(|t| t.name == name) {
-                        let w = t.weight.unwrap_or(weight);
-                        // `reverse`: a positive weight counts while the script fails.
-                        let effective_up = if reverse { !up } else { up };
-                        slot.inst
-                            .set_tracker(now, &format!("script:{name}"), w, effective_up);
-                    }
-                }
             }
             Input::File(name, value) => {
                 if !self.track_files.update(&name, value) {

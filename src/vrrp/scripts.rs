@@ -1,45 +1,12 @@
-//! The scripts around VRRP: tracking scripts (`vrrp_script`, keepalived's rise / fall) and
-//! notify scripts of instances and sync groups, run as `script_user` or their own `user`.
-
-use std::time::Duration;
+//! The scripts around VRRP: notify scripts of instances and sync groups, run as `script_user`
+//! or their own `user`. Tracking scripts (`vrrp_script`) are the director's health runner's
+//! (`health::target::CheckTarget::for_vrrp_script`), with keepalived's rise / fall.
 
 use tracing::warn;
 
 use super::machine::State;
-use crate::config::model::{self, VrrpScript};
+use crate::config::model;
 pub use crate::health::misc::needs_shell;
-
-/// Health of one tracking script: keepalived's rise / fall counting.
-#[derive(Debug, Clone, Default)]
-pub struct ScriptHealth {
-    pub up: Option<bool>,
-    successes: u32,
-    failures: u32,
-}
-
-impl ScriptHealth {
-    /// Count one result; returns the new state when it changed.
-    pub fn record(&mut self, ok: bool, rise: u32, fall: u32) -> Option<bool> {
-        if ok {
-            self.successes += 1;
-            self.failures = 0;
-        } else {
-            self.failures += 1;
-            self.successes = 0;
-        }
-        let next = match self.up {
-            // The first result decides at once: nothing is known before it.
-            None => Some(ok),
-            Some(false) if self.successes >= rise.max(1) => Some(true),
-            Some(true) if self.failures >= fall.max(1) => Some(false),
-            _ => None,
-        };
-        if next.is_some() {
-            self.up = next;
-        }
-        next
-    }
-}
 
 /// A command for a configured script line, with extra arguments appended.
 pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
@@ -79,32 +46,6 @@ pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) -> bool {
 /// scripts when its default script user is missing.
 pub fn global_user(script_user: Option<&str>) -> Option<&str> {
     script_user.filter(|u| crate::health::misc::lookup_user(u).is_some())
-}
-
-/// Run a tracking script once: success is exit status 0 within the timeout.
-pub(super) async fn run_script(script: &VrrpScript, script_user: Option<&str>) -> bool {
-    let mut cmd = script_command(&script.script, &[]);
-    if !run_as(
-        &mut cmd,
-        script.user.as_deref().or(global_user(script_user)),
-    ) {
-        return false;
-    }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let Ok(mut child) = cmd.spawn() else {
-        return false;
-    };
-    let timeout = script
-        .timeout
-        .map_or(script.interval.0, |t| t.0)
-        .max(Duration::from_millis(10));
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => status.success(),
-        _ => false,
-    }
 }
 
 /// Run the notify scripts of an instance or a sync group (`kind`: INSTANCE or GROUP).
@@ -166,17 +107,6 @@ pub fn spawn_detached(line: &str, args: &[String], user: Option<&str>, what: &st
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn script_health_counts_rise_and_fall() {
-        let mut h = ScriptHealth::default();
-        assert_eq!(h.record(true, 2, 3), Some(true));
-        assert_eq!(h.record(false, 2, 3), None);
-        assert_eq!(h.record(false, 2, 3), None);
-        assert_eq!(h.record(false, 2, 3), Some(false));
-        assert_eq!(h.record(true, 2, 3), None);
-        assert_eq!(h.record(true, 2, 3), Some(true));
-    }
 
     #[test]
     fn shell_is_used_only_when_the_line_needs_one() {

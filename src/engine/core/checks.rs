@@ -14,13 +14,25 @@ fn subject(id: &RealId) -> String {
 impl Core {
     /// The checks the configuration asks for (reload-safe: unchanged checks keep their state).
     pub(super) fn sync_checks(&mut self, now: Now) {
-        let plan = check_plan(&self.config);
+        let plan = check_plan(&self.config, &self.scripts);
         self.targets = plan.targets;
+        self.script_targets = plan.script_targets;
         self.effects.push_back(Effect::Checks(plan.compiled));
         // Fail closed: a server whose checks cannot run is down, with the reason, not up
         // unchecked. Fixed by a reload, it starts over as a newly checked server.
         let was_unchecked = std::mem::take(&mut self.unchecked);
         for e in plan.errors {
+            if let Some((_, name)) = self
+                .script_targets
+                .iter()
+                .find(|(t, _)| t.to_string() == e.id)
+            {
+                // As keepalived: a tracking script that cannot run moves no priority.
+                let name = name.clone();
+                let said = format!("vrrp_script {name} cannot run, disabled: {}", e.message);
+                self.log(now, "vrrp", &name, said);
+                continue;
+            }
             let Some(id) = self
                 .targets
                 .iter()
@@ -56,6 +68,9 @@ impl Core {
     }
 
     pub(super) fn on_health(&mut self, now: Now, ev: HealthEvent) {
+        if let Some(name) = self.script_targets.get(&ev.id).cloned() {
+            return self.on_script(now, &name, &ev);
+        }
         let Some(id) = self.targets.get(&ev.id).cloned() else {
             tracing::debug!("health event for an unknown target {:?}", ev.id);
             return;
@@ -129,6 +144,22 @@ impl Core {
             self.notify_real(&id, up);
         }
         self.push_desired(now);
+    }
+
+    /// A tracking script's result: its rise / fall changes go to VRRP.
+    fn on_script(&mut self, now: Now, name: &str, ev: &HealthEvent) {
+        for change in &ev.changes {
+            let (up, said) = match change {
+                Change::Up { reason } => (true, format!("vrrp_script {name} up: {reason}")),
+                Change::Down { reason } => (false, format!("vrrp_script {name} down: {reason}")),
+                Change::Weight { .. } => continue,
+            };
+            self.log(now, "vrrp", name, said);
+            self.effects.push_back(Effect::ScriptState {
+                name: name.to_string(),
+                up,
+            });
+        }
     }
 
     /// keepalived's notify_up / notify_down of a real server.

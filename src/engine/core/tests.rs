@@ -112,6 +112,7 @@ pub(super) enum Seen {
     SaveState,
     Audit(String),
     Announce(u64),
+    ScriptState(String, bool),
     Answer(Result<String, String>),
     Publish,
 }
@@ -129,6 +130,7 @@ impl Seen {
             Seen::SaveState => "save".into(),
             Seen::Audit(_) => "audit".into(),
             Seen::Announce(_) => "announce".into(),
+            Seen::ScriptState(..) => "script-state".into(),
             Seen::Answer(_) => "answer".into(),
             Seen::Publish => "publish".into(),
         }
@@ -159,6 +161,21 @@ pub(super) struct Rig {
     inbox: VecDeque<In>,
 }
 
+/// The tracked vrrp_scripts of VI_1, as the runner hands them to the director.
+fn tracked_scripts(config: &Config) -> Vec<(String, crate::config::model::VrrpScript)> {
+    let tracked = config
+        .vrrp_instance
+        .get("VI_1")
+        .map(|i| i.track_script.clone())
+        .unwrap_or_default();
+    config
+        .vrrp_script
+        .iter()
+        .filter(|(name, _)| tracked.iter().any(|t| &t.name == *name))
+        .map(|(name, s)| (name.clone(), s.clone()))
+        .collect()
+}
+
 fn vrrp_node(last: u8, priority: u8) -> NodeSpec {
     let mut p = InstanceParams::new(
         "VI_1",
@@ -187,9 +204,20 @@ impl Rig {
     }
 
     pub fn start(config: Config, saved: Result<OperatorState, String>) -> Rig {
+        // This director's instance tracks its scripts as the runner would: one tracker each.
+        let scripts = tracked_scripts(&config);
+        let mut this = vrrp_node(1, 100);
+        this.trackers = scripts
+            .iter()
+            .map(|(name, s)| crate::vrrp::sim::TrackerSpec {
+                name: format!("script:{name}"),
+                weight: s.weight,
+                up: true,
+            })
+            .collect();
         let sc = Scenario {
             seed: 1,
-            nodes: vec![vrrp_node(1, 100), vrrp_node(2, PEER_PRIORITY)],
+            nodes: vec![this, vrrp_node(2, PEER_PRIORITY)],
             delay_min: Duration::from_micros(100),
             delay_max: Duration::from_millis(1),
             loss: 0,
@@ -239,6 +267,7 @@ impl Rig {
         };
         rig.vrrp_changed(true);
         rig.run_effects();
+        rig.feed(In::Scripts(scripts));
         rig
     }
 
@@ -358,6 +387,20 @@ impl Rig {
                 let generation = plan.generation;
                 self.plans.push(plan);
                 Seen::Announce(generation)
+            }
+            Effect::ScriptState { name, up } => {
+                let tracker = self.sim.scenario().nodes[0]
+                    .trackers
+                    .iter()
+                    .position(|t| t.name == format!("script:{name}"))
+                    .expect("a tracked script");
+                let input = Input::Tracker {
+                    node: 0,
+                    tracker,
+                    up,
+                };
+                self.sim.apply(input).unwrap_or_else(|f| panic!("{f}"));
+                Seen::ScriptState(name, up)
             }
             Effect::Answer(r) => Seen::Answer(r),
             Effect::Publish => Seen::Publish,

@@ -103,13 +103,41 @@ impl Runner {
             .collect()
     }
 
+    /// A tracked script's new state, from the director's health runner (which counts rise
+    /// and fall): the instances that track it move their priority.
+    pub fn script_changed(&mut self, now: Instant, name: &str, up: bool) {
+        let Some((script, state)) = self.scripts.get_mut(name) else {
+            return;
+        };
+        *state = Some(up);
+        info!(script = %name, "vrrp_script {name} is now {}", if up { "up" } else { "down" });
+        let (weight, reverse) = (script.weight, script.weight_reverse);
+        for slot in &mut self.slots {
+            for t in slot.cfg.track_script.iter().filter(|t| t.name == name) {
+                let w = t.weight.unwrap_or(weight);
+                // `reverse`: a positive weight counts while the script fails.
+                let effective_up = if reverse { !up } else { up };
+                slot.inst
+                    .set_tracker(now, &format!("script:{name}"), w, effective_up);
+            }
+        }
+    }
+
+    /// The tracked scripts that can run, for the director's health runner.
+    pub fn scripts(&self) -> Vec<(String, VrrpScript)> {
+        self.scripts
+            .iter()
+            .map(|(name, (script, _))| (name.clone(), script.clone()))
+            .collect()
+    }
+
     /// The vrrp_scripts' states.
     pub fn script_views(&self) -> Vec<crate::snapshot::ScriptView> {
         self.scripts
             .iter()
-            .map(|(name, (_, health))| crate::snapshot::ScriptView {
+            .map(|(name, (_, up))| crate::snapshot::ScriptView {
                 name: name.clone(),
-                up: health.up,
+                up: *up,
             })
             .collect()
     }

@@ -242,10 +242,10 @@ impl Runner {
         // Tracked interfaces and scripts as they are now (files: start_track_files).
         self.set_link_trackers(i, now).await;
         for t in cfg.track_script.clone() {
-            let Some((script, health)) = self.scripts.get(&t.name) else {
+            let Some((script, state)) = self.scripts.get(&t.name) else {
                 continue;
             };
-            if let Some(up) = health.up {
+            if let Some(up) = *state {
                 let up = if script.weight_reverse { !up } else { up };
                 let w = t.weight.unwrap_or(script.weight);
                 self.slots[i]

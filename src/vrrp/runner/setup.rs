@@ -293,9 +293,6 @@ impl Runner {
             if let Some(user) = &script.user
                 && crate::health::misc::lookup_user(user).is_none()
             {
-                if let Some(task) = self.script_tasks.remove(name) {
-                    task.abort();
-                }
                 self.scripts.remove(name);
                 let msg = format!("vrrp_script {name} disabled: user `{user}` does not exist");
                 warn!(script = %name, "{msg}");
@@ -308,9 +305,6 @@ impl Runner {
                 && let status @ (ScriptStatus::NotFound | ScriptStatus::NotExecutable) =
                     FsProbe.probe(program)
             {
-                if let Some(task) = self.script_tasks.remove(name) {
-                    task.abort();
-                }
                 self.scripts.remove(name);
                 let why = if status == ScriptStatus::NotFound {
                     "not found"
@@ -324,48 +318,17 @@ impl Runner {
                 ));
                 continue;
             }
-            if let Some(task) = self.script_tasks.remove(name) {
-                task.abort();
-            }
-            self.scripts
-                .insert(name.clone(), (script.clone(), ScriptHealth::default()));
-            let tx = self.inputs_tx.clone();
-            let (task_name, script) = (name.clone(), script.clone());
-            let script_user = config.global.script_user.clone();
-            let task = tokio::spawn(async move {
-                let mut tick =
-                    tokio::time::interval(script.interval.0.max(Duration::from_millis(10)));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    let ok = run_script(&script, script_user.as_deref()).await;
-                    if tx.send(Input::Script(task_name.clone(), ok)).await.is_err() {
-                        return;
-                    }
-                }
-            });
-            self.script_tasks.insert(name.clone(), task);
+            // Run by the director's health runner (`scripts()`); a changed script starts
+            // over, unknown until its first result.
+            self.scripts.insert(name.clone(), (script.clone(), None));
         }
         // Scripts no longer tracked stop running.
-        let wanted: Vec<String> = self
-            .scripts
-            .keys()
-            .filter(|n| {
-                config.vrrp_script.contains_key(*n)
-                    && config
-                        .vrrp_instance
-                        .values()
-                        .any(|i| i.track_script.iter().any(|t| &t.name == *n))
-            })
-            .cloned()
-            .collect();
-        self.scripts.retain(|n, _| wanted.contains(n));
-        self.script_tasks.retain(|n, t| {
-            let keep = wanted.contains(n);
-            if !keep {
-                t.abort();
-            }
-            keep
+        self.scripts.retain(|n, _| {
+            config.vrrp_script.contains_key(n)
+                && config
+                    .vrrp_instance
+                    .values()
+                    .any(|i| i.track_script.iter().any(|t| &t.name == n))
         });
     }
 

@@ -201,3 +201,89 @@ fn a_priority_saved_before_a_restart_is_in_force_and_saved_again_with_the_next_c
     );
     assert_eq!(state.drains.len(), 1);
 }
+
+const TRACKED: &str = r#"
+[vrrp_script.chk_web]
+script = "/bin/true"
+interval = "1s"
+weight = -20
+rise = 2
+fall = 2
+"#;
+
+fn tracking() -> String {
+    let text = CONFIG.replace(
+        "virtual_ipaddress = [{ address = \"192.0.2.100/24\" }]\n",
+        "virtual_ipaddress = [{ address = \"192.0.2.100/24\" }]\ntrack_script = [{ name = \"chk_web\" }]\n",
+    );
+    format!("{TRACKED}{text}")
+}
+
+fn script_result(rig: &mut Rig, ok: bool, changes: Vec<Change>) {
+    let id = TargetId::new(
+        "vrrp_script chk_web",
+        "0.0.0.0:0".parse::<std::net::SocketAddr>().unwrap(),
+    );
+    let ev = HealthEvent {
+        id,
+        check: Some(0),
+        label: Arc::from("MISC /bin/true"),
+        result: Some(Result_ {
+            ok,
+            message: if ok { "exit 0" } else { "exit 1" }.into(),
+            latency: Duration::from_millis(3),
+            weight: None,
+            at: SystemTime::UNIX_EPOCH,
+            not_run: false,
+        }),
+        state: ServerState {
+            up: Some(ok),
+            weight: 0,
+        },
+        changes,
+    };
+    rig.feed(In::Health(ev));
+}
+
+#[test]
+fn a_tracking_script_runs_in_the_health_runner_with_its_rise_and_fall() {
+    let rig = Rig::new(&tracking());
+    let script = rig
+        .checks
+        .iter()
+        .find(|c| &*c.target.id.service == "vrrp_script chk_web")
+        .expect("the script is one of the health runner's targets");
+    assert_eq!(script.target.rise_fall, Some((2, 2)));
+    assert_eq!(rig.checks.len(), 4, "three real servers and the script");
+}
+
+#[test]
+fn a_tracking_script_that_fails_lowers_the_priority_and_the_peer_takes_over() {
+    let mut rig = Rig::new(&tracking());
+    master(&mut rig);
+    let mark = rig.seen.len();
+    // A failure that does not yet reach `fall` changes nothing.
+    script_result(&mut rig, false, vec![]);
+    assert!(!rig.kinds_since(mark).contains(&"script-state".to_string()));
+    script_result(
+        &mut rig,
+        false,
+        vec![Change::Down {
+            reason: "exit 1".into(),
+        }],
+    );
+    let said = rig.events_since(mark, "vrrp");
+    assert_eq!(said, ["chk_web: vrrp_script chk_web down: exit 1"]);
+    assert_eq!(rig.sim.instance(0).unwrap().effective_priority(), 80);
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "BACKUP", "the peer's 90 preempts 80");
+    script_result(
+        &mut rig,
+        true,
+        vec![Change::Up {
+            reason: "exit 0".into(),
+        }],
+    );
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.vrrp_state(), "MASTER");
+}
