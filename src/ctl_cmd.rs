@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use lvsdeck::control::client::Client;
+use lvsdeck::control::command;
 use lvsdeck::control::protocol::{Command as ProtoCommand, RealTarget, Request, Response};
 
 #[derive(Debug, Subcommand)]
@@ -39,15 +40,6 @@ pub enum CtlAction {
     UndrainDirector,
 }
 
-fn parse_optional<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
-    if text == "clear" {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("`{text}` is not {what} (or `clear`)"))
-}
-
 pub fn run(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode {
     let target = |service: String, real: String| RealTarget { service, real };
     let command = match action {
@@ -61,11 +53,11 @@ pub fn run(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode 
             service,
             real,
             weight,
-        } => parse_optional(&weight, "a weight 0-65535").map(|weight| ProtoCommand::Weight {
+        } => command::weight::parse(&weight).map(|weight| ProtoCommand::Weight {
             target: target(service, real),
             weight,
         }),
-        CtlAction::Priority { instance, priority } => parse_optional(&priority, "a priority 1-254")
+        CtlAction::Priority { instance, priority } => command::priority::parse(&priority)
             .map(|priority| ProtoCommand::Priority { instance, priority }),
         CtlAction::Handover { instance } => Ok(ProtoCommand::Handover { instance }),
         CtlAction::Reload => Ok(ProtoCommand::Reload),

@@ -347,6 +347,24 @@ impl RealView {
 }
 
 /// Milliseconds since the Unix epoch, now.
+/// `address:port`, with brackets for IPv6; the address alone when the port is 0 (fwmark).
+pub fn endpoint(address: &str, port: u16) -> String {
+    let mut s = String::with_capacity(address.len() + 8);
+    push_endpoint(&mut s, address, port);
+    s
+}
+
+/// [`endpoint`] into a reusable buffer.
+pub fn push_endpoint(s: &mut String, address: &str, port: u16) {
+    if port == 0 {
+        s.push_str(address);
+    } else if address.contains(':') {
+        let _ = std::fmt::Write::write_fmt(s, format_args!("[{address}]:{port}"));
+    } else {
+        let _ = std::fmt::Write::write_fmt(s, format_args!("{address}:{port}"));
+    }
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,5 +1,7 @@
-//! Operator control: the protocol (serde types), the Unix-socket server and the client.
+//! Operator control: the protocol (serde types), the commands (one file each), the
+//! Unix-socket server and the client.
 
 pub mod client;
+pub mod command;
 pub mod protocol;
 pub mod server;

@@ -49,53 +49,6 @@ pub enum Command {
     UndrainDirector,
 }
 
-impl Command {
-    /// A short human description, for the event log and confirm dialogs.
-    pub fn describe(&self) -> String {
-        match self {
-            Command::Drain { target } => format!("drain {} on {}", target.real, target.service),
-            Command::Undrain { target } => format!("undrain {} on {}", target.real, target.service),
-            Command::Weight {
-                target,
-                weight: Some(w),
-            } => {
-                format!("set weight {w} for {} on {}", target.real, target.service)
-            }
-            Command::Weight {
-                target,
-                weight: None,
-            } => {
-                format!(
-                    "clear the weight override of {} on {}",
-                    target.real, target.service
-                )
-            }
-            Command::Priority {
-                instance,
-                priority: Some(p),
-            } => {
-                format!("override the priority of {instance} to {p}")
-            }
-            Command::Priority {
-                instance,
-                priority: None,
-            } => {
-                format!("clear the priority override of {instance}")
-            }
-            Command::Handover { instance } => format!("hand over {instance} to a backup"),
-            Command::Reload => "reload the configuration".to_string(),
-            Command::Clear => "clear every drain, weight and priority override".to_string(),
-            Command::Doctor => "run the doctor's checks".to_string(),
-            Command::DrainDirector => {
-                "drain this director: withdraw every address it announces over BGP".to_string()
-            }
-            Command::UndrainDirector => {
-                "undrain this director: announce over BGP again".to_string()
-            }
-        }
-    }
-}
-
 /// What a client sends: one JSON object per line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]

@@ -7,7 +7,8 @@ use std::cell::Cell;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::config::model::Console;
-use crate::control::protocol::{Command, RealTarget};
+use crate::control::command::{self, Confirmation};
+use crate::control::protocol::Command;
 use crate::engine::snapshot::{RealView, ServiceView, Snapshot, VrrpView};
 use crate::tui::fmt;
 use crate::tui::keymap::{Action, Keymap, KeymapError};
@@ -15,7 +16,6 @@ use crate::tui::keymap::{Action, Keymap, KeymapError};
 mod command_line;
 mod confirm;
 mod navigation;
-use command_line::{parse_priority, parse_weight};
 
 /// How the console is set up; fixed for its run.
 #[derive(Debug, Clone, PartialEq)]
@@ -717,14 +717,6 @@ impl App {
 
 /// The weight `+` / `-` start from: the operator's override, else the kernel's weight, else
 /// (not in the table) the configured one.
-fn current_weight(r: &RealView) -> u32 {
-    match &r.weight_override {
-        Some(o) => o.value,
-        None if r.in_table => r.weight,
-        None => r.configured_weight,
-    }
-}
-
 fn count(s: &ServiceView) -> RealCounts {
     let mut c = RealCounts {
         total: s.reals.len(),

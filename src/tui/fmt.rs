@@ -1,7 +1,5 @@
 //! Number, duration and age formatting for the console: short, fixed-ish widths.
 
-use std::fmt::Write;
-
 /// A duration in milliseconds as `850ms`, `12s`, `5m03s`, `2h03m`, `3d04h`.
 pub fn dur(ms: u64) -> String {
     let s = ms / 1000;
@@ -81,23 +79,7 @@ fn si_spaced(v: f64) -> String {
     }
 }
 
-/// `address:port`, with brackets for IPv6; the address alone when the port is 0 (fwmark).
-pub fn endpoint(address: &str, port: u16) -> String {
-    let mut s = String::with_capacity(address.len() + 8);
-    push_endpoint(&mut s, address, port);
-    s
-}
-
-/// [`endpoint`] into a reusable buffer.
-pub fn push_endpoint(s: &mut String, address: &str, port: u16) {
-    if port == 0 {
-        s.push_str(address);
-    } else if address.contains(':') {
-        let _ = write!(s, "[{address}]:{port}");
-    } else {
-        let _ = write!(s, "{address}:{port}");
-    }
-}
+pub use crate::snapshot::{endpoint, push_endpoint};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 

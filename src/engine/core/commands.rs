@@ -5,6 +5,7 @@
 
 use super::{Answer, Core, Delegated, Effect, Now, Pending, Who};
 use crate::config::model::{Config, RealServer, VirtualServer};
+use crate::control::command;
 use crate::control::protocol::{Command, RealTarget};
 use crate::engine::snapshot::Override;
 use crate::ipvs::table::{self, RealId, VsId};
@@ -19,11 +20,10 @@ impl Core {
             .join(" ");
         for (i, vs) in self.config.virtual_server.iter().enumerate() {
             let keys = table::service_keys(&self.config, vs).unwrap_or_default();
-            let matches = keys.iter().any(|k| {
-                let text = k.to_string();
-                text.split_whitespace().collect::<Vec<_>>().join(" ") == want_service
-                    || text.split_whitespace().nth(1) == Some(target.service.as_str())
-            }) || VsId::of(vs).0 == want_service;
+            let matches = keys
+                .iter()
+                .any(|k| command::names_service(&k.to_string(), &target.service))
+                || VsId::of(vs).0 == want_service;
             if !matches {
                 continue;
             }
@@ -154,8 +154,8 @@ impl Core {
             }
             Command::Weight { target, weight } => {
                 let (_, _, id) = self.resolve(target)?;
+                command::weight::validate(*weight)?;
                 match weight {
-                    Some(w) if *w > 65535 => return Err(format!("weight {w} is outside 0..65535")),
                     Some(w) => {
                         let set = Override {
                             value: *w,
@@ -301,7 +301,8 @@ fn real_text(vs: &VirtualServer, rs: &RealServer) -> String {
     }
 }
 
-/// `10.0.0.11:80`, `[fd00::1]:80` or a bare address name the real server.
+/// Whether `text` names the real server, by the rule the console also follows.
 fn real_matches(vs: &VirtualServer, rs: &RealServer, text: &str) -> bool {
-    real_text(vs, rs) == text || rs.ip.to_string() == text.trim_matches(['[', ']'])
+    let port = rs.port.or(vs.port).unwrap_or(0);
+    command::names_real(&rs.ip.to_string(), port, text)
 }

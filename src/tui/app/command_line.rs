@@ -119,16 +119,15 @@ impl App {
                 _ => Err(format!(":{verb} ADDR:PORT [SERVICE]")),
             },
             "weight" => match args {
-                [addr, w, service @ ..] => parse_weight(if *w == "clear" { "" } else { w })
-                    .and_then(|w| {
-                        let (si, ri) = self.find_real(addr, service)?;
-                        self.confirm_weight(si, ri, w);
-                        Ok(())
-                    }),
+                [addr, w, service @ ..] => command::weight::parse(w).and_then(|w| {
+                    let (si, ri) = self.find_real(addr, service)?;
+                    self.confirm_weight(si, ri, w);
+                    Ok(())
+                }),
                 _ => Err(":weight ADDR:PORT N|clear [SERVICE]".into()),
             },
             "priority" | "prio" => match args {
-                [name, p] => parse_priority(if *p == "clear" { "" } else { p }).and_then(|p| {
+                [name, p] => command::priority::parse(p).and_then(|p| {
                     let vi = self.find_instance(name)?;
                     self.confirm_priority(vi, p);
                     Ok(())
@@ -153,13 +152,7 @@ impl App {
                 }
             }
             "reload" => {
-                self.dialogs.push(Dialog::Confirm(Confirm {
-                    title: "Reload the configuration?".into(),
-                    lines: vec![("config".into(), self.snapshot.host.config_path.clone())],
-                    note: Some("Only the differences are applied.".into()),
-                    then: Confirmed::Send(Command::Reload),
-                    on_confirm: false,
-                }));
+                self.confirm_reload();
                 Ok(())
             }
             _ => Err(format!("unknown command \"{verb}\"; {usage}")),
@@ -172,14 +165,13 @@ impl App {
 
     pub(super) fn find_real(&self, addr: &str, service: &[&str]) -> Result<(usize, usize), String> {
         let service = service.join(" ");
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let mut found = Vec::new();
         for (si, s) in self.snapshot.ipvs.services.iter().enumerate() {
-            if !service.is_empty() && norm(&s.key) != norm(&service) && s.address != service {
+            if !service.is_empty() && !command::names_service(&s.key, &service) {
                 continue;
             }
             for (ri, r) in s.reals.iter().enumerate() {
-                if fmt::endpoint(&r.address, r.port) == addr || r.address == addr {
+                if command::names_real(&r.address, r.port, addr) {
                     found.push((si, ri));
                 }
             }
@@ -216,28 +208,4 @@ impl App {
 
     // -----------------------------------------------------------------------------------------
     // Selection and filters.
-}
-
-pub(super) fn parse_weight(text: &str) -> Result<Option<u32>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    match text.parse::<u32>() {
-        Ok(w) if w <= 65_535 => Ok(Some(w)),
-        _ => Err(format!(
-            "\"{text}\" is not a weight: give 0-65535, or nothing to clear"
-        )),
-    }
-}
-
-pub(super) fn parse_priority(text: &str) -> Result<Option<u8>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    match text.parse::<u8>() {
-        Ok(p) if (1..=254).contains(&p) => Ok(Some(p)),
-        _ => Err(format!(
-            "\"{text}\" is not a priority: give 1-254, or nothing to clear"
-        )),
-    }
 }

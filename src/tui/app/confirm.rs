@@ -6,7 +6,7 @@ use super::*;
 impl App {
     pub(super) fn real_action(&mut self, action: Action, si: usize, ri: usize, now_ms: u64) {
         let step = self.config.weight_step.max(1);
-        let current = current_weight(&self.snapshot.ipvs.services[si].reals[ri]);
+        let current = command::current_weight(&self.snapshot.ipvs.services[si].reals[ri]);
         match action {
             Action::Drain => self.confirm_drain(si, ri, now_ms),
             Action::Undrain => self.confirm_undrain(si, ri, now_ms),
@@ -23,131 +23,45 @@ impl App {
         }
     }
 
-    pub(super) fn target(&self, si: usize, ri: usize) -> RealTarget {
-        let s = &self.snapshot.ipvs.services[si];
-        let r = &s.reals[ri];
-        RealTarget {
-            service: s.key.clone(),
-            real: fmt::endpoint(&r.address, r.port),
+    /// Show `confirmation`'s dialog, or say why the command is refused.
+    fn ask(&mut self, confirmation: Result<Confirmation, String>, now_ms: u64) {
+        match confirmation {
+            Ok(c) => self.dialogs.push(Dialog::Confirm(Confirm {
+                title: c.title,
+                lines: c.lines,
+                note: c.note,
+                then: Confirmed::Send(c.command),
+                on_confirm: false,
+            })),
+            Err(refusal) => self.refuse(refusal, now_ms),
         }
-    }
-
-    pub(super) fn real_lines(&self, si: usize, ri: usize) -> Vec<(String, String)> {
-        let s = &self.snapshot.ipvs.services[si];
-        let r = &s.reals[ri];
-        vec![
-            ("service".into(), s.key.clone()),
-            ("real server".into(), fmt::endpoint(&r.address, r.port)),
-            (
-                "now".into(),
-                format!(
-                    "weight {} (configured {}), {}, {} active / {} inactive",
-                    r.weight, r.configured_weight, r.health, r.active_conns, r.inactive_conns
-                ),
-            ),
-        ]
     }
 
     pub(super) fn confirm_drain(&mut self, si: usize, ri: usize, now_ms: u64) {
-        let r = &self.snapshot.ipvs.services[si].reals[ri];
-        if r.drain.is_some() {
-            self.refuse(
-                format!(
-                    "drain: {} is already drained (u undrains it)",
-                    fmt::endpoint(&r.address, r.port)
-                ),
-                now_ms,
-            );
-            return;
-        }
-        let mut lines = self.real_lines(si, ri);
-        lines.push(("change".into(), format!("weight {} → 0 (drain)", r.weight)));
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: "Drain real server?".into(),
-            lines,
-            note: Some(format!(
-                "No new connections; the {} active ones finish. Sticky until undrained.",
-                r.active_conns
-            )),
-            then: Confirmed::Send(Command::Drain {
-                target: self.target(si, ri),
-            }),
-            on_confirm: false,
-        }));
+        let s = &self.snapshot.ipvs.services[si];
+        self.ask(command::drain::confirm_drain(s, &s.reals[ri]), now_ms);
     }
 
     pub(super) fn confirm_undrain(&mut self, si: usize, ri: usize, now_ms: u64) {
-        let r = &self.snapshot.ipvs.services[si].reals[ri];
-        if r.drain.is_none() {
-            self.refuse(
-                format!(
-                    "undrain: {} is not drained",
-                    fmt::endpoint(&r.address, r.port)
-                ),
-                now_ms,
-            );
-            return;
-        }
-        let back = r
-            .weight_override
-            .as_ref()
-            .map_or(r.configured_weight, |o| o.value);
-        let mut lines = self.real_lines(si, ri);
-        lines.push((
-            "change".into(),
-            format!("weight {} → {back} (undrain)", r.weight),
-        ));
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: "Undrain real server?".into(),
-            lines,
-            note: Some("It takes new connections again.".into()),
-            then: Confirmed::Send(Command::Undrain {
-                target: self.target(si, ri),
-            }),
-            on_confirm: false,
-        }));
+        let s = &self.snapshot.ipvs.services[si];
+        self.ask(command::drain::confirm_undrain(s, &s.reals[ri]), now_ms);
     }
 
     pub(super) fn confirm_weight(&mut self, si: usize, ri: usize, weight: Option<u32>) {
-        let r = &self.snapshot.ipvs.services[si].reals[ri];
-        let mut lines = self.real_lines(si, ri);
-        let change = match weight {
-            Some(w) => format!("weight {} → {w} (sticky override)", current_weight(r)),
-            None => format!(
-                "weight {} → {} (override cleared, configured weight)",
-                current_weight(r),
-                r.configured_weight
-            ),
-        };
-        lines.push(("change".into(), change));
-        let note = if r.drain.is_some() {
-            Some("It is drained: the new weight applies once undrained.".into())
-        } else if weight == Some(0) {
-            Some("Weight 0 takes no new connections, like a drain.".into())
-        } else {
-            None
-        };
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: "Change weight?".into(),
-            lines,
-            note,
-            then: Confirmed::Send(Command::Weight {
-                target: self.target(si, ri),
-                weight,
-            }),
-            on_confirm: false,
-        }));
+        let s = &self.snapshot.ipvs.services[si];
+        self.ask(Ok(command::weight::confirm(s, &s.reals[ri], weight)), 0);
     }
 
     pub(super) fn open_weight_input(&mut self, si: usize, ri: usize) {
-        let r = &self.snapshot.ipvs.services[si].reals[ri];
+        let s = &self.snapshot.ipvs.services[si];
+        let r = &s.reals[ri];
         self.dialogs.push(Dialog::Input(Input {
             purpose: InputPurpose::Weight {
                 service: si,
                 real: ri,
             },
             title: "Set weight".into(),
-            lines: self.real_lines(si, ri),
+            lines: command::real_lines(s, r),
             hint: "new weight 0-65535; empty clears the override".into(),
             text: r
                 .weight_override
@@ -158,48 +72,12 @@ impl App {
         }));
     }
 
-    pub(super) fn vrrp_lines(&self, vi: usize) -> Vec<(String, String)> {
-        let v = &self.snapshot.vrrp[vi];
-        vec![
-            (
-                "instance".into(),
-                format!("{} ({} vrid {})", v.name, v.interface, v.vrid),
-            ),
-            (
-                "state".into(),
-                format!(
-                    "{}, VIPs {} {}",
-                    v.state,
-                    v.vips.join(" "),
-                    if v.holds_vips {
-                        "held here"
-                    } else {
-                        "not held here"
-                    }
-                ),
-            ),
-        ]
-    }
-
     pub(super) fn open_priority_input(&mut self, vi: usize) {
         let v = &self.snapshot.vrrp[vi];
-        let mut lines = self.vrrp_lines(vi);
-        lines.push((
-            "priority".into(),
-            format!(
-                "{} (base {}{})",
-                v.effective_priority,
-                v.base_priority,
-                v.priority_override
-                    .as_ref()
-                    .map(|o| format!(", override {} by {}", o.value, o.by))
-                    .unwrap_or_default()
-            ),
-        ));
         self.dialogs.push(Dialog::Input(Input {
             purpose: InputPurpose::Priority { instance: vi },
             title: "Override priority".into(),
-            lines,
+            lines: command::priority::input_lines(v),
             hint: "new priority 1-254; empty clears the override".into(),
             text: v
                 .priority_override
@@ -212,137 +90,21 @@ impl App {
 
     pub(super) fn confirm_priority(&mut self, vi: usize, priority: Option<u8>) {
         let v = &self.snapshot.vrrp[vi];
-        let mut lines = self.vrrp_lines(vi);
-        let change = match priority {
-            Some(p) => format!("priority {} → {p} (sticky override)", v.effective_priority),
-            None => format!(
-                "priority {} → {} (override cleared, base priority)",
-                v.effective_priority, v.base_priority
-            ),
-        };
-        lines.push(("change".into(), change));
-        let note = match (&v.master_heard, priority) {
-            (Some(m), Some(p)) if v.state == "BACKUP" && p > m.priority => Some(format!(
-                "Above the master's {} ({}): this director takes over if it preempts.",
-                m.priority, m.address
-            )),
-            (_, Some(p)) if v.state == "MASTER" && p < v.effective_priority => Some(
-                "Lower than now: a backup with a higher priority takes over if it preempts.".into(),
-            ),
-            _ => None,
-        };
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: "Change VRRP priority?".into(),
-            lines,
-            note,
-            then: Confirmed::Send(Command::Priority {
-                instance: v.name.clone(),
-                priority,
-            }),
-            on_confirm: false,
-        }));
+        self.ask(Ok(command::priority::confirm(v, priority)), 0);
     }
 
     pub(super) fn confirm_handover(&mut self, vi: usize, now_ms: u64) {
-        let v = &self.snapshot.vrrp[vi];
-        if v.state != "MASTER" {
-            self.refuse(
-                format!(
-                    "hand over: {} is {} here; only a MASTER can hand over",
-                    v.name, v.state
-                ),
-                now_ms,
-            );
-            return;
-        }
-        let mut lines = self.vrrp_lines(vi);
-        lines.push((
-            "change".into(),
-            "MASTER → BACKUP here; a backup takes the VIPs".into(),
-        ));
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: "Hand over to a backup?".into(),
-            lines,
-            note: Some(
-                "Make-before-break: the VIPs are released once a backup has taken over.".into(),
-            ),
-            then: Confirmed::Send(Command::Handover {
-                instance: v.name.clone(),
-            }),
-            on_confirm: false,
-        }));
+        self.ask(command::handover::confirm(&self.snapshot.vrrp[vi]), now_ms);
     }
 
     /// `[bgp]`: withdraw (or announce again) every address of the director shown.
     pub(super) fn confirm_drain_director(&mut self, now_ms: u64) {
-        let Some(bgp) = &self.snapshot.bgp else {
-            self.refuse(
-                "drain director: this director announces nothing over BGP (no [bgp]); a VRRP \
-                 director is emptied with a hand-over (h)"
-                    .into(),
-                now_ms,
-            );
-            return;
-        };
-        let host = &self.snapshot.host;
-        let name = host
-            .router_id
-            .clone()
-            .unwrap_or_else(|| host.hostname.clone());
-        let (up, all) = bgp.sessions_up();
-        let prefixes = |announced: bool| {
-            let p: Vec<&str> = bgp
-                .routes
-                .iter()
-                .filter(|r| r.announced == announced)
-                .map(|r| r.prefix.as_str())
-                .collect();
-            if p.is_empty() {
-                "none".to_string()
-            } else {
-                p.join(", ")
-            }
-        };
-        let mut lines = vec![
-            ("director".to_string(), name),
-            ("sessions".to_string(), format!("{up}/{all} Established")),
-        ];
-        let (title, note, then) = match &bgp.drained {
-            None => {
-                lines.push(("announces".into(), prefixes(true)));
-                lines.push((
-                    "change".into(),
-                    "withdraw them all; the routers send this director's flows to the others"
-                        .into(),
-                ));
-                (
-                    "Drain this director?",
-                    "Connections under way move to the other directors and continue there \
-                     (mh with the same table, sloppy TCP); kept across restarts until undrained.",
-                    Command::DrainDirector,
-                )
-            }
-            Some(d) => {
-                lines.push(("drained by".into(), d.by.clone()));
-                lines.push(("withdrawn".into(), prefixes(false)));
-                lines.push((
-                    "change".into(),
-                    "announce again every address whose services have quorum".into(),
-                ));
-                (
-                    "Undrain this director?",
-                    "The routers add this director back to their equal-cost routes.",
-                    Command::UndrainDirector,
-                )
-            }
-        };
-        self.dialogs.push(Dialog::Confirm(Confirm {
-            title: title.into(),
-            lines,
-            note: Some(note.into()),
-            then: Confirmed::Send(then),
-            on_confirm: false,
-        }));
+        self.ask(command::director::confirm(&self.snapshot), now_ms);
+    }
+
+    pub(super) fn confirm_reload(&mut self) {
+        let path = self.snapshot.host.config_path.clone();
+        self.ask(Ok(command::reload::confirm(&path)), 0);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -425,20 +187,24 @@ impl App {
                 KeyCode::Enter => {
                     let text = input.text.trim().to_string();
                     match input.purpose {
-                        InputPurpose::Weight { service, real } => match parse_weight(&text) {
-                            Ok(w) => {
-                                self.dialogs.pop();
-                                self.confirm_weight(service, real, w);
+                        InputPurpose::Weight { service, real } => {
+                            match command::weight::parse(&text) {
+                                Ok(w) => {
+                                    self.dialogs.pop();
+                                    self.confirm_weight(service, real, w);
+                                }
+                                Err(e) => input.error = Some(e),
                             }
-                            Err(e) => input.error = Some(e),
-                        },
-                        InputPurpose::Priority { instance } => match parse_priority(&text) {
-                            Ok(p) => {
-                                self.dialogs.pop();
-                                self.confirm_priority(instance, p);
+                        }
+                        InputPurpose::Priority { instance } => {
+                            match command::priority::parse(&text) {
+                                Ok(p) => {
+                                    self.dialogs.pop();
+                                    self.confirm_priority(instance, p);
+                                }
+                                Err(e) => input.error = Some(e),
                             }
-                            Err(e) => input.error = Some(e),
-                        },
+                        }
                     }
                 }
                 _ => {}
