@@ -1,10 +1,5 @@
-mod assets_cmd;
 mod cli;
-mod console_cmd;
-mod ctl_cmd;
-mod doctor_cmd;
-mod guard_cmd;
-mod lab_cmd;
+mod mode;
 
 use clap::Parser;
 

@@ -88,13 +88,18 @@ fn group(name: &str) -> Option<(u32, Vec<String>)> {
 
 fn peer_of(stream: &UnixStream, admin_group: Option<&str>) -> io::Result<Peer> {
     let cred = stream.peer_cred()?;
-    let uid = cred.uid();
+    Ok(peer(cred.uid(), cred.gid(), admin_group))
+}
+
+/// Who may act, whichever way a command comes (this socket, or a console running the engines
+/// in its own process): root, and members of the admin group (by primary group or membership).
+pub fn peer(uid: u32, gid: u32, admin_group: Option<&str>) -> Peer {
     let user = user_name(uid);
     let admin = uid == 0
         || admin_group
             .and_then(group)
-            .is_some_and(|(gid, members)| cred.gid() == gid || members.contains(&user));
-    Ok(Peer { uid, user, admin })
+            .is_some_and(|(group_gid, members)| gid == group_gid || members.contains(&user));
+    Peer { uid, user, admin }
 }
 
 /// Bind the socket: a stale file from a dead daemon is replaced, a live daemon is not.
@@ -362,4 +367,23 @@ fn limit_send_buffer(write: &tokio::net::unix::OwnedWriteHalf) {
 /// The socket path a configuration names.
 pub fn socket_path(config_socket: &Path, override_path: Option<&Path>) -> PathBuf {
     override_path.unwrap_or(config_socket).to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer;
+
+    #[test]
+    fn root_and_the_admin_groups_members_may_act_and_no_one_else() {
+        assert!(peer(0, 0, None).admin);
+        assert_eq!(peer(0, 0, None).user, "root");
+        // nobody:nogroup (65534) on Debian.
+        assert!(!peer(65534, 65534, None).admin);
+        assert!(!peer(65534, 65534, Some("root")).admin);
+        assert!(
+            peer(65534, 65534, Some("nogroup")).admin,
+            "by primary group"
+        );
+        assert!(!peer(65534, 65534, Some("no-such-group-lvsdeck")).admin);
+    }
 }

@@ -73,7 +73,7 @@ pub fn run(socket: &std::path::Path, action: CtlAction, json: bool) -> ExitCode 
             return ExitCode::from(2);
         }
     };
-    crate::cli::runtime().block_on(async {
+    super::runtime().block_on(async {
         let mut client = match Client::connect(socket).await {
             Ok(c) => c,
             Err(e) => {

@@ -44,7 +44,7 @@ pub fn run(file: &Path, socket: Option<&Path>, json: bool, verbose: bool) -> Exi
 
 /// The daemon's VRRP states and clock jumps; empty when no daemon answers.
 fn local_state(socket: &Path) -> LocalState {
-    crate::cli::runtime().block_on(async {
+    super::runtime().block_on(async {
         let Ok(mut client) = Client::connect(socket).await else {
             return LocalState::default();
         };

@@ -40,7 +40,7 @@ pub fn run() -> ExitCode {
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
     let daemon = std::os::unix::process::parent_id();
-    crate::cli::runtime().block_on(async move {
+    super::runtime().block_on(async move {
         let rtnl = match Rtnl::connect() {
             Ok(r) => r,
             Err(e) => {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use lvsdeck::control::client::Client;
 use lvsdeck::control::protocol::{Command, Request, Response};
-use lvsdeck::engine::director::{CommandRequest, Handles};
+use lvsdeck::control::transport::{InProcess, Socket, Transport};
 use lvsdeck::engine::snapshot::{Snapshot, now_ms};
 use lvsdeck::lab::client::ClientStatus;
 use lvsdeck::tui::app::{App, ConnectionState, ConsoleConfig, Effect};
@@ -24,7 +24,7 @@ pub enum Source {
     /// Daemons' control sockets, with a label each (the lab has two directors).
     Attach(Vec<(String, PathBuf)>),
     /// Engines in this process.
-    Embedded(Handles),
+    Embedded(InProcess),
 }
 
 enum Msg {
@@ -135,42 +135,8 @@ async fn follow(index: usize, path: PathBuf, tx: mpsc::Sender<Msg>, latest: Late
 
 async fn send_command(source: &Source, current: usize, command: Command) -> Result<String, String> {
     match source {
-        Source::Attach(targets) => {
-            let mut client = Client::connect(&targets[current].1)
-                .await
-                .map_err(|e| e.to_string())?;
-            match client
-                .call(&Request::Command { command })
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Response::Done { message } => Ok(message),
-                Response::Refused { message } | Response::Error { message } => Err(message),
-                other => Err(format!("unexpected answer {other:?}")),
-            }
-        }
-        Source::Embedded(handles) => {
-            let (reply, rx) = tokio::sync::oneshot::channel();
-            // SAFETY: getuid has no preconditions.
-            let uid = unsafe { libc::getuid() };
-            let user = std::env::var("SUDO_USER")
-                .or_else(|_| std::env::var("USER"))
-                .unwrap_or_else(|_| format!("uid{uid}"));
-            let req = CommandRequest {
-                command,
-                user,
-                uid,
-                admin: uid == 0,
-                reply,
-            };
-            handles
-                .commands
-                .send(req)
-                .await
-                .map_err(|_| "the engines are stopping".to_string())?;
-            rx.await
-                .map_err(|_| "the engines dropped the command".to_string())?
-        }
+        Source::Attach(targets) => Socket(targets[current].1.clone()).command(command).await,
+        Source::Embedded(engines) => engines.command(command).await,
     }
 }
 
@@ -201,8 +167,11 @@ pub async fn run(
                 )));
             }
         }
-        Source::Embedded(handles) => {
+        Source::Embedded(engines) => {
             app.set_connection(ConnectionState::Embedded);
+            // Watch-only where the socket would be: the same rule decides.
+            let _ = tx.send(Msg::ReadOnly(0, !engines.admin())).await;
+            let handles = engines.handles();
             let mut snapshots = handles.snapshot.clone();
             let (tx, latest) = (tx.clone(), latest.clone());
             let watching = lvsdeck::engine::director::Watching::new(handles);

@@ -25,7 +25,7 @@ pub fn run(rate: u32, no_console: bool, kind: Kind) -> ExitCode {
     }
     // Take SIGINT / SIGTERM / SIGHUP now: from here on they end the lab through its teardown,
     // even while it is still starting.
-    let rt = crate::cli::runtime();
+    let rt = super::runtime();
     let _enter = rt.enter();
     let signals = Signals::new();
     let run_dir = Path::new(RUN_DIR);
@@ -115,10 +115,10 @@ fn with_console(rt: &tokio::runtime::Runtime, lab: &Lab, directors: &[String]) {
         .map(|d| (d.clone(), lab.socket(d)))
         .collect();
     let status = lab.client_status_path();
-    rt.block_on(crate::console_cmd::run(
+    rt.block_on(super::console::screen::run(
         lvsdeck::tui::app::ConsoleConfig::default(),
         theme,
-        crate::console_cmd::Source::Attach(targets),
+        super::console::screen::Source::Attach(targets),
         Some(status),
     ));
 }
