@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of this schema.
 mod bgp;
+mod kinds;
 pub use bgp::{BgpRouteView, BgpSessionView, BgpView};
+pub use kinds::{EventKind, Method, RealHealth, VrrpState};
 
 pub const SCHEMA: u32 = 1;
 
@@ -104,8 +106,7 @@ pub struct VrrpView {
     pub interface: String,
     pub vrid: u8,
     pub version: u8,
-    /// "INIT", "BACKUP", "MASTER" or "FAULT".
-    pub state: String,
+    pub state: VrrpState,
     pub effective_priority: u8,
     /// The configured priority.
     pub base_priority: u8,
@@ -173,8 +174,8 @@ pub struct MasterHeard {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Transition {
-    pub from: String,
-    pub to: String,
+    pub from: VrrpState,
+    pub to: VrrpState,
     pub reason: String,
     pub at_ms: u64,
 }
@@ -272,8 +273,7 @@ pub struct ServiceView {
     pub protocol: String,
     pub address: String,
     pub scheduler: String,
-    /// "DR", "NAT" or "TUN".
-    pub method: String,
+    pub method: Method,
     pub persistence_s: Option<u32>,
     pub active_conns: u64,
     pub inactive_conns: u64,
@@ -298,8 +298,7 @@ pub struct RealView {
     pub weight: u32,
     pub configured_weight: u32,
     pub in_table: bool,
-    /// "up", "down" or "unknown" (no check result yet).
-    pub health: String,
+    pub health: RealHealth,
     pub last_check: Option<CheckResult>,
     pub active_conns: u64,
     pub inactive_conns: u64,
@@ -332,8 +331,7 @@ pub struct CheckResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct EventView {
     pub at_ms: u64,
-    /// "vrrp", "health", "ipvs", "operator" or "daemon".
-    pub kind: String,
+    pub kind: EventKind,
     /// What it is about: an instance, "TCP 192.0.2.100:80 -> 192.0.2.11:80", ...
     pub subject: String,
     pub message: String,
@@ -408,18 +406,22 @@ impl Snapshot {
     /// A snapshot of the seed's cluster seen from its master, for tests, screenshots of the
     /// layout and documentation. Times are relative to `now_ms`.
     pub fn sample(now_ms: u64) -> Snapshot {
-        let real = |addr: &str, health: &str, active: u64, cps: f64| RealView {
+        let real = |addr: &str, health: RealHealth, active: u64, cps: f64| RealView {
             address: addr.into(),
             port: 80,
-            weight: if health == "up" { 1 } else { 0 },
+            weight: if health == RealHealth::Up { 1 } else { 0 },
             configured_weight: 1,
-            in_table: health == "up",
-            health: health.into(),
+            in_table: health == RealHealth::Up,
+            health,
             last_check: Some(CheckResult {
-                ok: health == "up",
+                ok: health == RealHealth::Up,
                 at_ms: now_ms - 1200,
-                latency_ms: if health == "up" { 0.4 } else { 3000.0 },
-                message: if health == "up" {
+                latency_ms: if health == RealHealth::Up {
+                    0.4
+                } else {
+                    3000.0
+                },
+                message: if health == RealHealth::Up {
                     "connected".into()
                 } else {
                     "timeout after 3s".into()
@@ -465,7 +467,7 @@ impl Snapshot {
                 interface: "ens33".into(),
                 vrid: 51,
                 version: 2,
-                state: "MASTER".into(),
+                state: VrrpState::Master,
                 effective_priority: 100,
                 base_priority: 100,
                 priority_override: None,
@@ -491,8 +493,8 @@ impl Snapshot {
                 split_brain: 0,
                 vip_repairs: 0,
                 last_transition: Some(Transition {
-                    from: "BACKUP".into(),
-                    to: "MASTER".into(),
+                    from: VrrpState::Backup,
+                    to: VrrpState::Master,
                     reason: "no advert within master down interval".into(),
                     at_ms: now_ms - 2 * 3600 * 1000,
                 }),
@@ -506,7 +508,7 @@ impl Snapshot {
                     protocol: "TCP".into(),
                     address: "192.168.10.100:80".into(),
                     scheduler: "rr".into(),
-                    method: "DR".into(),
+                    method: Method::Dr,
                     persistence_s: None,
                     active_conns: 412,
                     inactive_conns: 1236,
@@ -525,8 +527,8 @@ impl Snapshot {
                         out_bytes: 0,
                     },
                     reals: vec![
-                        real("192.168.10.72", "up", 206, 1270.0),
-                        real("192.168.10.73", "up", 206, 1270.0),
+                        real("192.168.10.72", RealHealth::Up, 206, 1270.0),
+                        real("192.168.10.73", RealHealth::Up, 206, 1270.0),
                     ],
                 }],
                 refreshed_at_ms: now_ms,
@@ -537,13 +539,13 @@ impl Snapshot {
             events: vec![
                 EventView {
                     at_ms: now_ms - 2 * 3600 * 1000,
-                    kind: "vrrp".into(),
+                    kind: EventKind::Vrrp,
                     subject: "VI_1".into(),
                     message: "BACKUP -> MASTER: no advert within master down interval".into(),
                 },
                 EventView {
                     at_ms: now_ms - 60_000,
-                    kind: "health".into(),
+                    kind: EventKind::Health,
                     subject: "TCP 192.168.10.100:80 -> 192.168.10.73:80".into(),
                     message: "up: connected in 0.4 ms".into(),
                 },

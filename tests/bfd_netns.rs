@@ -28,7 +28,10 @@ fn session<'a>(s: &'a Snapshot, name: &str) -> Option<&'a lvsdeck::snapshot::Bfd
 }
 
 fn vrrp_state(s: &Snapshot) -> String {
-    s.vrrp.first().map(|v| v.state.clone()).unwrap_or_default()
+    s.vrrp
+        .first()
+        .map(|v| v.state.to_string())
+        .unwrap_or_default()
 }
 
 /// The lvsdeck side's configuration: sessions to FRR over both families (and a keyed one

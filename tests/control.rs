@@ -458,7 +458,7 @@ fn reload_keeps_unchanged_instances_and_refuses_a_broken_file() {
     let after = c.lvsdeck("d1", &["status", "--json"]);
     let count = |o: &std::process::Output| {
         let s: lvsdeck::engine::snapshot::Snapshot = serde_json::from_slice(&o.stdout).unwrap();
-        (s.vrrp[0].became_master, s.vrrp[0].state.clone())
+        (s.vrrp[0].became_master, s.vrrp[0].state)
     };
     assert_eq!(count(&before), count(&after));
     assert!(c.topo.holds("d1", VIP));

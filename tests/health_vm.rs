@@ -711,7 +711,7 @@ fn http_digest_and_https_with_a_self_signed_certificate() {
                     "  {key} -> {addr}: health {}, last check {:?}",
                     r.health, r.last_check
                 );
-                (r.health.clone(), r.last_check.clone().expect("checked"))
+                (r.health, r.last_check.clone().expect("checked"))
             };
             // The right digest over HTTP, no digest over HTTPS: up, "HTTP 200".
             for key in [&key80, &key443] {

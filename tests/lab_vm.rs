@@ -160,7 +160,7 @@ fn snap(director: &str) -> Snapshot {
 fn vrrp_state(director: &str) -> String {
     snapshot_at(&socket(director))
         .ok()
-        .and_then(|s| s.vrrp.first().map(|v| v.state.clone()))
+        .and_then(|s| s.vrrp.first().map(|v| v.state.to_string()))
         .unwrap_or_else(|| "no answer".into())
 }
 

@@ -121,7 +121,11 @@ fn reload_of_one_weight_among_many_services_is_one_op() {
         let t = Instant::now();
         let mut last = String::new();
         while !snapshot_at(&daemon.socket).is_ok_and(|s| {
-            last = s.vrrp.first().map(|v| v.state.clone()).unwrap_or_default();
+            last = s
+                .vrrp
+                .first()
+                .map(|v| v.state.to_string())
+                .unwrap_or_default();
             last == "MASTER"
         }) {
             assert!(

@@ -63,8 +63,8 @@ impl Report {
 /// Without it the doctor judges from the wire alone.
 #[derive(Debug, Clone, Default)]
 pub struct LocalState {
-    /// (instance name, "MASTER" / "BACKUP" / ...).
-    pub vrrp: Vec<(String, String)>,
+    /// Each instance's state, by name.
+    pub vrrp: Vec<(String, crate::snapshot::VrrpState)>,
     /// Clock jumps the daemon saw: (when, ms wall time; size in ms, signed).
     pub clock_jumps: Vec<(u64, i64)>,
 }

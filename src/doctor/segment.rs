@@ -10,6 +10,7 @@ use super::probe::{Frames, Tap};
 use super::wire::{Mac, mac_text, parse_vrrp};
 use super::{Finding, LocalState, Report, host, realserver};
 use crate::config::model::{Config, VrrpInstance};
+use crate::snapshot::VrrpState;
 
 /// One advert heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +106,7 @@ pub fn judge(
     report: &mut Report,
 ) {
     for (name, inst) in &config.vrrp_instance {
-        let state = local
-            .vrrp
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s.as_str());
+        let state = local.vrrp.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
         let ours = advertised(inst);
         let same_vrid: Vec<&Heard> = heard
             .iter()
@@ -164,13 +161,13 @@ pub fn judge(
         );
         let masters: Vec<&&Heard> = peers.iter().filter(|h| h.priority > 0).collect();
         match (state, masters.as_slice()) {
-            (Some("MASTER"), []) => report.pass(format!(
+            (Some(VrrpState::Master), []) => report.pass(format!(
                 "{name}: this director is master and no other director advertises VRID {}",
                 inst.virtual_router_id
             )),
             // A few adverts from a higher priority are a take-over under way; a steady
             // stream while we stay master is two masters.
-            (Some("MASTER"), others) => {
+            (Some(VrrpState::Master), others) => {
                 for h in others.iter().filter(|h| h.count >= 2) {
                     report.find(Finding {
                         check: "split-brain".into(),

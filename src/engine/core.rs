@@ -256,7 +256,7 @@ impl Core {
             effects: VecDeque::new(),
         };
         let started = format!("started with {}", core.config_source);
-        core.log(now, "daemon", "lvsdeck", started);
+        core.log(now, EventKind::Daemon, "lvsdeck", started);
         // Before the first IPVS apply: a drained server stays drained across a restart.
         core.restore(now, saved);
         core.sync_checks(now);
@@ -286,7 +286,7 @@ impl Core {
             In::Vrrp { states, events } => {
                 self.vrrp_states = states;
                 for (instance, what) in events {
-                    self.log(now, "vrrp", &instance, what);
+                    self.log(now, EventKind::Vrrp, &instance, what);
                 }
                 self.push_settings();
             }
@@ -314,11 +314,11 @@ impl Core {
 
     /// An event: to the console's log, and to the daemon's log as one structured record
     /// (journald fields KIND and SUBJECT under systemd).
-    pub fn log(&mut self, now: Now, kind: &str, subject: &str, message: String) {
-        info!(target: "lvsdeck::event", kind, subject, "{message}");
+    pub fn log(&mut self, now: Now, kind: EventKind, subject: &str, message: String) {
+        info!(target: "lvsdeck::event", kind = kind.as_str(), subject, "{message}");
         let e = EventView {
             at_ms: now.wall_ms,
-            kind: kind.into(),
+            kind,
             subject: subject.into(),
             message,
         };
@@ -384,7 +384,7 @@ impl Core {
             let state = if up { "up" } else { "lost" };
             self.log(
                 now,
-                "health",
+                EventKind::Health,
                 &vs.0,
                 format!("quorum {state} (live weight {weight})"),
             );

@@ -188,7 +188,7 @@ impl Director {
     }
 
     /// An event of the shell's own (signals, the doctor).
-    fn log(&mut self, kind: &str, subject: &str, message: String) {
+    fn log(&mut self, kind: EventKind, subject: &str, message: String) {
         self.core.log(Now::real(), kind, subject, message);
     }
 

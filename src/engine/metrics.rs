@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::snapshot::{Histogram, RealView, ServiceView, Snapshot, Totals, VrrpView};
+use crate::snapshot::RealHealth;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -449,7 +450,7 @@ fn ipvs(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         "lvsdeck_real_up",
         "1 while a real server's health checks pass (0: down or not yet checked).",
         reals(),
-        |(sv, r)| Some((real(sv, r), i64::from(r.health == "up"))),
+        |(sv, r)| Some((real(sv, r), i64::from(r.health == RealHealth::Up))),
     )?;
     gauges(
         enc,

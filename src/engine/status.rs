@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use super::snapshot::{RealView, ServiceView, Snapshot};
+use crate::snapshot::{Method, RealHealth};
 
 /// ipvsadm's order of services (its `ipvs_cmp_services`): addresses before firewall marks, then
 /// by family, protocol number, address and port. Real servers go by address, then port (the
@@ -42,12 +43,13 @@ pub fn age(ms: u64) -> String {
     }
 }
 
-fn forward_name(method: &str) -> &str {
+/// The method as ipvsadm lists real servers: Route, Masq, Tunnel.
+fn forward_name(method: Method) -> &'static str {
     match method {
-        "DR" => "Route",
-        "NAT" => "Masq",
-        "TUN" => "Tunnel",
-        other => other,
+        Method::Dr => "Route",
+        Method::Nat => "Masq",
+        Method::Tun => "Tunnel",
+        other => other.as_str(),
     }
 }
 
@@ -177,14 +179,18 @@ pub fn render(s: &Snapshot, now_ms: u64) -> String {
                 notes.push(format!("weight {} set by {}", w.value, w.by));
             }
             // Why a real server is out: the last check's own words.
-            if let Some(c) = r.last_check.as_ref().filter(|c| !c.ok && r.health != "up") {
+            if let Some(c) = r
+                .last_check
+                .as_ref()
+                .filter(|c| !c.ok && r.health != RealHealth::Up)
+            {
                 notes.push(format!("last check: {}", c.message));
             }
             let _ = writeln!(
                 out,
                 "  -> {:<28} {:<7} {:<6} {:<10} {:<9} {:<7} {}",
                 addr,
-                forward_name(&svc.method),
+                forward_name(svc.method),
                 r.weight,
                 r.active_conns,
                 r.inactive_conns,
@@ -262,7 +268,7 @@ mod tests {
         let now = 1_800_000_000_000;
         let mut s = Snapshot::sample(now);
         let r = &mut s.ipvs.services[0].reals[1];
-        r.health = "down".into();
+        r.health = RealHealth::Down;
         r.in_table = false;
         r.last_check = Some(CheckResult {
             ok: false,

@@ -53,7 +53,7 @@ fn local_state(socket: &Path) -> LocalState {
                 vrrp: snapshot
                     .vrrp
                     .iter()
-                    .map(|v| (v.name.clone(), v.state.clone()))
+                    .map(|v| (v.name.clone(), v.state))
                     .collect(),
                 clock_jumps: Vec::new(),
             },

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::config::model::Console;
 use crate::control::command::{self, Confirmation};
 use crate::control::protocol::Command;
-use crate::engine::snapshot::{RealView, ServiceView, Snapshot, VrrpView};
+use crate::engine::snapshot::{RealView, ServiceView, Snapshot, VrrpState, VrrpView};
 use crate::tui::fmt;
 use crate::tui::keymap::{Action, Keymap, KeymapError};
 
@@ -482,7 +482,9 @@ impl App {
             Action::Priority => self.focus == Pane::Vrrp && self.selected_vrrp().is_some(),
             Action::Handover => {
                 self.focus == Pane::Vrrp
-                    && self.selected_vrrp().is_some_and(|v| v.state == "MASTER")
+                    && self
+                        .selected_vrrp()
+                        .is_some_and(|v| v.state == VrrpState::Master)
             }
             Action::Select => self.focus == Pane::Services && self.selected_service().is_some(),
             Action::SwitchDirector => self.config.directors > 1,

@@ -4,6 +4,7 @@
 //! cluster's new connections per second.
 
 use crate::snapshot::Snapshot;
+use crate::snapshot::VrrpState;
 use crate::tui::app::ConnectionState;
 
 /// One director, summed up.
@@ -15,8 +16,10 @@ pub struct ClusterRow {
     /// `connected`, `connecting`, `LOST 12s`.
     pub link: String,
     pub lost: bool,
-    /// `MASTER VI_1`, `BACKUP ×2`, or empty without VRRP.
+    /// `MASTER VI_1`, `MASTER 1/2`, or empty without VRRP.
     pub vrrp: String,
+    /// The state that styles it: the one instance's, or MASTER for a count of masters.
+    pub vrrp_state: Option<VrrpState>,
     /// `BGP 1/1 up`, or empty without `[bgp]`.
     pub bgp: String,
     pub bgp_ok: bool,
@@ -70,6 +73,7 @@ fn row(
         link,
         lost,
         vrrp: String::new(),
+        vrrp_state: None,
         bgp: String::new(),
         bgp_ok: true,
         announces: String::new(),
@@ -78,12 +82,13 @@ fn row(
         share: None,
     };
     let Some(s) = snap else { return r };
-    r.vrrp = match s.vrrp.as_slice() {
-        [] => String::new(),
-        [one] => format!("{} {}", one.state, one.name),
+    (r.vrrp, r.vrrp_state) = match s.vrrp.as_slice() {
+        [] => (String::new(), None),
+        [one] => (format!("{} {}", one.state, one.name), Some(one.state)),
         many => {
-            let masters = many.iter().filter(|v| v.state == "MASTER").count();
-            format!("MASTER {masters}/{}", many.len())
+            let masters = many.iter().filter(|v| v.state == VrrpState::Master).count();
+            let text = format!("MASTER {masters}/{}", many.len());
+            (text, Some(VrrpState::Master))
         }
     };
     if let Some(b) = &s.bgp {

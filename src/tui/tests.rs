@@ -11,7 +11,8 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::control::protocol::{Command, RealTarget};
 use crate::engine::snapshot::{
-    CheckResult, EventView, MasterHeard, Override, Snapshot, Transition,
+    CheckResult, EventKind, EventView, MasterHeard, Override, RealHealth, Snapshot, Transition,
+    VrrpState,
 };
 use crate::tui::app::{App, ConnectionState, ConsoleConfig, Dialog, Effect, Pane, StatusKind};
 use crate::tui::theme::Theme;
@@ -169,7 +170,7 @@ fn backup() -> Snapshot {
     s.host.hostname = "lvs-backup".into();
     s.host.router_id = Some("LVS_BACKUP".into());
     let v = &mut s.vrrp[0];
-    v.state = "BACKUP".into();
+    v.state = VrrpState::Backup;
     v.base_priority = 90;
     v.effective_priority = 90;
     v.holds_vips = false;
@@ -181,8 +182,8 @@ fn backup() -> Snapshot {
     v.adverts_in = 10_480;
     v.adverts_out = 35;
     v.last_transition = Some(Transition {
-        from: "MASTER".into(),
-        to: "BACKUP".into(),
+        from: VrrpState::Master,
+        to: VrrpState::Backup,
         reason: "higher priority advert (100) from 192.168.10.11".into(),
         at_ms: NOW - 2 * 3600 * 1000,
     });
@@ -192,18 +193,18 @@ fn backup() -> Snapshot {
 fn fault() -> Snapshot {
     let mut s = Snapshot::sample(NOW);
     let v = &mut s.vrrp[0];
-    v.state = "FAULT".into();
+    v.state = VrrpState::Fault;
     v.holds_vips = false;
     v.effective_priority = 0;
     v.last_transition = Some(Transition {
-        from: "MASTER".into(),
-        to: "FAULT".into(),
+        from: VrrpState::Master,
+        to: VrrpState::Fault,
         reason: "interface ens33 is down".into(),
         at_ms: NOW - 4000,
     });
     s.events.push(EventView {
         at_ms: NOW - 4000,
-        kind: "vrrp".into(),
+        kind: EventKind::Vrrp,
         subject: "VI_1".into(),
         message: "MASTER -> FAULT: interface ens33 is down".into(),
     });
@@ -213,7 +214,7 @@ fn fault() -> Snapshot {
 fn real_down() -> Snapshot {
     let mut s = Snapshot::sample(NOW);
     let r = &mut s.ipvs.services[0].reals[1];
-    r.health = "down".into();
+    r.health = RealHealth::Down;
     r.in_table = false;
     r.weight = 0;
     r.active_conns = 0;
@@ -227,7 +228,7 @@ fn real_down() -> Snapshot {
     });
     s.events.push(EventView {
         at_ms: NOW - 9000,
-        kind: "health".into(),
+        kind: EventKind::Health,
         subject: "TCP 192.168.10.100:80 -> 192.168.10.73:80".into(),
         message: "down: timeout after 3s (3 failures)".into(),
     });
@@ -262,7 +263,7 @@ fn draining() -> Snapshot {
     r.cps = 0.0;
     s.events.push(EventView {
         at_ms: NOW - 30_000,
-        kind: "operator".into(),
+        kind: EventKind::Operator,
         subject: "TCP 192.168.10.100:80 -> 192.168.10.72:80".into(),
         message: "alice: drain".into(),
     });
@@ -287,7 +288,7 @@ fn two_instances() -> Snapshot {
     let mut v2 = s.vrrp[0].clone();
     v2.name = "VI_2".into();
     v2.vrid = 52;
-    v2.state = "BACKUP".into();
+    v2.state = VrrpState::Backup;
     v2.holds_vips = false;
     v2.vips = vec!["192.168.10.101/24".into(), "192.168.10.102/24".into()];
     v2.base_priority = 100;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::snapshot::{RealHealth, VrrpState};
 use ratatui::style::{Color, Modifier, Style};
 
 /// The themes shipped in `themes/`, embedded.
@@ -295,21 +296,21 @@ impl Theme {
     }
 
     /// The style of a VRRP state name.
-    pub fn vrrp_state(&self, state: &str) -> Style {
+    pub fn vrrp_state(&self, state: VrrpState) -> Style {
         match state {
-            "MASTER" => self.master,
-            "BACKUP" => self.backup,
-            "FAULT" => self.fault,
-            _ => self.init,
+            VrrpState::Master => self.master,
+            VrrpState::Backup => self.backup,
+            VrrpState::Fault => self.fault,
+            VrrpState::Init => self.init,
         }
     }
 
     /// The style of a real server's health.
-    pub fn health(&self, health: &str) -> Style {
+    pub fn health(&self, health: RealHealth) -> Style {
         match health {
-            "up" => self.up,
-            "down" => self.down,
-            _ => self.unknown,
+            RealHealth::Up => self.up,
+            RealHealth::Down => self.down,
+            RealHealth::Unknown | RealHealth::Sorry => self.unknown,
         }
     }
 }

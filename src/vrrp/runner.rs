@@ -545,8 +545,8 @@ impl Runner {
                         user,
                     );
                     slot.last_transition = Some(Transition {
-                        from: from.to_string(),
-                        to: to.to_string(),
+                        from: (*from).into(),
+                        to: (*to).into(),
                         reason: reason.to_string(),
                         at_ms: now_ms(),
                     });

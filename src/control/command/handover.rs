@@ -1,7 +1,7 @@
 //! `handover`: a master instance gives its VIPs to a backup, make-before-break.
 
 use super::{Command, Confirmation, vrrp_lines};
-use crate::snapshot::VrrpView;
+use crate::snapshot::{VrrpState, VrrpView};
 
 pub fn describe(instance: &str) -> String {
     format!("hand over {instance} to a backup")
@@ -9,7 +9,7 @@ pub fn describe(instance: &str) -> String {
 
 /// The console's dialog, or why not: only a master hands over.
 pub fn confirm(v: &VrrpView) -> Result<Confirmation, String> {
-    if v.state != "MASTER" {
+    if v.state != VrrpState::Master {
         return Err(format!(
             "hand over: {} is {} here; only a MASTER can hand over",
             v.name, v.state

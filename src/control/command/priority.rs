@@ -2,7 +2,7 @@
 //! restarts), or the override cleared.
 
 use super::{Command, Confirmation, parse_clearable, vrrp_lines};
-use crate::snapshot::VrrpView;
+use crate::snapshot::{VrrpState, VrrpView};
 
 /// `N` (1-254), or `clear` / nothing to clear the override.
 pub fn parse(text: &str) -> Result<Option<u8>, String> {
@@ -42,11 +42,11 @@ pub fn confirm(v: &VrrpView, priority: Option<u8>) -> Confirmation {
     };
     lines.push(("change".into(), change));
     let note = match (&v.master_heard, priority) {
-        (Some(m), Some(p)) if v.state == "BACKUP" && p > m.priority => Some(format!(
+        (Some(m), Some(p)) if v.state == VrrpState::Backup && p > m.priority => Some(format!(
             "Above the master's {} ({}): this director takes over if it preempts.",
             m.priority, m.address
         )),
-        (_, Some(p)) if v.state == "MASTER" && p < v.effective_priority => Some(
+        (_, Some(p)) if v.state == VrrpState::Master && p < v.effective_priority => Some(
             "Lower than now: a backup with a higher priority takes over if it preempts.".into(),
         ),
         _ => None,

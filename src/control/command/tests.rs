@@ -1,5 +1,5 @@
 use super::*;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, VrrpState};
 
 const NOW: u64 = 1_800_000_000_000;
 
@@ -135,7 +135,7 @@ fn only_a_master_hands_over() {
         }
     );
     let mut backup = master.clone();
-    backup.state = "BACKUP".into();
+    backup.state = VrrpState::Backup;
     let err = handover::confirm(&backup).unwrap_err();
     assert!(err.contains("only a MASTER can hand over"), "{err}");
 }

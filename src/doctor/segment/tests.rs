@@ -1,4 +1,5 @@
 use super::*;
+use crate::snapshot::VrrpState;
 
 fn seed() -> Config {
     crate::lab::director_model(false).expect("the lab's configuration")
@@ -19,9 +20,9 @@ fn heard(src: &str, mac: Mac, priority: u8, vips: &[&str], count: u32) -> Heard 
     }
 }
 
-fn local(state: &str) -> LocalState {
+fn local(state: VrrpState) -> LocalState {
     LocalState {
-        vrrp: vec![("VI_1".into(), state.into())],
+        vrrp: vec![("VI_1".into(), state)],
         ..LocalState::default()
     }
 }
@@ -39,7 +40,7 @@ fn checks(r: &Report) -> Vec<&str> {
 #[test]
 fn a_backup_that_hears_its_master_is_fine() {
     let r = judged(
-        &local("BACKUP"),
+        &local(VrrpState::Backup),
         &[heard("10.10.10.71", MASTER_MAC, 100, &["10.10.10.100"], 3)],
     );
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
@@ -48,12 +49,15 @@ fn a_backup_that_hears_its_master_is_fine() {
 
 #[test]
 fn a_master_that_hears_no_one_is_fine() {
-    assert!(judged(&local("MASTER"), &[]).findings.is_empty());
+    assert!(judged(&local(VrrpState::Master), &[]).findings.is_empty());
 }
 
 #[test]
 fn a_backup_or_no_daemon_hearing_nothing_is_a_finding() {
-    assert_eq!(checks(&judged(&local("BACKUP"), &[])), ["no-master-heard"]);
+    assert_eq!(
+        checks(&judged(&local(VrrpState::Backup), &[])),
+        ["no-master-heard"]
+    );
     let r = judged(&LocalState::default(), &[]);
     assert_eq!(checks(&r), ["no-master-heard"]);
     assert!(r.findings[0].seen.contains("no lvsdeck daemon"));
@@ -62,18 +66,22 @@ fn a_backup_or_no_daemon_hearing_nothing_is_a_finding() {
 #[test]
 fn a_second_master_heard_steadily_is_a_split_brain() {
     let other = heard("10.10.10.70", BACKUP_MAC, 90, &["10.10.10.100"], 3);
-    let r = judged(&local("MASTER"), std::slice::from_ref(&other));
+    let r = judged(&local(VrrpState::Master), std::slice::from_ref(&other));
     assert_eq!(checks(&r), ["split-brain"]);
     assert_eq!(r.findings[0].host, "10.10.10.70 (02:77:00:00:00:70)");
     // One advert is a take-over under way, not yet two masters.
     let once = Heard { count: 1, ..other };
-    assert!(judged(&local("MASTER"), &[once]).findings.is_empty());
+    assert!(
+        judged(&local(VrrpState::Master), &[once])
+            .findings
+            .is_empty()
+    );
 }
 
 #[test]
 fn a_stopping_master_at_priority_zero_is_no_master() {
     let r = judged(
-        &local("BACKUP"),
+        &local(VrrpState::Backup),
         &[heard("10.10.10.71", MASTER_MAC, 0, &["10.10.10.100"], 1)],
     );
     assert_eq!(checks(&r), ["no-master-heard"]);
@@ -82,7 +90,7 @@ fn a_stopping_master_at_priority_zero_is_no_master() {
 #[test]
 fn our_vrid_with_other_addresses_is_a_conflict() {
     let r = judged(
-        &local("MASTER"),
+        &local(VrrpState::Master),
         &[heard(
             "10.10.10.5",
             [2, 0, 0, 0, 0, 5],
@@ -104,7 +112,7 @@ fn adverts_of_other_vrids_or_interfaces_are_not_ours() {
     let mut other_if = heard("10.10.10.6", [2, 0, 0, 0, 0, 6], 200, &["10.10.10.200"], 3);
     other_if.ifname = "eth1".into();
     assert!(
-        judged(&local("MASTER"), &[other_vrid, other_if])
+        judged(&local(VrrpState::Master), &[other_vrid, other_if])
             .findings
             .is_empty()
     );
@@ -122,14 +130,14 @@ fn adverts_are_grouped_by_sender() {
 fn the_split_brain_fix_points_at_the_deaf_director() {
     // Equal or lower priority heard: the other one is deaf.
     let other = heard("10.10.10.70", BACKUP_MAC, 90, &["10.10.10.100"], 3);
-    let r = judged(&local("MASTER"), std::slice::from_ref(&other));
+    let r = judged(&local(VrrpState::Master), std::slice::from_ref(&other));
     assert!(r.findings[0].fix.starts_with("10.10.10.70 does not hear"));
     // A higher priority heard and still master: this one is.
     let higher = Heard {
         priority: 150,
         ..other.clone()
     };
-    let r = judged(&local("MASTER"), &[higher]);
+    let r = judged(&local(VrrpState::Master), &[higher]);
     assert!(
         r.findings[0]
             .fix
@@ -149,7 +157,7 @@ fn the_split_brain_fix_points_at_the_deaf_director() {
     });
     judge(
         &seed(),
-        &local("MASTER"),
+        &local(VrrpState::Master),
         &[other],
         Duration::from_secs(3),
         &mut report,
@@ -166,7 +174,7 @@ fn silence_shorter_than_two_intervals_is_not_judged() {
     let mut report = Report::default();
     judge(
         &seed(),
-        &local("BACKUP"),
+        &local(VrrpState::Backup),
         &[],
         Duration::from_millis(1500),
         &mut report,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Core, Effect, Now};
 use crate::bgp::worker::{Plan, Report};
 use crate::bgp::{self, DirectorState};
-use crate::engine::snapshot::{BgpRouteView, BgpSessionView, BgpView, Override};
+use crate::engine::snapshot::{BgpRouteView, BgpSessionView, BgpView, EventKind, Override};
 
 /// The longest a stop waits for BIRD to take the withdrawal in, beyond `withdraw_wait`.
 const WITHDRAW_ANSWER: Duration = Duration::from_secs(10);
@@ -89,12 +89,12 @@ impl Core {
             .map(|(net, why)| format!("{}/{} {why}", net.addr, net.prefix))
             .collect();
         for change in changes {
-            self.log(now, "bgp", "routes", change);
+            self.log(now, EventKind::Bgp, "routes", change);
         }
         if removed && !before.is_empty() {
             self.log(
                 now,
-                "bgp",
+                EventKind::Bgp,
                 "routes",
                 "the [bgp] section is gone: every address withdrawn and taken off lo".into(),
             );
@@ -142,7 +142,7 @@ impl Core {
         }
         ours.last = Some(report);
         for s in said {
-            self.log(now, "bgp", "bird", s);
+            self.log(now, EventKind::Bgp, "bird", s);
         }
     }
 

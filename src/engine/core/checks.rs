@@ -2,7 +2,7 @@
 //! result and change does to the table, the event log and the notify scripts.
 
 use super::{Core, Effect, Now, check_plan};
-use crate::engine::snapshot::CheckResult;
+use crate::engine::snapshot::{CheckResult, EventKind};
 use crate::health::{Change, HealthEvent};
 use crate::ipvs::SockAddr;
 use crate::ipvs::table::{RealId, RealState};
@@ -30,7 +30,7 @@ impl Core {
                 // As keepalived: a tracking script that cannot run moves no priority.
                 let name = name.clone();
                 let said = format!("vrrp_script {name} cannot run, disabled: {}", e.message);
-                self.log(now, "vrrp", &name, said);
+                self.log(now, EventKind::Vrrp, &name, said);
                 continue;
             }
             let Some(id) = self
@@ -45,7 +45,12 @@ impl Core {
                 "check cannot run: {} check {}: {}",
                 e.kind, e.index, e.message
             );
-            self.log(now, "health", &subject(&id), format!("down: {message}"));
+            self.log(
+                now,
+                EventKind::Health,
+                &subject(&id),
+                format!("down: {message}"),
+            );
             self.last_check.insert(
                 id.clone(),
                 CheckResult {
@@ -86,7 +91,7 @@ impl Core {
                 tracing::warn!("{}: {}", subject(&id), r.message);
                 self.log(
                     now,
-                    "health",
+                    EventKind::Health,
                     &subject(&id),
                     format!(
                         "{}: the server keeps its state until a check can run (as keepalived)",
@@ -137,7 +142,7 @@ impl Core {
                 Change::Down { reason } => format!("down: {reason}"),
                 Change::Weight { from, to } => format!("weight {from} -> {to} (misc_dynamic)"),
             };
-            self.log(now, "health", &subject(&id), text);
+            self.log(now, EventKind::Health, &subject(&id), text);
         }
         if let Some(up) = went {
             self.health_changed_ms.insert(id.clone(), now.wall_ms);
@@ -154,7 +159,7 @@ impl Core {
                 Change::Down { reason } => (false, format!("vrrp_script {name} down: {reason}")),
                 Change::Weight { .. } => continue,
             };
-            self.log(now, "vrrp", name, said);
+            self.log(now, EventKind::Vrrp, name, said);
             self.effects.push_back(Effect::ScriptState {
                 name: name.to_string(),
                 up,

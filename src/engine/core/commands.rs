@@ -7,7 +7,7 @@ use super::{Answer, Core, Delegated, Effect, Now, Pending, Who};
 use crate::config::model::{Config, RealServer, VirtualServer};
 use crate::control::command;
 use crate::control::protocol::{Command, RealTarget};
-use crate::engine::snapshot::Override;
+use crate::engine::snapshot::{EventKind, Override};
 use crate::ipvs::table::{self, RealId, VsId};
 
 impl Core {
@@ -260,7 +260,7 @@ impl Core {
                     Ok(m) => m.clone(),
                     Err(m) => format!("reload refused: {m}"),
                 };
-                self.log(now, "daemon", "SIGHUP", said);
+                self.log(now, EventKind::Daemon, "SIGHUP", said);
             }
             Who::Operator { user, uid } => {
                 let what = command.describe();
@@ -277,7 +277,7 @@ impl Core {
                     Ok(m) => format!("{what}: {m} (uid {uid})"),
                     Err(m) => format!("{what}: refused: {m} (uid {uid})"),
                 };
-                self.log(now, "operator", user, said);
+                self.log(now, EventKind::Operator, user, said);
                 self.effects.push_back(Effect::Answer(result));
             }
         }

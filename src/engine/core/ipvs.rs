@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{Core, Now};
 use crate::engine::ipvs_worker::IpvsReport;
+use crate::engine::snapshot::EventKind;
 use crate::ipvs::{RateTracker, Stats};
 
 /// Applied IPVS changes logged as an event each; a larger batch is one event.
@@ -62,7 +63,7 @@ impl Core {
             );
             self.log(
                 now,
-                "ipvs",
+                EventKind::Ipvs,
                 "table",
                 format!(
                     "applied {} changes to the kernel's table, from `{first}` to `{last}` (each at debug level)",
@@ -71,26 +72,31 @@ impl Core {
             );
         } else {
             for op in &report.applied {
-                self.log(now, "ipvs", &op.service_key().to_string(), op.to_string());
+                self.log(
+                    now,
+                    EventKind::Ipvs,
+                    &op.service_key().to_string(),
+                    op.to_string(),
+                );
             }
         }
         for (op, e) in &report.failed {
             self.log(
                 now,
-                "ipvs",
+                EventKind::Ipvs,
                 &op.service_key().to_string(),
                 format!("FAILED {op}: {e}"),
             );
         }
         for op in &report.settings_applied {
-            self.log(now, "ipvs", "kernel", op.to_string());
+            self.log(now, EventKind::Ipvs, "kernel", op.to_string());
         }
         for (op, e) in &report.settings_failed {
-            self.log(now, "ipvs", "kernel", format!("FAILED {op}: {e}"));
+            self.log(now, EventKind::Ipvs, "kernel", format!("FAILED {op}: {e}"));
         }
         // Advice, not a change to the kernel: the "ipvs" kind is kept for what was applied.
         for note in &report.notes {
-            self.log(now, "daemon", "ipvs", note.clone());
+            self.log(now, EventKind::Daemon, "ipvs", note.clone());
         }
         self.drift_repairs += report.drift.len() as u64;
         if let Some(took) = report.apply_time {
@@ -99,7 +105,7 @@ impl Core {
         for d in &report.drift {
             self.log(
                 now,
-                "ipvs",
+                EventKind::Ipvs,
                 "table",
                 format!("changed outside lvsdeck, repaired: {d:?}"),
             );
@@ -121,7 +127,7 @@ impl Core {
             }
         }
         if let (Err(e), Some(Ok(_)) | None) = (&dump, self.last_dump.as_ref().map(|(_, d)| d)) {
-            self.log(now, "ipvs", "kernel", e.clone());
+            self.log(now, EventKind::Ipvs, "kernel", e.clone());
         }
         self.last_dump = Some((report.at, dump));
         if let Some(every) = report.dump_every {

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Core, Now};
 use crate::engine::operator_state::{OperatorState, PriorityEntry, RealEntry};
-use crate::engine::snapshot::Override;
+use crate::engine::snapshot::{EventKind, Override};
 use crate::ipvs::table::RealId;
 
 /// Entries of servers still configured into `into`; the others named in `dropped`.
@@ -41,7 +41,7 @@ impl Core {
                 tracing::error!("operator state not restored: {e}");
                 self.log(
                     now,
-                    "daemon",
+                    EventKind::Daemon,
                     "state",
                     format!("operator state NOT restored: {e}"),
                 );
@@ -97,7 +97,7 @@ impl Core {
             ));
         }
         tracing::info!("{msg}");
-        self.log(now, "daemon", "state", msg);
+        self.log(now, EventKind::Daemon, "state", msg);
     }
 
     /// What operators set now, in a stable order (the file diffs well).

@@ -344,7 +344,7 @@ impl Rig {
     fn effect(&mut self, effect: Effect) {
         let now = self.now();
         let seen = match effect {
-            Effect::Event(e) => Seen::Event(e.kind, e.subject, e.message),
+            Effect::Event(e) => Seen::Event(e.kind.to_string(), e.subject, e.message),
             Effect::Desired(table) => {
                 let report = ipvs_worker::pass(
                     &mut self.kernel,

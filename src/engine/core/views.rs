@@ -9,6 +9,7 @@ use crate::config::model::{ForwardMethod, RealServer, VirtualServer};
 use crate::engine::snapshot::*;
 use crate::ipvs::ServiceKey;
 use crate::ipvs::table::{self, RealId, VsId};
+use crate::snapshot::{Method, RealHealth};
 
 impl Core {
     pub(super) fn ipvs_view(&self, now: Now) -> IpvsView {
@@ -112,7 +113,7 @@ impl Core {
                     .and_then(|vs| vs.sorry_server.as_ref())
                     .is_some_and(|sorry| sorry.ip == d.dest.addr)
             {
-                view.health = "sorry".into();
+                view.health = RealHealth::Sorry;
                 view.configured_weight = view.weight;
             }
             reals.push(view);
@@ -131,9 +132,9 @@ impl Core {
                 || {
                     dests
                         .first()
-                        .map_or("-".into(), |d| d.dest.fwd.ipvsadm_name().to_string())
+                        .map_or(Method::Unknown, |d| fwd_method(d.dest.fwd))
                 },
-                |vs| method_name(vs.lvs_method).to_string(),
+                |vs| method_name(vs.lvs_method),
             ),
             persistence_s: service
                 .filter(|s| s.flags.0 & crate::ipvs::SvcFlags::PERSISTENT.0 != 0)
@@ -181,10 +182,10 @@ impl Core {
             configured_weight: cfg.map_or(0, |(_, rs)| rs.weight.max(0) as u32),
             in_table: dest.is_some(),
             health: match (cfg, state) {
-                (None, _) => "unknown".into(),
-                (Some(_), Some(s)) if !s.up => "down".into(),
-                (Some((vs, rs)), None) if vs.alpha && !rs.check.is_empty() => "unknown".into(),
-                (Some(_), _) => "up".into(),
+                (None, _) => RealHealth::Unknown,
+                (Some(_), Some(s)) if !s.up => RealHealth::Down,
+                (Some((vs, rs)), None) if vs.alpha && !rs.check.is_empty() => RealHealth::Unknown,
+                (Some(_), _) => RealHealth::Up,
             },
             last_check: id.as_ref().and_then(|id| self.last_check.get(id).cloned()),
             active_conns: dest.map_or(0, |d| u64::from(d.active_conns)),
@@ -213,11 +214,23 @@ fn ipvsadm_key(key: &ServiceKey) -> String {
     }
 }
 
-fn method_name(m: ForwardMethod) -> &'static str {
+fn method_name(m: ForwardMethod) -> Method {
     match m {
-        ForwardMethod::Dr => "DR",
-        ForwardMethod::Nat => "NAT",
-        ForwardMethod::Tun => "TUN",
+        ForwardMethod::Dr => Method::Dr,
+        ForwardMethod::Nat => Method::Nat,
+        ForwardMethod::Tun => Method::Tun,
+    }
+}
+
+/// A real server's forwarding as ipvsadm names it (a service lvsdeck does not own).
+fn fwd_method(fwd: crate::ipvs::Fwd) -> Method {
+    use crate::ipvs::Fwd;
+    match fwd {
+        Fwd::Masq => Method::Masq,
+        Fwd::Local => Method::Local,
+        Fwd::Tunnel => Method::Tunnel,
+        Fwd::Route => Method::Route,
+        Fwd::Bypass => Method::Bypass,
     }
 }
 

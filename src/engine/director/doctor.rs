@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::Director;
 use crate::doctor::clock::ClockWatch;
 use crate::doctor::{self, LocalState, Report};
-use crate::engine::snapshot::now_ms;
+use crate::engine::snapshot::{EventKind, now_ms};
 
 const FIRST_RUN: Duration = Duration::from_secs(10);
 const DEFAULT_EVERY: Duration = Duration::from_secs(300);
@@ -69,7 +69,7 @@ impl Director {
         let now = Instant::now();
         if let Some(jump) = self.doctor.clock.observe(now, SystemTime::now()) {
             self.log(
-                "daemon",
+                EventKind::Daemon,
                 "clock",
                 format!("the wall clock jumped by {jump} ms (VRRP timers are not affected)"),
             );
@@ -140,18 +140,18 @@ impl Director {
         for f in &report.findings {
             if !before.contains(&key(f)) {
                 self.log(
-                    "doctor",
+                    EventKind::Doctor,
                     &f.check,
                     format!("{}: {} — fix: {}", f.host, f.seen, f.fix),
                 );
             }
         }
         for (check, host, _) in before.difference(&after) {
-            self.log("doctor", check, format!("{host}: no longer found"));
+            self.log(EventKind::Doctor, check, format!("{host}: no longer found"));
         }
         if self.doctor.last.is_none() && report.findings.is_empty() {
             self.log(
-                "doctor",
+                EventKind::Doctor,
                 "checks",
                 format!("no finding ({} checks passed)", report.passed.len()),
             );

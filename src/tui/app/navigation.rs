@@ -69,13 +69,16 @@ impl App {
             Pane::Vrrp => (0..s.vrrp.len())
                 .filter(|&i| {
                     let v = &s.vrrp[i];
-                    m(&v.name) || m(&v.state) || m(&v.interface) || v.vips.iter().any(|x| m(x))
+                    m(&v.name)
+                        || m(v.state.as_str())
+                        || m(&v.interface)
+                        || v.vips.iter().any(|x| m(x))
                 })
                 .collect(),
             Pane::Services => (0..s.ipvs.services.len())
                 .filter(|&i| {
                     let v = &s.ipvs.services[i];
-                    m(&v.key) || m(&v.scheduler) || m(&v.method)
+                    m(&v.key) || m(&v.scheduler) || m(v.method.as_str())
                 })
                 .collect(),
             Pane::Reals => match self.selected_service_index() {
@@ -87,7 +90,9 @@ impl App {
                             let r = &reals[i];
                             buf.clear();
                             fmt::push_endpoint(&mut buf, &r.address, r.port);
-                            m(&buf) || m(&r.health) || (r.drain.is_some() && m("drained draining"))
+                            m(&buf)
+                                || m(r.health.as_str())
+                                || (r.drain.is_some() && m("drained draining"))
                         })
                         .collect()
                 }
@@ -96,7 +101,7 @@ impl App {
             Pane::Events => (0..s.events.len())
                 .filter(|&i| {
                     let e = &s.events[i];
-                    m(&e.kind) || m(&e.subject) || m(&e.message)
+                    m(e.kind.as_str()) || m(&e.subject) || m(&e.message)
                 })
                 .collect(),
         };

@@ -49,8 +49,8 @@ pub fn render(buf: &mut Buffer, area: Rect, rows: &[ClusterRow], theme: &Theme) 
         cell(buf, x[0], y, w[0], false, &s, name_style);
         let link_style = if r.lost { theme.lost } else { theme.dim };
         cell(buf, x[1], y, w[1], false, &r.link, link_style);
-        let state = r.vrrp.split_whitespace().next().unwrap_or("");
-        cell(buf, x[2], y, w[2], false, &r.vrrp, theme.vrrp_state(state));
+        let state_style = r.vrrp_state.map_or(theme.init, |s| theme.vrrp_state(s));
+        cell(buf, x[2], y, w[2], false, &r.vrrp, state_style);
         let bgp_style = if r.bgp_ok { theme.up } else { theme.down };
         cell(buf, x[3], y, w[3], false, &r.bgp, bgp_style);
         let announce_style = if r.announces.starts_with("announces") {

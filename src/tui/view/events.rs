@@ -7,6 +7,7 @@ use ratatui::text::Span;
 
 use super::{Col, cell, col, fit, pane, put, put_spans, xs};
 use crate::engine::snapshot::EventView;
+use crate::snapshot::EventKind;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -20,14 +21,14 @@ const COLS: [Col; 4] = [
 const FLEX: usize = 3;
 
 fn kind_style(e: &EventView, theme: &Theme) -> Style {
-    match e.kind.as_str() {
-        "vrrp" => theme.title,
-        "health" if e.message.starts_with("down") => theme.down,
-        "health" => theme.up,
-        "operator" => theme.warn,
-        "daemon" => theme.dim,
-        "ipvs" => theme.backup,
-        _ => theme.base,
+    match e.kind {
+        EventKind::Vrrp => theme.title,
+        EventKind::Health if e.message.starts_with("down") => theme.down,
+        EventKind::Health => theme.up,
+        EventKind::Operator => theme.warn,
+        EventKind::Daemon => theme.dim,
+        EventKind::Ipvs => theme.backup,
+        EventKind::Bgp | EventKind::Doctor => theme.base,
     }
 }
 
@@ -101,7 +102,15 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             &fmt::ago(e.at_ms, now_ms),
             theme.dim,
         );
-        cell(buf, x[1], y, w[1], false, &e.kind, kind_style(e, theme));
+        cell(
+            buf,
+            x[1],
+            y,
+            w[1],
+            false,
+            e.kind.as_str(),
+            kind_style(e, theme),
+        );
         cell(buf, x[2], y, w[2], false, &e.subject, theme.base);
         cell(buf, x[3], y, w[3], false, &e.message, theme.base);
     }

@@ -7,20 +7,26 @@ use ratatui::style::Style;
 use ratatui::text::Span;
 
 use super::{put, put_right, put_spans};
+use crate::snapshot::VrrpState;
 use crate::tui::app::{App, ConnectionState};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 
 /// The director's role from its VRRP instances: the one state they share, or a count of each.
-pub fn role(app: &App) -> (String, &'static str) {
+pub fn role(app: &App) -> (String, Option<VrrpState>) {
     let v = &app.snapshot().vrrp;
     if v.is_empty() {
-        return ("no VRRP".into(), "");
+        return ("no VRRP".into(), None);
     }
-    let states = ["MASTER", "BACKUP", "FAULT", "INIT"];
-    let n = |s: &str| v.iter().filter(|x| x.state == s).count();
-    if let Some(s) = states.iter().find(|s| n(s) == v.len()) {
-        return ((*s).into(), s);
+    let states = [
+        VrrpState::Master,
+        VrrpState::Backup,
+        VrrpState::Fault,
+        VrrpState::Init,
+    ];
+    let n = |s: VrrpState| v.iter().filter(|x| x.state == s).count();
+    if let Some(s) = states.iter().find(|s| n(**s) == v.len()) {
+        return (s.as_str().into(), Some(*s));
     }
     let mut parts = Vec::new();
     for s in states {
@@ -29,8 +35,12 @@ pub fn role(app: &App) -> (String, &'static str) {
             parts.push(format!("{k} {s}"));
         }
     }
-    let worst = if n("FAULT") > 0 { "FAULT" } else { "INIT" };
-    (format!("MIXED ({})", parts.join(", ")), worst)
+    let worst = if n(VrrpState::Fault) > 0 {
+        VrrpState::Fault
+    } else {
+        VrrpState::Init
+    };
+    (format!("MIXED ({})", parts.join(", ")), Some(worst))
 }
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u64) {
@@ -65,13 +75,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         let (role, state) = role(app);
         let oldest = snap.vrrp.iter().map(|v| v.refreshed_at_ms).min();
         let stale = oldest.is_some_and(|at| app.is_stale(at, now_ms));
-        let role_style = if state.is_empty() {
-            on(theme.dim)
-        } else if stale {
-            on(theme.stale)
-        } else {
+        let role_style = match state {
+            None => on(theme.dim),
+            Some(_) if stale => on(theme.stale),
             // The role on the header's background: reversed to stand out.
-            on(theme.vrrp_state(state)).add_modifier(ratatui::style::Modifier::REVERSED)
+            Some(state) => {
+                on(theme.vrrp_state(state)).add_modifier(ratatui::style::Modifier::REVERSED)
+            }
         };
         let mark = if stale { "?" } else { "" };
         l1.push(Span::styled(format!(" {role}{mark} "), role_style));

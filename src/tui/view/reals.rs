@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Span;
 
 use super::{Col, age_span, cell, col, fit, headings, pane, put, put_spans, select_row, xs};
+use crate::snapshot::RealHealth;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -179,11 +180,11 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         let _ = write!(s, "{}", r.configured_weight);
         cell(buf, x[2], y, w[2], true, &s, theme.dim);
 
-        let (htext, hstyle) = match r.health.as_str() {
-            "up" => ("up", theme.up),
-            "down" => ("DOWN", theme.down),
-            "sorry" => ("sorry", theme.unknown),
-            _ => ("?", theme.unknown),
+        let (htext, hstyle) = match r.health {
+            RealHealth::Up => ("up", theme.up),
+            RealHealth::Down => ("DOWN", theme.down),
+            RealHealth::Sorry => ("sorry", theme.unknown),
+            RealHealth::Unknown => ("?", theme.unknown),
         };
         cell(
             buf,

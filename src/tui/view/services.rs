@@ -123,7 +123,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         let y = inner.y + 1 + k as u16;
         cell(buf, x[0], y, w[0], false, &v.key, theme.base);
         cell(buf, x[1], y, w[1], false, &v.scheduler, theme.dim);
-        cell(buf, x[2], y, w[2], false, &v.method, theme.dim);
+        cell(buf, x[2], y, w[2], false, v.method.as_str(), theme.dim);
         s.clear();
         let _ = write!(s, "{}/{} up", c.up, c.total);
         if c.draining + c.drained > 0 {

@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Span;
 
 use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, xs};
+use crate::snapshot::VrrpState;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -136,10 +137,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         let state_style = if stale {
             theme.stale
         } else {
-            theme.vrrp_state(&v.state)
+            theme.vrrp_state(v.state)
         };
         s.clear();
-        s.push_str(&v.state);
+        s.push_str(v.state.as_str());
         if stale {
             s.push('?');
         }
@@ -177,7 +178,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         cell(buf, x[4], y, w[4], false, &s, prio_style);
         s.clear();
         match &v.master_heard {
-            _ if v.state == "MASTER" => s.push_str("(this director)"),
+            _ if v.state == VrrpState::Master => s.push_str("(this director)"),
             Some(m) => {
                 let _ = write!(
                     s,
@@ -190,9 +191,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             None => s.push('—'),
         }
         let heard_style = match &v.master_heard {
-            Some(m) if v.state != "MASTER" && app.is_stale(m.at_ms, now_ms) => theme.stale,
+            Some(m) if v.state != VrrpState::Master && app.is_stale(m.at_ms, now_ms) => theme.stale,
             _ => {
-                if v.state == "MASTER" {
+                if v.state == VrrpState::Master {
                     theme.dim
                 } else {
                     val

@@ -156,7 +156,7 @@ impl Runner {
                     interface: s.cfg.interface.clone(),
                     vrid: s.cfg.virtual_router_id,
                     version: s.cfg.version,
-                    state: s.inst.state().to_string(),
+                    state: s.inst.state().into(),
                     effective_priority: s.inst.effective_priority(),
                     base_priority: s.cfg.priority,
                     priority_override: s.priority_override.clone(),
