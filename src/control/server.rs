@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::protocol::{MAX_REQUEST_BYTES, Request, Response};
 use crate::engine::director::{CommandRequest, Handles};
-use crate::engine::snapshot::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// Where the socket is and who may use it.
 #[derive(Debug, Clone)]

@@ -86,7 +86,7 @@ pub async fn run(target: SocketAddr, rate: u32, duration: Duration, status_path:
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let mut s = status.lock().expect("status lock").clone();
-                s.updated_at_ms = crate::engine::snapshot::now_ms();
+                s.updated_at_ms = crate::snapshot::now_ms();
                 let tmp = path.with_extension("tmp");
                 if std::fs::write(&tmp, serde_json::to_vec(&s).expect("serializable")).is_ok() {
                     let _ = std::fs::rename(&tmp, &path);
@@ -109,7 +109,7 @@ pub async fn run(target: SocketAddr, rate: u32, duration: Duration, status_path:
         };
         status.lock().expect("status lock").sent += 1;
         let status = status.clone();
-        let sent_at_ms = crate::engine::snapshot::now_ms();
+        let sent_at_ms = crate::snapshot::now_ms();
         tokio::spawn(async move {
             let result = one_request(target, Duration::from_secs(2)).await;
             let mut s = status.lock().expect("status lock");
@@ -123,7 +123,7 @@ pub async fn run(target: SocketAddr, rate: u32, duration: Duration, status_path:
                 Err(e) => {
                     s.failed += 1;
                     s.last_error = Some(e);
-                    s.last_error_at_ms = crate::engine::snapshot::now_ms();
+                    s.last_error_at_ms = crate::snapshot::now_ms();
                 }
             }
             drop(permit);

@@ -182,7 +182,7 @@ async fn one_flow(target: SocketAddr, interval: Duration, slot: Arc<Mutex<Vec<Fl
     for seq in 0u64.. {
         tick.tick().await;
         let sent = Instant::now();
-        let sent_ms = crate::engine::snapshot::now_ms();
+        let sent_ms = crate::snapshot::now_ms();
         let mut back = [0u8; 8];
         let exchange = async {
             stream.get_mut().write_all(&seq.to_be_bytes()).await?;
@@ -235,7 +235,7 @@ pub async fn run(target: SocketAddr, count: usize, interval: Duration, status: P
             target: target.to_string(),
             interval_ms: interval.as_millis() as u64,
             flows: flows.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            updated_at_ms: crate::engine::snapshot::now_ms(),
+            updated_at_ms: crate::snapshot::now_ms(),
         };
         let tmp = status.with_extension("tmp");
         if std::fs::write(&tmp, serde_json::to_vec(&s).unwrap_or_default()).is_ok() {

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::config::model::Console;
 use crate::control::command::{self, Confirmation};
 use crate::control::protocol::Command;
-use crate::engine::snapshot::{RealView, ServiceView, Snapshot, VrrpState, VrrpView};
+use crate::snapshot::{RealView, ServiceView, Snapshot, VrrpState, VrrpView};
 use crate::tui::fmt;
 use crate::tui::keymap::{Action, Keymap, KeymapError};
 

@@ -10,7 +10,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::control::protocol::{Command, RealTarget};
-use crate::engine::snapshot::{
+use crate::snapshot::{
     CheckResult, EventKind, EventView, MasterHeard, Override, RealHealth, Snapshot, Transition,
     VrrpState,
 };
@@ -1046,3 +1046,4 @@ fn actions_on_a_stale_view_are_refused_as_stale() {
 mod bfd;
 mod bgp;
 mod doctor;
+mod panes;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Col, cell, col, fit, headings, xs};
+use super::{Col, Table, col};
 use crate::snapshot::BfdView;
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -37,13 +37,12 @@ pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme,
     if area.height < 2 || sessions.is_empty() {
         return;
     }
-    let w = fit(&COLS, area.width, FLEX, u16::MAX);
-    let x = xs(area.x, &w);
-    headings(buf, area.y, &COLS, &w, &x, theme);
+    let t = Table::new(&COLS, area.x, area.width, FLEX, u16::MAX, &[]);
+    t.head(buf, area.y, &COLS, theme);
     let mut s = String::with_capacity(48);
     for (k, b) in sessions.iter().take(area.height as usize - 1).enumerate() {
         let y = area.y + 1 + k as u16;
-        cell(buf, x[0], y, w[0], false, &b.name, theme.base);
+        t.cell(buf, 0, y, false, &b.name, theme.base);
         let style = match b.state.as_str() {
             "Up" => theme.up,
             "Down" => theme.down,
@@ -54,8 +53,8 @@ pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme,
         if b.error.is_some() {
             s.push('!');
         }
-        cell(buf, x[1], y, w[1], false, &s, style);
-        cell(buf, x[2], y, w[2], false, &b.peer.to_string(), theme.dim);
+        t.cell(buf, 1, y, false, &s, style);
+        t.cell(buf, 2, y, false, &b.peer.to_string(), theme.dim);
         s.clear();
         let _ = write!(
             s,
@@ -64,7 +63,7 @@ pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme,
             ms(b.min_rx_us),
             b.multiplier
         );
-        cell(buf, x[3], y, w[3], false, &s, theme.base);
+        t.cell(buf, 3, y, false, &s, theme.base);
         s.clear();
         if b.remote_multiplier > 0 {
             let _ = write!(
@@ -77,13 +76,13 @@ pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme,
         } else {
             s.push('—');
         }
-        cell(buf, x[4], y, w[4], false, &s, theme.dim);
+        t.cell(buf, 4, y, false, &s, theme.dim);
         s.clear();
         match b.detection_us {
             Some(d) => s.push_str(&ms(d)),
             None => s.push('—'),
         }
-        cell(buf, x[5], y, w[5], true, &s, theme.base);
+        t.cell(buf, 5, y, true, &s, theme.base);
         s.clear();
         if let Some(e) = &b.error {
             s.push_str(e);
@@ -98,7 +97,7 @@ pub fn render(buf: &mut Buffer, area: Rect, sessions: &[BfdView], theme: &Theme,
         } else {
             theme.dim
         };
-        cell(buf, x[6], y, w[6], false, &s, last_style);
+        t.cell(buf, 6, y, false, &s, last_style);
     }
 }
 

@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Col, cell, col, fit, headings, put, xs};
+use super::{Col, Table, col, put};
 use crate::snapshot::BgpView;
 use crate::tui::theme::Theme;
 
@@ -28,23 +28,22 @@ pub fn render(buf: &mut Buffer, area: Rect, bgp: &BgpView, theme: &Theme) {
     if area.height < 2 {
         return;
     }
-    let w = fit(&COLS, area.width, FLEX, u16::MAX);
-    let x = xs(area.x, &w);
-    headings(buf, area.y, &COLS, &w, &x, theme);
+    let t = Table::new(&COLS, area.x, area.width, FLEX, u16::MAX, &[]);
+    t.head(buf, area.y, &COLS, theme);
     let last = area.y + area.height - 1;
     for (y, s) in (area.y + 1..last).zip(bgp.sessions.iter().take(MAX_SESSIONS)) {
-        cell(buf, x[0], y, w[0], false, &s.name, theme.base);
+        t.cell(buf, 0, y, false, &s.name, theme.base);
         let style = if s.established { theme.up } else { theme.down };
-        cell(buf, x[1], y, w[1], false, &s.state, style);
+        t.cell(buf, 1, y, false, &s.state, style);
         let router = format!(
             "{} AS{}{}",
             s.neighbor,
             s.remote_as,
             if s.bfd { " bfd" } else { "" }
         );
-        cell(buf, x[2], y, w[2], false, &router, theme.dim);
-        cell(buf, x[3], y, w[3], false, &s.info, style);
-        cell(buf, x[4], y, w[4], false, &s.since, theme.dim);
+        t.cell(buf, 2, y, false, &router, theme.dim);
+        t.cell(buf, 3, y, false, &s.info, style);
+        t.cell(buf, 4, y, false, &s.since, theme.dim);
     }
     let (text, trouble) = announcements(bgp);
     let style = match trouble {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Col, cell, col, fit, headings, xs};
+use super::{Col, Table, col};
 use crate::tui::cluster::ClusterRow;
 use crate::tui::theme::Theme;
 
@@ -36,9 +36,15 @@ pub fn render(buf: &mut Buffer, area: Rect, rows: &[ClusterRow], theme: &Theme) 
     if area.height < 2 || rows.is_empty() {
         return;
     }
-    let w = fit(&COLS, area.width.saturating_sub(1), FLEX, u16::MAX);
-    let x = xs(area.x + 1, &w);
-    headings(buf, area.y, &COLS, &w, &x, theme);
+    let t = Table::new(
+        &COLS,
+        area.x + 1,
+        area.width.saturating_sub(1),
+        FLEX,
+        u16::MAX,
+        &[],
+    );
+    t.head(buf, area.y, &COLS, theme);
     let mut s = String::with_capacity(32);
     for (k, r) in rows.iter().take(area.height as usize - 1).enumerate() {
         let y = area.y + 1 + k as u16;
@@ -46,25 +52,25 @@ pub fn render(buf: &mut Buffer, area: Rect, rows: &[ClusterRow], theme: &Theme) 
         s.push_str(if r.shown { "▶ " } else { "  " });
         s.push_str(&r.name);
         let name_style = if r.shown { theme.title } else { theme.base };
-        cell(buf, x[0], y, w[0], false, &s, name_style);
+        t.cell(buf, 0, y, false, &s, name_style);
         let link_style = if r.lost { theme.lost } else { theme.dim };
-        cell(buf, x[1], y, w[1], false, &r.link, link_style);
+        t.cell(buf, 1, y, false, &r.link, link_style);
         let state_style = r.vrrp_state.map_or(theme.init, |s| theme.vrrp_state(s));
-        cell(buf, x[2], y, w[2], false, &r.vrrp, state_style);
+        t.cell(buf, 2, y, false, &r.vrrp, state_style);
         let bgp_style = if r.bgp_ok { theme.up } else { theme.down };
-        cell(buf, x[3], y, w[3], false, &r.bgp, bgp_style);
+        t.cell(buf, 3, y, false, &r.bgp, bgp_style);
         let announce_style = if r.announces.starts_with("announces") {
             theme.base
         } else {
             theme.warn
         };
-        cell(buf, x[4], y, w[4], false, &r.announces, announce_style);
+        t.cell(buf, 4, y, false, &r.announces, announce_style);
         s.clear();
         let _ = write!(s, "{}", r.active_conns);
-        cell(buf, x[5], y, w[5], true, &s, theme.base);
+        t.cell(buf, 5, y, true, &s, theme.base);
         s.clear();
         let _ = write!(s, "{:.1}", r.cps);
-        cell(buf, x[6], y, w[6], true, &s, theme.base);
+        t.cell(buf, 6, y, true, &s, theme.base);
         s.clear();
         match r.share {
             Some(p) => {
@@ -72,6 +78,6 @@ pub fn render(buf: &mut Buffer, area: Rect, rows: &[ClusterRow], theme: &Theme) 
             }
             None => s.push('—'),
         }
-        cell(buf, x[7], y, w[7], true, &s, theme.dim);
+        t.cell(buf, 7, y, true, &s, theme.dim);
     }
 }

@@ -5,9 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 
-use super::{Col, cell, col, fit, pane, put, put_spans, xs};
-use crate::engine::snapshot::EventView;
+use super::{Col, Table, col, pane, put, put_spans, rows};
 use crate::snapshot::EventKind;
+use crate::snapshot::EventView;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -87,31 +87,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, x0, inner.y, tw, msg, theme.dim);
         return;
     }
-    let w = fit(&COLS, tw, FLEX, u16::MAX);
-    let x = xs(x0, &w);
-    let (start, end) = app.window(Pane::Events, inner.height as usize);
-    for (k, pos) in (start..end).enumerate() {
-        let e = &snap.events[app.row(Pane::Events, pos)];
-        let y = inner.y + k as u16;
-        cell(
-            buf,
-            x[0],
-            y,
-            w[0],
-            true,
-            &fmt::ago(e.at_ms, now_ms),
-            theme.dim,
-        );
-        cell(
-            buf,
-            x[1],
-            y,
-            w[1],
-            false,
-            e.kind.as_str(),
-            kind_style(e, theme),
-        );
-        cell(buf, x[2], y, w[2], false, &e.subject, theme.base);
-        cell(buf, x[3], y, w[3], false, &e.message, theme.base);
+    let t = Table::new(&COLS, x0, tw, FLEX, u16::MAX, &[]);
+    for (y, i, _) in rows(app, Pane::Events, inner.y, inner.height as usize) {
+        let e = &snap.events[i];
+        t.cell(buf, 0, y, true, &fmt::ago(e.at_ms, now_ms), theme.dim);
+        t.cell(buf, 1, y, false, e.kind.as_str(), kind_style(e, theme));
+        t.cell(buf, 2, y, false, &e.subject, theme.base);
+        t.cell(buf, 3, y, false, &e.message, theme.base);
     }
 }

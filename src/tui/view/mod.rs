@@ -13,6 +13,9 @@ mod keybar;
 mod reals;
 mod services;
 mod status;
+mod table;
+
+pub(crate) use table::{Table, rows};
 mod vrrp;
 
 use ratatui::Frame;
@@ -37,6 +40,25 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, now_ms: u64) {
     let area = frame.area();
     let buf = frame.buffer_mut();
     render(buf, area, app, theme, now_ms);
+}
+
+/// One list pane alone in `area` (each pane's own snapshot tests).
+#[cfg(test)]
+pub(crate) fn render_pane(
+    pane: Pane,
+    buf: &mut Buffer,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    now_ms: u64,
+) {
+    buf.set_style(area, theme.base);
+    match pane {
+        Pane::Vrrp => vrrp::render(buf, area, app, theme, now_ms),
+        Pane::Services => services::render(buf, area, app, theme, now_ms),
+        Pane::Reals => reals::render(buf, area, app, theme, now_ms),
+        Pane::Events => events::render(buf, area, app, theme, now_ms),
+    }
 }
 
 /// [`draw`] into any buffer area (used by the tests and the benchmark as well).
@@ -204,6 +226,7 @@ pub(crate) fn put_spans(buf: &mut Buffer, x: u16, y: u16, w: u16, spans: &[Span<
 
 /// A table column: its heading, natural width, and when it goes on a narrow screen (0: never;
 /// the highest number goes first).
+#[derive(Clone, Copy)]
 pub(crate) struct Col {
     pub title: &'static str,
     pub width: u16,

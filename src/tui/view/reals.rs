@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, col, fit, headings, pane, put, put_spans, select_row, xs};
+use super::{Col, Table, age_span, col, pane, put, put_spans, rows, select_row};
 use crate::snapshot::RealHealth;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
@@ -105,7 +105,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         return;
     }
     let (x0, tw) = (inner.x + 1, inner.width - 1);
-    let rows = inner.height as usize - 1;
+    let lines = inner.height as usize - 1;
     if len == 0 {
         let msg = if svc.reals.is_empty() {
             "this service has no real servers"
@@ -115,7 +115,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, x0, inner.y + 1, tw, msg, theme.dim);
         return;
     }
-    let (start, end) = app.window(Pane::Reals, rows);
+    let (start, end) = app.window(Pane::Reals, lines);
 
     // Size the address column to the rows in view; hide the operator column when nobody
     // has drained or re-weighted anything in this service.
@@ -133,15 +133,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         operator |= r.weight_override.is_some() || r.drain.is_some();
     }
     cols[0].width = addr_w.min(45) as u16;
-    if !operator {
-        cols[OPERATOR].width = 0;
-    }
-    let mut w = fit(&cols, tw, FLEX, 32);
-    if !operator {
-        w[OPERATOR] = 0;
-    }
-    let x = xs(x0, &w);
-    headings(buf, inner.y, &cols, &w, &x, theme);
+    let hidden: &[usize] = if operator { &[] } else { &[OPERATOR] };
+    let t = Table::new(&cols, x0, tw, FLEX, 32, hidden);
+    t.head(buf, inner.y, &cols, theme);
 
     let stale = app.is_overdue(
         snap.ipvs.refreshed_at_ms,
@@ -151,13 +145,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     let val = if stale { theme.stale } else { theme.base };
     let focused = app.focus() == Pane::Reals && app.dialog().is_none();
     let mut s = String::with_capacity(64);
-    for (k, pos) in (start..end).enumerate() {
-        let r = &svc.reals[app.row(Pane::Reals, pos)];
-        let y = inner.y + 1 + k as u16;
+    for (y, i, selected) in rows(app, Pane::Reals, inner.y + 1, lines) {
+        let r = &svc.reals[i];
         s.clear();
         fmt::push_endpoint(&mut s, &r.address, r.port);
         let addr_style = if r.in_table { theme.base } else { theme.dim };
-        cell(buf, x[0], y, w[0], false, &s, addr_style);
+        t.cell(buf, 0, y, false, &s, addr_style);
 
         s.clear();
         let _ = write!(s, "{}", r.weight);
@@ -175,10 +168,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             val
         };
-        cell(buf, x[1], y, w[1], true, &s, wstyle);
+        t.cell(buf, 1, y, true, &s, wstyle);
         s.clear();
         let _ = write!(s, "{}", r.configured_weight);
-        cell(buf, x[2], y, w[2], true, &s, theme.dim);
+        t.cell(buf, 2, y, true, &s, theme.dim);
 
         let (htext, hstyle) = match r.health {
             RealHealth::Up => ("up", theme.up),
@@ -186,11 +179,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             RealHealth::Sorry => ("sorry", theme.unknown),
             RealHealth::Unknown => ("?", theme.unknown),
         };
-        cell(
+        t.cell(
             buf,
-            x[3],
+            3,
             y,
-            w[3],
             false,
             htext,
             if stale { theme.stale } else { hstyle },
@@ -215,40 +207,24 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             Some(_) => theme.dim,
             None => theme.unknown,
         };
-        cell(buf, x[4], y, w[4], false, &s, cstyle);
+        t.cell(buf, 4, y, false, &s, cstyle);
 
-        cell(
-            buf,
-            x[5],
-            y,
-            w[5],
-            true,
-            &fmt::si(r.active_conns as f64),
-            val,
-        );
-        cell(
-            buf,
-            x[6],
-            y,
-            w[6],
-            true,
-            &fmt::si(r.inactive_conns as f64),
-            val,
-        );
-        cell(buf, x[7], y, w[7], true, &fmt::si(r.cps), val);
-        if w[TREND] > 0 {
+        t.cell(buf, 5, y, true, &fmt::si(r.active_conns as f64), val);
+        t.cell(buf, 6, y, true, &fmt::si(r.inactive_conns as f64), val);
+        t.cell(buf, 7, y, true, &fmt::si(r.cps), val);
+        if t.w[TREND] > 0 {
             sparkline(
                 buf,
-                x[TREND],
+                t.x[TREND],
                 y,
-                w[TREND],
+                t.w[TREND],
                 &r.cps_history,
                 if stale { theme.stale } else { theme.up },
             );
         }
-        cell(buf, x[9], y, w[9], true, &fmt::rate(r.in_bps), val);
+        t.cell(buf, 9, y, true, &fmt::rate(r.in_bps), val);
 
-        if w[OPERATOR] > 0 {
+        if t.w[OPERATOR] > 0 {
             s.clear();
             let ostyle = if let Some(d) = &r.drain {
                 if r.active_conns > 0 {
@@ -264,9 +240,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             } else {
                 theme.dim
             };
-            cell(buf, x[OPERATOR], y, w[OPERATOR], false, &s, ostyle);
+            t.cell(buf, OPERATOR, y, false, &s, ostyle);
         }
-        if pos == app.selected(Pane::Reals) {
+        if selected {
             select_row(buf, inner, y, focused, theme);
         }
     }

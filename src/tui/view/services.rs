@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, wrap_at, xs};
+use super::{Col, Table, age_span, col, pane, put, rows, select_row, wrap_at};
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -98,10 +98,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         height: inner.bottom() - top,
         ..inner
     };
-    let w = fit(&COLS, tw, FLEX, u16::MAX);
-    let x = xs(x0, &w);
-    headings(buf, inner.y, &COLS, &w, &x, theme);
-    let rows = inner.height as usize - 1;
+    let t = Table::new(&COLS, x0, tw, FLEX, u16::MAX, &[]);
+    t.head(buf, inner.y, &COLS, theme);
+    let lines = inner.height as usize - 1;
     if app.visible_len(Pane::Services) == 0 {
         let msg = if ipvs.services.is_empty() {
             "no virtual services in the table"
@@ -113,17 +112,14 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     }
     let stale = app.is_overdue(ipvs.refreshed_at_ms, ipvs.refresh_interval_ms, now_ms);
     let val = if stale { theme.stale } else { theme.base };
-    let (start, end) = app.window(Pane::Services, rows);
     let focused = app.focus() == Pane::Services && app.dialog().is_none();
     let mut s = String::with_capacity(64);
-    for (k, pos) in (start..end).enumerate() {
-        let i = app.row(Pane::Services, pos);
+    for (y, i, selected) in rows(app, Pane::Services, inner.y + 1, lines) {
         let v = &ipvs.services[i];
         let c = app.counts.get(i).copied().unwrap_or_default();
-        let y = inner.y + 1 + k as u16;
-        cell(buf, x[0], y, w[0], false, &v.key, theme.base);
-        cell(buf, x[1], y, w[1], false, &v.scheduler, theme.dim);
-        cell(buf, x[2], y, w[2], false, v.method.as_str(), theme.dim);
+        t.cell(buf, 0, y, false, &v.key, theme.base);
+        t.cell(buf, 1, y, false, &v.scheduler, theme.dim);
+        t.cell(buf, 2, y, false, v.method.as_str(), theme.dim);
         s.clear();
         let _ = write!(s, "{}/{} up", c.up, c.total);
         if c.draining + c.drained > 0 {
@@ -138,28 +134,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             theme.up
         };
-        cell(buf, x[3], y, w[3], false, &s, reals_style);
-        cell(
-            buf,
-            x[4],
-            y,
-            w[4],
-            true,
-            &fmt::si(v.active_conns as f64),
-            val,
-        );
-        cell(
-            buf,
-            x[5],
-            y,
-            w[5],
-            true,
-            &fmt::si(v.inactive_conns as f64),
-            val,
-        );
-        cell(buf, x[6], y, w[6], true, &fmt::si(v.cps), val);
-        cell(buf, x[7], y, w[7], true, &fmt::rate(v.in_bps), val);
-        cell(buf, x[8], y, w[8], true, &fmt::rate(v.out_bps), val);
+        t.cell(buf, 3, y, false, &s, reals_style);
+        t.cell(buf, 4, y, true, &fmt::si(v.active_conns as f64), val);
+        t.cell(buf, 5, y, true, &fmt::si(v.inactive_conns as f64), val);
+        t.cell(buf, 6, y, true, &fmt::si(v.cps), val);
+        t.cell(buf, 7, y, true, &fmt::rate(v.in_bps), val);
+        t.cell(buf, 8, y, true, &fmt::rate(v.out_bps), val);
         s.clear();
         if !v.quorum_up {
             s.push_str("QUORUM DOWN ");
@@ -175,8 +155,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             theme.dim
         };
-        cell(buf, x[9], y, w[9], false, s.trim_end(), note_style);
-        if pos == app.selected(Pane::Services) {
+        t.cell(buf, 9, y, false, s.trim_end(), note_style);
+        if selected {
             select_row(buf, inner, y, focused, theme);
         }
     }

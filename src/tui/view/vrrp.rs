@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, age_span, cell, col, fit, headings, pane, put, select_row, xs};
+use super::{Col, Table, age_span, col, pane, put, rows, select_row};
 use crate::snapshot::VrrpState;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
@@ -67,16 +67,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         .vrrp
         .iter()
         .any(|v| app.is_stale(v.refreshed_at_ms, now_ms));
-    let mut cols = COLS;
-    if !any_stale {
-        cols[AGE].width = 0;
-    }
-    let mut w = fit(&cols, tw, FLEX, u16::MAX);
-    if !any_stale {
-        w[AGE] = 0;
-    }
-    let x = xs(x0, &w);
-    headings(buf, inner.y, &cols, &w, &x, theme);
+    let hidden: &[usize] = if any_stale { &[] } else { &[AGE] };
+    let t = Table::new(&COLS, x0, tw, FLEX, u16::MAX, hidden);
+    t.head(buf, inner.y, &COLS, theme);
     // The BFD sessions take the pane's last lines (the layout made room for them).
     // The layout's rule: a heading and up to three sessions, below at least one instance.
     let wanted = super::bfd::rows(snap.bfd.len());
@@ -113,7 +106,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             theme,
         );
     }
-    let rows = (inner.height - bfd_rows - bgp_rows) as usize - 1;
+    let lines = (inner.height - bfd_rows - bgp_rows) as usize - 1;
     if app.visible_len(Pane::Vrrp) == 0 {
         let msg = if !app.has_snapshot() {
             "waiting for the first snapshot…"
@@ -125,15 +118,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, x0, inner.y + 1, tw, msg, theme.dim);
         return;
     }
-    let (start, end) = app.window(Pane::Vrrp, rows);
     let focused = app.focus() == Pane::Vrrp && app.dialog().is_none();
     let mut s = String::with_capacity(64);
-    for (k, pos) in (start..end).enumerate() {
-        let v = &snap.vrrp[app.row(Pane::Vrrp, pos)];
-        let y = inner.y + 1 + k as u16;
+    for (y, i, selected) in rows(app, Pane::Vrrp, inner.y + 1, lines) {
+        let v = &snap.vrrp[i];
         let stale = app.is_stale(v.refreshed_at_ms, now_ms);
         let val = if stale { theme.stale } else { theme.base };
-        cell(buf, x[0], y, w[0], false, &v.name, theme.base);
+        t.cell(buf, 0, y, false, &v.name, theme.base);
         let state_style = if stale {
             theme.stale
         } else {
@@ -144,10 +135,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         if stale {
             s.push('?');
         }
-        cell(buf, x[1], y, w[1], false, &s, state_style);
+        t.cell(buf, 1, y, false, &s, state_style);
         s.clear();
         let _ = write!(s, "{}/{}", v.interface, v.vrid);
-        cell(buf, x[2], y, w[2], false, &s, theme.dim);
+        t.cell(buf, 2, y, false, &s, theme.dim);
         s.clear();
         s.push_str(if v.holds_vips { "● " } else { "○ " });
         if let Some(first) = v.vips.first() {
@@ -157,7 +148,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             let _ = write!(s, " +{}", v.vips.len() - 1);
         }
         let vip_style = if v.holds_vips { val } else { theme.dim };
-        cell(buf, x[3], y, w[3], false, &s, vip_style);
+        t.cell(buf, 3, y, false, &s, vip_style);
         s.clear();
         match &v.priority_override {
             Some(_) => {
@@ -175,7 +166,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             val
         };
-        cell(buf, x[4], y, w[4], false, &s, prio_style);
+        t.cell(buf, 4, y, false, &s, prio_style);
         s.clear();
         match &v.master_heard {
             _ if v.state == VrrpState::Master => s.push_str("(this director)"),
@@ -200,7 +191,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
                 }
             }
         };
-        cell(buf, x[5], y, w[5], false, &s, heard_style);
+        t.cell(buf, 5, y, false, &s, heard_style);
         s.clear();
         let _ = write!(
             s,
@@ -208,7 +199,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
             fmt::si(v.adverts_in as f64),
             fmt::si(v.adverts_out as f64)
         );
-        cell(buf, x[6], y, w[6], true, &s, val);
+        t.cell(buf, 6, y, true, &s, val);
         s.clear();
         if v.handing_over {
             s.push_str("handing over… ");
@@ -231,13 +222,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             theme.base
         };
-        cell(buf, x[7], y, w[7], false, &s, tr_style);
+        t.cell(buf, 7, y, false, &s, tr_style);
         if stale {
             s.clear();
             s.push_str(&fmt::ago(v.refreshed_at_ms, now_ms));
-            cell(buf, x[AGE], y, w[AGE], true, &s, theme.stale);
+            t.cell(buf, AGE, y, true, &s, theme.stale);
         }
-        if pos == app.selected(Pane::Vrrp) {
+        if selected {
             select_row(buf, inner, y, focused, theme);
         }
     }
