@@ -46,6 +46,13 @@ fn press(app: &mut App, keys: &[KeyEvent]) -> Vec<Effect> {
     keys.iter().flat_map(|k| app.handle_key(*k, NOW)).collect()
 }
 
+/// Presses keys, then moves to Confirm and presses Enter.
+fn confirmed(app: &mut App, keys: &[KeyEvent]) -> Vec<Effect> {
+    let mut all = keys.to_vec();
+    all.extend([code(KeyCode::Right), code(KeyCode::Enter)]);
+    press(app, &all)
+}
+
 fn typed(app: &mut App, text: &str) -> Vec<Effect> {
     let keys: Vec<KeyEvent> = text.chars().map(ch).collect();
     press(app, &keys)
@@ -349,10 +356,7 @@ fn drain_goes_through_a_confirm_dialog_that_opens_on_cancel() {
     assert!(app.dialog().is_none());
 
     // Reopen, move to Confirm, Enter: exactly one Drain of that real server.
-    let effects = press(
-        &mut app,
-        &[ch('d'), code(KeyCode::Right), code(KeyCode::Enter)],
-    );
+    let effects = confirmed(&mut app, &[ch('d')]);
     assert_eq!(
         effects,
         vec![Effect::Send(Command::Drain {
@@ -479,15 +483,7 @@ fn read_only_refuses_with_a_message_and_greys_the_keys() {
 #[test]
 fn weight_keys_and_the_weight_dialog() {
     let mut app = sample_app();
-    let e = press(
-        &mut app,
-        &[
-            code(KeyCode::Enter),
-            ch('+'),
-            code(KeyCode::Right),
-            code(KeyCode::Enter),
-        ],
-    );
+    let e = confirmed(&mut app, &[code(KeyCode::Enter), ch('+')]);
     let target = RealTarget {
         service: "TCP  192.168.10.100:80".into(),
         real: "192.168.10.72:80".into(),
@@ -520,7 +516,7 @@ fn weight_keys_and_the_weight_dialog() {
         panic!("no confirm")
     };
     assert!(c.lines.iter().any(|(_, v)| v.contains("weight 1 → 7")));
-    let e = press(&mut app, &[code(KeyCode::Right), code(KeyCode::Enter)]);
+    let e = confirmed(&mut app, &[]);
     assert_eq!(
         e,
         vec![Effect::Send(Command::Weight {
@@ -530,15 +526,7 @@ fn weight_keys_and_the_weight_dialog() {
     );
 
     // Empty clears the override.
-    let e = press(
-        &mut app,
-        &[
-            ch('w'),
-            code(KeyCode::Enter),
-            code(KeyCode::Right),
-            code(KeyCode::Enter),
-        ],
-    );
+    let e = confirmed(&mut app, &[ch('w'), code(KeyCode::Enter)]);
     assert_eq!(
         e,
         vec![Effect::Send(Command::Weight {
@@ -555,15 +543,7 @@ fn weight_keys_and_the_weight_dialog() {
             ..ConsoleConfig::default()
         },
     );
-    let e = press(
-        &mut app,
-        &[
-            code(KeyCode::Enter),
-            ch('+'),
-            code(KeyCode::Right),
-            code(KeyCode::Enter),
-        ],
-    );
+    let e = confirmed(&mut app, &[code(KeyCode::Enter), ch('+')]);
     assert!(matches!(
         &e[..],
         [Effect::Send(Command::Weight {
@@ -591,7 +571,7 @@ fn priority_override_and_clear() {
         panic!("no confirm")
     };
     assert!(c.lines.iter().any(|(_, v)| v.contains("priority 100 → 50")));
-    let e = press(&mut app, &[code(KeyCode::Right), code(KeyCode::Enter)]);
+    let e = confirmed(&mut app, &[]);
     assert_eq!(
         e,
         vec![Effect::Send(Command::Priority {
@@ -599,15 +579,7 @@ fn priority_override_and_clear() {
             priority: Some(50)
         })]
     );
-    let e = press(
-        &mut app,
-        &[
-            ch('p'),
-            code(KeyCode::Enter),
-            code(KeyCode::Right),
-            code(KeyCode::Enter),
-        ],
-    );
+    let e = confirmed(&mut app, &[ch('p'), code(KeyCode::Enter)]);
     assert_eq!(
         e,
         vec![Effect::Send(Command::Priority {
@@ -956,15 +928,7 @@ fn snapshot_command_line_and_filter_prompts() {
 #[test]
 fn snapshot_refused_status() {
     let mut app = sample_app();
-    press(
-        &mut app,
-        &[
-            code(KeyCode::Enter),
-            ch('d'),
-            code(KeyCode::Right),
-            code(KeyCode::Enter),
-        ],
-    );
+    confirmed(&mut app, &[code(KeyCode::Enter), ch('d')]);
     app.command_result(
         Err("192.168.10.72:80 is the last real server up in TCP  192.168.10.100:80; drain refused (quorum 1)".into()),
         NOW,

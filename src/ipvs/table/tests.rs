@@ -161,8 +161,7 @@ fn sorry_server_inhibit_keeps_it_at_weight_zero() {
 
 #[test]
 fn alpha_starts_down_and_dr_keeps_the_service_port() {
-    let d = desired(
-        &cfg(r#"
+    let config = cfg(r#"
 [[virtual_server]]
 ip = "192.0.2.10"
 port = 443
@@ -170,9 +169,8 @@ alpha = true
 [[virtual_server.real_server]]
 ip = "10.0.0.1"
 port = 8443
-"#),
-        &Health::default(),
-    );
+"#);
+    let d = desired(&config, &Health::default());
     assert!(
         d.table
             .get(&tcp("192.0.2.10", 443))
@@ -184,18 +182,7 @@ port = 8443
     let mut h = Health::default();
     h.reals
         .insert(rid("TCP 192.0.2.10:443", "10.0.0.1", 8443), RealState::UP);
-    let d = desired(
-        &cfg(r#"
-[[virtual_server]]
-ip = "192.0.2.10"
-port = 443
-alpha = true
-[[virtual_server.real_server]]
-ip = "10.0.0.1"
-port = 8443
-"#),
-        &h,
-    );
+    let d = desired(&config, &h);
     let ts = d.table.get(&tcp("192.0.2.10", 443)).unwrap();
     let dest = ts.dests.values().next().unwrap();
     assert_eq!((dest.fwd, dest.port), (Fwd::Route, 443));

@@ -42,13 +42,7 @@ fn frame(
         .border_type(BorderType::Double)
         .border_style(theme.warn)
         .title(Line::from(Span::styled(format!(" {title} "), theme.warn)));
-    let inner = block.inner(area);
-    block.render(area, buf);
-    let inner = Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    };
+    let inner = super::framed(buf, area, block);
     for (i, (label, value)) in lines.iter().enumerate() {
         let y = inner.y + i as u16;
         if y >= inner.bottom() {

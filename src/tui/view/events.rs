@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 
-use super::{Col, Table, col, pane, put, put_spans, rows};
+use super::{Col, Table, body, col, collapsed, put, rows};
 use crate::snapshot::EventKind;
 use crate::snapshot::EventView;
 use crate::tui::app::{App, Pane};
@@ -63,21 +63,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         } else {
             spans.push(Span::styled("none yet", theme.dim));
         }
-        put_spans(
-            buf,
-            area.x + 2,
-            area.y,
-            area.width.saturating_sub(2),
-            &spans,
-        );
+        collapsed(buf, area, &spans);
         return;
     }
 
-    let inner = pane(buf, area, app, Pane::Events, &extra, theme);
-    if inner.height == 0 || inner.width < 2 {
+    let Some((inner, x0, tw)) = body(buf, area, app, Pane::Events, &extra, theme) else {
         return;
-    }
-    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    };
     if len == 0 {
         let msg = if snap.events.is_empty() {
             "no events yet"

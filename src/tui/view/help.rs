@@ -50,13 +50,7 @@ pub fn render(buf: &mut Buffer, screen: Rect, app: &App, scroll: usize, theme: &
         };
         block = block.title_bottom(Line::from(Span::styled(more, theme.warn)).right_aligned());
     }
-    let inner = block.inner(area);
-    block.render(area, buf);
-    let inner = Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    };
+    let inner = super::framed(buf, area, block);
     let km = &app.config().keymap;
     let key_w = 16u16.min(inner.width / 3);
     let name_w = if inner.width >= 90 { 16 } else { 0 };

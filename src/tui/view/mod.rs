@@ -15,7 +15,7 @@ mod services;
 mod status;
 mod table;
 
-pub(crate) use table::{Table, rows};
+pub(crate) use table::{Table, body, collapsed, rows};
 mod vrrp;
 
 use ratatui::Frame;
@@ -355,6 +355,17 @@ pub(crate) fn pane(
     let inner = block.inner(area);
     block.render(area, buf);
     inner
+}
+
+/// Draws a dialog's `block` and returns the inside, one column in from either border.
+pub(crate) fn framed(buf: &mut Buffer, area: Rect, block: ratatui::widgets::Block<'_>) -> Rect {
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    }
 }
 
 /// The title piece that tells how old a pane's values are when they are stale (values the

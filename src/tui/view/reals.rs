@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, Table, age_span, col, pane, put, put_spans, rows, select_row};
+use super::{Col, Table, age_span, body, col, collapsed, pane, put, rows, select_row};
 use crate::snapshot::RealHealth;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
@@ -90,21 +90,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
         put(buf, area.x, area.y, 2, "▸ ", theme.dim);
         let mut spans = vec![Span::styled("Real servers ", theme.title)];
         spans.extend(extra);
-        put_spans(
-            buf,
-            area.x + 2,
-            area.y,
-            area.width.saturating_sub(2),
-            &spans,
-        );
+        collapsed(buf, area, &spans);
         return;
     }
 
-    let inner = pane(buf, area, app, Pane::Reals, &extra, theme);
-    if inner.height == 0 || inner.width < 2 {
+    let Some((inner, x0, tw)) = body(buf, area, app, Pane::Reals, &extra, theme) else {
         return;
-    }
-    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    };
     let lines = inner.height as usize - 1;
     if len == 0 {
         let msg = if svc.reals.is_empty() {

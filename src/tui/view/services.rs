@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, Table, age_span, col, pane, put, rows, select_row, wrap_at};
+use super::{Col, Table, age_span, body, col, put, rows, select_row, wrap_at};
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -42,11 +42,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     {
         extra.push(s);
     }
-    let inner = pane(buf, area, app, Pane::Services, &extra, theme);
-    if inner.height == 0 || inner.width < 2 {
+    let Some((inner, x0, tw)) = body(buf, area, app, Pane::Services, &extra, theme) else {
         return;
-    }
-    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    };
     if !app.has_snapshot() {
         put(
             buf,

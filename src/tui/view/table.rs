@@ -3,9 +3,11 @@
 //! fit under the headings.
 
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::Style;
+use ratatui::text::Span;
 
-use super::{Col, cell, fit, headings, xs};
+use super::{Col, cell, fit, headings, pane, put_spans, xs};
 use crate::tui::app::{App, Pane};
 use crate::tui::theme::Theme;
 
@@ -61,4 +63,27 @@ pub(crate) fn rows(
     (start..end)
         .enumerate()
         .map(move |(k, pos)| (y0 + k as u16, app.row(pane, pos), pos == selected))
+}
+
+/// A list pane's frame drawn with its title pieces; the inside with its text's left edge and
+/// width, or None when there is no room for text.
+pub(crate) fn body(
+    buf: &mut Buffer,
+    area: Rect,
+    app: &App,
+    which: Pane,
+    extra: &[Span<'_>],
+    theme: &Theme,
+) -> Option<(Rect, u16, u16)> {
+    let inner = pane(buf, area, app, which, extra, theme);
+    if inner.height == 0 || inner.width < 2 {
+        return None;
+    }
+    Some((inner, inner.x + 1, inner.width - 1))
+}
+
+/// A pane collapsed to its one title line (short screens): `spans` after the marker.
+pub(crate) fn collapsed(buf: &mut Buffer, area: Rect, spans: &[Span<'_>]) {
+    let width = area.width.saturating_sub(2);
+    put_spans(buf, area.x + 2, area.y, width, spans);
 }

@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
-use super::{Col, Table, age_span, col, pane, put, rows, select_row};
+use super::{Col, Table, age_span, body, col, put, rows, select_row};
 use crate::snapshot::VrrpState;
 use crate::tui::app::{App, Pane};
 use crate::tui::fmt;
@@ -58,11 +58,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, theme: &Theme, now_ms: u6
     if let Some(s) = stale_at.and_then(|at| age_span(app, at, 0, now_ms, theme)) {
         extra.push(s);
     }
-    let inner = pane(buf, area, app, Pane::Vrrp, &extra, theme);
-    if inner.height == 0 || inner.width < 2 {
+    let Some((inner, x0, tw)) = body(buf, area, app, Pane::Vrrp, &extra, theme) else {
         return;
-    }
-    let (x0, tw) = (inner.x + 1, inner.width - 1);
+    };
     let any_stale = snap
         .vrrp
         .iter()

@@ -24,12 +24,7 @@ impl Instance {
         } else {
             false
         };
-        self.master_heard = Some(MasterInfo {
-            addr: src,
-            priority: advert.priority,
-            interval_cs: advert.interval_cs,
-            at: now,
-        });
+        self.heard(now, src, advert);
         if accept {
             self.learn_interval(advert);
             self.master_down_at = Some(now + self.master_down_interval());
@@ -55,12 +50,7 @@ impl Instance {
                 self.learn_interval(advert);
                 self.enter_backup(now);
                 self.handover_inhibit = h.inhibit_after;
-                self.master_heard = Some(MasterInfo {
-                    addr: src,
-                    priority: advert.priority,
-                    interval_cs: advert.interval_cs,
-                    at: now,
-                });
+                self.heard(now, src, advert);
                 self.transition(
                     now,
                     State::Backup,
@@ -101,12 +91,7 @@ impl Instance {
             self.leave_master(false);
             self.learn_interval(advert);
             self.enter_backup(now);
-            self.master_heard = Some(MasterInfo {
-                addr: src,
-                priority: advert.priority,
-                interval_cs: advert.interval_cs,
-                at: now,
-            });
+            self.heard(now, src, advert);
             self.transition(
                 now,
                 State::Backup,
@@ -131,5 +116,15 @@ impl Instance {
                 }
             }
         }
+    }
+
+    /// Remember the master heard: who, at what priority and interval, and when.
+    fn heard(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
+        self.master_heard = Some(MasterInfo {
+            addr: src,
+            priority: advert.priority,
+            interval_cs: advert.interval_cs,
+            at: now,
+        });
     }
 }

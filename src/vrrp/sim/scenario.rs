@@ -269,12 +269,7 @@ impl Scenario {
     /// The longest Master_Down_Interval any instance can run (v3 learns up to the largest
     /// interval; Skew_Time < one interval in v3, < 1 s in v2).
     pub fn max_master_down_interval(&self) -> Duration {
-        let i_max = self
-            .nodes
-            .iter()
-            .map(|s| s.params.advert_interval)
-            .max()
-            .unwrap_or_default();
+        let i_max = self.max_advert_interval();
         self.nodes
             .iter()
             .map(|s| match s.params.version {
@@ -285,14 +280,18 @@ impl Scenario {
             .unwrap_or_default()
     }
 
-    /// How long the network must be whole and quiet before the convergence checks apply.
-    pub fn settle(&self) -> Duration {
-        let i_max = self
-            .nodes
+    /// The longest advert interval of any node.
+    pub fn max_advert_interval(&self) -> Duration {
+        self.nodes
             .iter()
             .map(|s| s.params.advert_interval)
             .max()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// How long the network must be whole and quiet before the convergence checks apply.
+    pub fn settle(&self) -> Duration {
+        let i_max = self.max_advert_interval();
         let mdi_max = self.max_master_down_interval();
         let p_max = self
             .nodes
