@@ -209,13 +209,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Lab {
             action: Some(LabAction::Down),
             ..
-        }) => {
-            println!(
-                "{}",
-                lvsdeck::lab::down(std::path::Path::new(lvsdeck::lab::RUN_DIR))
-            );
-            ExitCode::SUCCESS
-        }
+        }) => mode::lab::down(),
         Some(Command::Lab {
             action: None,
             rate,
@@ -224,90 +218,27 @@ pub fn run(cli: Cli) -> ExitCode {
             bgp,
             bfd,
             flows,
-        }) => match break_kind
-            .as_deref()
-            .map(lvsdeck::lab::Break::parse)
-            .transpose()
-        {
-            Ok(broken) => {
-                let kind = match bgp {
-                    Some(n) => mode::lab::Kind::Bgp(lvsdeck::lab::bgp::Options {
-                        directors: usize::from(n),
-                        rate,
-                        flows,
-                        flow_interval: std::time::Duration::from_millis(500),
-                        bfd: match bfd {
-                            Some(list) if list.is_empty() => (1..=usize::from(n)).collect(),
-                            Some(list) => list,
-                            None => Vec::new(),
-                        },
-                    }),
-                    None => mode::lab::Kind::Pair(broken, flows),
-                };
-                mode::lab::run(rate, no_console, kind)
-            }
-            Err(e) => {
-                eprintln!("lvsdeck lab --break: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Some(Command::LabNode { name, listen, echo }) => mode::runtime().block_on(async {
-            if let Some(at) = echo {
-                let name = name.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = lvsdeck::lab::flows::serve_echo(name, at).await {
-                        eprintln!("lab-node: echo on {at}: {e}");
-                    }
-                });
-            }
-            match lvsdeck::lab::node::serve(name, listen).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("lab-node: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }),
+        }) => mode::lab::start(rate, no_console, break_kind.as_deref(), bgp, bfd, flows),
+        Some(Command::LabNode { name, listen, echo }) => mode::lab::node(name, listen, echo),
         Some(Command::LabClient {
             target,
             rate,
             status,
             seconds,
-        }) => {
-            mode::runtime().block_on(lvsdeck::lab::client::run(
-                target,
-                rate,
-                std::time::Duration::from_secs(seconds),
-                status,
-            ));
-            ExitCode::SUCCESS
-        }
+        }) => mode::lab::client(target, rate, status, seconds),
         Some(Command::LabFlows {
             target,
             count,
             interval_ms,
             status,
-        }) => {
-            let interval = std::time::Duration::from_millis(interval_ms.max(10));
-            mode::runtime().block_on(lvsdeck::lab::flows::run(target, count, interval, status));
-            ExitCode::SUCCESS
-        }
+        }) => mode::lab::flows(target, count, interval_ms, status),
         Some(Command::Ctl { action, json }) => mode::ctl::run(&socket, action, json),
         Some(Command::Assets { dir }) => mode::assets::run(&dir),
         Some(Command::VipGuard) => mode::guard::run(),
         Some(Command::Doctor {
             explain: Some(topic),
             ..
-        }) => match topic.as_str() {
-            "time" => {
-                println!("{}", lvsdeck::doctor::TIME_SYNC_NOTE);
-                ExitCode::SUCCESS
-            }
-            other => {
-                eprintln!("lvsdeck doctor --explain: no topic `{other}` (topics: time)");
-                ExitCode::from(2)
-            }
-        },
+        }) => mode::doctor::explain(&topic),
         Some(Command::Doctor { json, verbose, .. }) => {
             mode::doctor::run(&cli.config, cli.socket.as_deref(), json, verbose)
         }
@@ -320,10 +251,6 @@ pub fn run(cli: Cli) -> ExitCode {
                     socket_given: cli.socket.is_some(),
                 }
             };
-            if cli.embedded && !cli.peer.is_empty() {
-                eprintln!("lvsdeck: --peer follows daemons; it does not go with --embedded");
-                return ExitCode::from(2);
-            }
             mode::console::run(
                 &cli.config,
                 &socket,

@@ -29,6 +29,10 @@ pub fn run(
     peers: Vec<(String, PathBuf)>,
 ) -> ExitCode {
     use lvsdeck::tui::app::ConsoleConfig;
+    if matches!(how, How::Embedded) && !peers.is_empty() {
+        eprintln!("lvsdeck: --peer follows daemons; it does not go with --embedded");
+        return ExitCode::from(2);
+    }
     let answers = |p: &std::path::Path| std::os::unix::net::UnixStream::connect(p).is_ok();
     let (socket, loaded) = match how {
         How::Attach { socket_given } => {

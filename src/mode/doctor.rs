@@ -61,3 +61,17 @@ fn local_state(socket: &Path) -> LocalState {
         }
     })
 }
+
+/// `lvsdeck doctor --explain TOPIC`.
+pub fn explain(topic: &str) -> ExitCode {
+    match topic {
+        "time" => {
+            println!("{}", doctor::TIME_SYNC_NOTE);
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("lvsdeck doctor --explain: no topic `{other}` (topics: time)");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `lvsdeck lab`: build the lab, watch it, tear it down on quit.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -176,4 +177,78 @@ fn summary(s: &lvsdeck::engine::snapshot::Snapshot) -> String {
         .first()
         .map(|v| format!("{} prio {}", v.state, v.effective_priority))
         .unwrap_or_default()
+}
+
+/// `lvsdeck lab down`: what a crashed lab left behind, removed.
+pub fn down() -> ExitCode {
+    println!("{}", lab::down(Path::new(RUN_DIR)));
+    ExitCode::SUCCESS
+}
+
+/// `lvsdeck lab [--break KIND] [--bgp N [--bfd [I,..]]] [--flows N]`.
+pub fn start(
+    rate: u32,
+    no_console: bool,
+    break_kind: Option<&str>,
+    bgp: Option<u8>,
+    bfd: Option<Vec<usize>>,
+    flows: usize,
+) -> ExitCode {
+    let broken = match break_kind.map(lab::Break::parse).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("lvsdeck lab --break: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let kind = match bgp {
+        Some(n) => Kind::Bgp(lab::bgp::Options {
+            directors: usize::from(n),
+            rate,
+            flows,
+            flow_interval: Duration::from_millis(500),
+            bfd: match bfd {
+                Some(list) if list.is_empty() => (1..=usize::from(n)).collect(),
+                Some(list) => list,
+                None => Vec::new(),
+            },
+        }),
+        None => Kind::Pair(broken, flows),
+    };
+    run(rate, no_console, kind)
+}
+
+/// `lab-node`: a web node answering with its name (and an echo service for long connections).
+pub fn node(name: String, listen: SocketAddr, echo: Option<SocketAddr>) -> ExitCode {
+    super::runtime().block_on(async {
+        if let Some(at) = echo {
+            let name = name.clone();
+            tokio::spawn(async move {
+                if let Err(e) = lab::flows::serve_echo(name, at).await {
+                    eprintln!("lab-node: echo on {at}: {e}");
+                }
+            });
+        }
+        match lab::node::serve(name, listen).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lab-node: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// `lab-client`: requests at `rate` a second through the VIP, its status in a file.
+pub fn client(target: SocketAddr, rate: u32, status: PathBuf, seconds: u64) -> ExitCode {
+    let duration = Duration::from_secs(seconds);
+    super::runtime().block_on(lab::client::run(target, rate, duration, status));
+    ExitCode::SUCCESS
+}
+
+/// `lab-flows`: long connections through the VIP, each measured.
+pub fn flows(target: SocketAddr, count: usize, interval_ms: u64, status: PathBuf) -> ExitCode {
+    let interval = Duration::from_millis(interval_ms.max(10));
+    super::runtime().block_on(lab::flows::run(target, count, interval, status));
+    ExitCode::SUCCESS
 }
