@@ -26,23 +26,39 @@ pub fn needs_shell(line: &str) -> bool {
     ])
 }
 
-/// The command for a configured line.
-pub fn command(line: &str) -> Command {
+/// The command for a configured script line, with `extra` arguments after its own: every
+/// script lvsdeck runs (checks, tracking, notify and quorum scripts) is started from this.
+pub fn command(line: &str, extra: &[String]) -> Command {
     if needs_shell(line) {
         let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(line);
+        if extra.is_empty() {
+            c.arg("-c").arg(line);
+        } else {
+            // "$@" passes the extra arguments through the shell unchanged. Only then: after a
+            // line ending in `;`, an empty "$@" would make the exit status 0.
+            c.arg("-c")
+                .arg(format!("{line} \"$@\""))
+                .arg("sh")
+                .args(extra);
+        }
         c
     } else {
         let mut words = line.split_whitespace();
         let mut c = Command::new(words.next().unwrap_or("/bin/false"));
-        c.args(words);
+        c.args(words).args(extra);
         c
     }
 }
 
+/// `script_user` where this host has it; else none (root), as keepalived runs scripts when
+/// its default script user is missing.
+pub fn existing_user(script_user: Option<&str>) -> Option<&str> {
+    script_user.filter(|u| lookup_user(u).is_some())
+}
+
 /// One MISC_CHECK attempt started at `start`.
 pub async fn check(p: &MiscProbe, start: Instant) -> CheckResult {
-    let mut cmd = command(&p.line);
+    let mut cmd = command(&p.line, &[]);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -237,6 +253,28 @@ mod tests {
             (killed.ok, killed.message.as_str()),
             (false, "killed by signal 9")
         );
+    }
+
+    #[test]
+    fn extra_arguments_reach_the_script_through_the_shell_and_without_it() {
+        let args = |c: &Command| -> Vec<String> {
+            c.as_std()
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let extra = vec!["INSTANCE".to_string(), "VI 1".to_string()];
+        let c = command("/usr/bin/notify --x", &extra);
+        assert_eq!(c.as_std().get_program(), "/usr/bin/notify");
+        assert_eq!(args(&c), ["--x", "INSTANCE", "VI 1"]);
+        let c = command("echo $1 > /tmp/x", &extra);
+        assert_eq!(
+            args(&c),
+            ["-c", "echo $1 > /tmp/x \"$@\"", "sh", "INSTANCE", "VI 1"]
+        );
+        // No extra arguments: the line alone, so its own exit status stands.
+        let c = command("false;", &[]);
+        assert_eq!(args(&c), ["-c", "false;"]);
     }
 
     #[test]

@@ -125,11 +125,7 @@ impl CheckTarget {
         rs: &RealServer,
     ) -> Self {
         let mut t = Self::for_real_server(service, vs, rs);
-        let script_user = cfg
-            .global
-            .script_user
-            .clone()
-            .filter(|u| misc::lookup_user(u).is_some());
+        let script_user = misc::existing_user(cfg.global.script_user.as_deref()).map(String::from);
         for c in t.checks.iter_mut().filter(|c| c.kind == CheckKind::Misc) {
             c.user = c.user.take().or(script_user.clone());
         }
@@ -158,12 +154,10 @@ impl CheckTarget {
         check.retry = 0;
         check.warmup = Some(crate::config::model::Dur::ZERO);
         // Its own user, else the global script_user where this host has it (as keepalived).
-        check.user = s.user.clone().or_else(|| {
-            cfg.global
-                .script_user
-                .clone()
-                .filter(|u| misc::lookup_user(u).is_some())
-        });
+        check.user = s
+            .user
+            .clone()
+            .or_else(|| misc::existing_user(cfg.global.script_user.as_deref()).map(String::from));
         let id = TargetId::new(
             format!("vrrp_script {name}"),
             SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),

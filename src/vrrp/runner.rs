@@ -24,7 +24,7 @@ use super::packet::{
 };
 use super::routes::{self, Statics};
 use super::scripts::notify;
-pub use super::scripts::{run_as, script_command};
+pub use super::scripts::run_as;
 use super::vip::{NetEvent, NetWatch, Rtnl, VipError, VipOptions};
 
 mod actions;

@@ -8,24 +8,6 @@ use super::machine::State;
 use crate::config::model;
 pub use crate::health::misc::needs_shell;
 
-/// A command for a configured script line, with extra arguments appended.
-pub fn script_command(line: &str, extra: &[String]) -> tokio::process::Command {
-    if needs_shell(line) {
-        let mut c = tokio::process::Command::new("/bin/sh");
-        // "$@" passes the extra arguments through the shell unchanged.
-        c.arg("-c")
-            .arg(format!("{line} \"$@\""))
-            .arg("sh")
-            .args(extra);
-        c
-    } else {
-        let mut words = line.split_whitespace();
-        let mut c = tokio::process::Command::new(words.next().unwrap_or("/bin/false"));
-        c.args(words).args(extra);
-        c
-    }
-}
-
 /// Set `cmd` to run as `user` (`USER` or `USER:GROUP`); false, with a warning, when this
 /// host has no such user or group: the script must not run then (never as root instead).
 pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) -> bool {
@@ -42,11 +24,8 @@ pub fn run_as(cmd: &mut tokio::process::Command, user: Option<&str>) -> bool {
     }
 }
 
-/// The global `script_user` when this host has it; else none (root), as keepalived runs
-/// scripts when its default script user is missing.
-pub fn global_user(script_user: Option<&str>) -> Option<&str> {
-    script_user.filter(|u| crate::health::misc::lookup_user(u).is_some())
-}
+/// The global `script_user` when this host has it; else none (root).
+pub use crate::health::misc::existing_user as global_user;
 
 /// Run the notify scripts of an instance or a sync group (`kind`: INSTANCE or GROUP).
 pub(super) fn notify(
@@ -89,7 +68,7 @@ pub(super) fn notify(
 /// notify_up / notify_down, quorum scripts), as `user`; a failure to start is logged, naming
 /// `what`. The child is reaped when it exits.
 pub fn spawn_detached(line: &str, args: &[String], user: Option<&str>, what: &str) {
-    let mut cmd = script_command(line, args);
+    let mut cmd = crate::health::misc::command(line, args);
     cmd.stdin(std::process::Stdio::null());
     if !run_as(&mut cmd, user) {
         return;
