@@ -273,11 +273,6 @@ impl Core {
         self.effects.pop_front()
     }
 
-    /// Whether a command waits for the shell's answer.
-    pub fn is_waiting(&self) -> bool {
-        self.pending.is_some()
-    }
-
     pub fn handle(&mut self, now: Now, input: In) {
         match input {
             In::Health(ev) => self.on_health(now, ev),

@@ -129,8 +129,24 @@ fn a_service_is_named_by_key_or_address_and_a_real_server_by_its_address() {
 fn an_undrain_puts_the_configured_weight_back() {
     let mut rig = Rig::new(CONFIG);
     rig.command(drain("192.0.2.11:80")).unwrap();
+    let mark = rig.seen.len();
     let answer = rig.command(undrain("192.0.2.11:80")).unwrap();
     assert_eq!(answer, "192.0.2.11 back to weight 10");
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(
+            &kinds,
+            &[
+                "desired",
+                "save",
+                "audit",
+                "event:operator",
+                "answer",
+                "publish"
+            ]
+        ),
+        "{kinds:?}"
+    );
     assert_eq!(rig.weight(VIP, "192.0.2.11:80"), Some(10));
     assert!(rig.saved.last().unwrap().drains.is_empty());
     assert!(
@@ -167,8 +183,17 @@ fn an_undrain_returns_to_the_operators_weight_when_one_is_set() {
 #[test]
 fn a_weight_is_sticky_and_saved_with_who_set_it() {
     let mut rig = Rig::new(CONFIG);
+    let mark = rig.seen.len();
     let answer = rig.command(weight("192.0.2.12:80", Some(25))).unwrap();
     assert_eq!(answer, "weight 25 set (sticky until cleared)");
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(
+            &kinds,
+            &["desired", "save", "audit", "answer", "event:ipvs"]
+        ),
+        "{kinds:?}"
+    );
     assert_eq!(rig.weight(VIP, "192.0.2.12:80"), Some(25));
     let saved = rig.saved.last().unwrap();
     assert_eq!(saved.weights[0].set.value, 25);

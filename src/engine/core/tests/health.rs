@@ -46,8 +46,19 @@ fn a_real_server_that_goes_down_leaves_the_table_and_its_notify_down_runs() {
 #[test]
 fn an_inhibited_real_server_stays_at_weight_zero_while_down() {
     let mut rig = Rig::new(CONFIG);
+    let mark = rig.seen.len();
     rig.down("192.0.2.12:80");
     assert_eq!(rig.weight(VIP, "192.0.2.12:80"), Some(0));
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(&kinds, &["event:health", "desired", "event:ipvs"]),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&"script".to_string()),
+        "no notify_down configured"
+    );
+    assert!(rig.real_view("192.0.2.100:80", "192.0.2.12:80").in_table);
     assert_eq!(
         rig.real_view("192.0.2.100:80", "192.0.2.12:80").health,
         "down"
@@ -80,6 +91,20 @@ fn quorum_lost_runs_quorum_down_and_puts_the_sorry_server_in() {
     );
     let mark = rig.seen.len();
     rig.down("192.0.2.12:80");
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(
+            &kinds,
+            &[
+                "event:health",
+                "event:health",
+                "script",
+                "desired",
+                "event:ipvs"
+            ]
+        ),
+        "the server's change, the quorum's, its script, then the table: {kinds:?}"
+    );
     let health = rig.events_since(mark, "health");
     assert!(
         health

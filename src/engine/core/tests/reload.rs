@@ -46,6 +46,8 @@ fn a_reload_applies_the_difference_and_keeps_drains_and_health() {
         !kinds.contains(&"save".to_string()),
         "a reload saves nothing"
     );
+    let added = rig.real_view("192.0.2.100:80", "192.0.2.13:80");
+    assert!(added.in_table && added.health == RealHealth::Up && added.weight == 10);
     // Only the difference: the new server, and the sorry server out as the quorum is back
     // (the drain and the failure had taken the live weight to 0).
     let ipvs = rig.events_since(mark, "ipvs");

@@ -124,6 +124,18 @@ fn a_hand_over_moves_the_vip_with_no_moment_without_a_holder_and_is_not_saved() 
         .unwrap();
     assert!(answer.contains("hand-over started"), "{answer}");
     assert_eq!(rig.saved.len(), saves, "a hand-over is not an override");
+    let kinds = rig.kinds_since(mark);
+    assert!(
+        in_order(
+            &kinds,
+            &["delegate", "audit", "event:operator", "answer", "publish"]
+        ),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&"desired".to_string()),
+        "the table is VRRP's business"
+    );
     // The simulator checks make-before-break at every step (invariant 4).
     rig.advance(Duration::from_secs(5));
     assert!(rig.sim.holds(1) && !rig.sim.holds(0));
