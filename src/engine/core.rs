@@ -90,15 +90,21 @@ pub enum In {
     /// The answer to [`Effect::Delegate`], with the VRRP priority overrides in force after it.
     Answered(Answer),
     /// The answer to [`Effect::Delegate`]`(`[`Delegated::Reload`]`)`: the new configuration,
-    /// read and taken by VRRP (with what VRRP changed), or why it was refused.
-    Reloaded(Result<(Box<Config>, Vec<String>), String>),
+    /// read and taken by VRRP, or why it was refused.
+    Reloaded(Result<Reloaded, String>),
     /// The answer to [`Effect::SaveState`].
     Saved(Result<(), String>),
     /// SIGTERM: withdraw every BGP route before the engines stop.
     Stopping,
-    /// The tracked vrrp_scripts VRRP can run (at start and after a reload): the health
-    /// runner runs them.
-    Scripts(Vec<(String, VrrpScript)>),
+}
+
+/// A configuration VRRP took: what VRRP changed, and the tracked vrrp_scripts it can run
+/// (the health runner runs them).
+#[derive(Debug)]
+pub struct Reloaded {
+    pub config: Box<Config>,
+    pub vrrp_changes: Vec<String>,
+    pub scripts: Vec<(String, VrrpScript)>,
 }
 
 /// What the shell answers a delegated command with.
@@ -218,11 +224,12 @@ pub struct Core {
 }
 
 impl Core {
-    /// The core for `config`, with the operators' state from before a restart (`saved`) and
-    /// the priority overrides VRRP took from it.
+    /// The core for `config`, with the tracked vrrp_scripts VRRP can run, the operators'
+    /// state from before a restart (`saved`) and the priority overrides VRRP took from it.
     pub fn new(
         now: Now,
         config: Config,
+        scripts: Vec<(String, VrrpScript)>,
         sources: Sources,
         saved: Result<OperatorState, String>,
         priorities: Vec<(String, Override<u8>)>,
@@ -233,7 +240,7 @@ impl Core {
             state_source: sources.state,
             health: Health::default(),
             targets: HashMap::new(),
-            scripts: Vec::new(),
+            scripts,
             script_targets: HashMap::new(),
             unchecked: HashSet::new(),
             last_check: HashMap::new(),
@@ -297,12 +304,6 @@ impl Core {
             In::Reloaded(result) => self.on_reloaded(now, result),
             In::Saved(result) => self.on_saved(now, result),
             In::Stopping => self.bgp_begin_stop(now),
-            In::Scripts(scripts) => {
-                if scripts != self.scripts {
-                    self.scripts = scripts;
-                    self.sync_checks(now);
-                }
-            }
         }
         self.next_command(now);
     }

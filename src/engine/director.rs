@@ -13,7 +13,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use super::core::{Answer, Core, Delegated, Effect, In, Now, Request, ShellParts, Sources};
+use super::core::{
+    Answer, Core, Delegated, Effect, In, Now, Reloaded, Request, ShellParts, Sources,
+};
 use super::ipvs_worker::{IpvsReport, IpvsWorker};
 use super::snapshot::*;
 use crate::bgp::worker::{BgpWorker, Report as BgpReport};
@@ -143,6 +145,7 @@ impl Director {
         let core = Core::new(
             Now::real(),
             config,
+            vrrp.scripts(),
             sources,
             saved,
             vrrp.priority_overrides(),
@@ -171,7 +174,6 @@ impl Director {
             state_path,
             doctor: doctor::DoctorRuns::new(Instant::now()),
         };
-        d.feed(In::Scripts(d.vrrp.scripts()));
         d.do_effects().await;
         d.refresh_host();
         d.publish();
@@ -209,15 +211,9 @@ impl Director {
                 Effect::Settings(settings) => self.ipvs.set_settings(settings),
                 Effect::Checks(compiled) => self.checks.sync_compiled(compiled),
                 Effect::Script { line, user } => run_script(&line, &[], user.as_deref()),
-                Effect::Delegate(Delegated::Reload) => {
-                    let result = self.reload().await;
-                    self.feed(In::Reloaded(result));
-                    self.feed(In::Scripts(self.vrrp.scripts()));
-                }
                 Effect::Delegate(delegated) => {
-                    let result = self.delegated(delegated);
-                    let priorities = self.vrrp.priority_overrides();
-                    self.feed(In::Answered(Answer { result, priorities }));
+                    let answer = self.delegated(delegated).await;
+                    self.feed(answer);
                 }
                 Effect::SaveState(state) => {
                     let saved = state.save(&self.state_path).map_err(|e| e.to_string());
@@ -250,10 +246,10 @@ impl Director {
         urgent
     }
 
-    /// What VRRP or the doctor answers a command with.
-    fn delegated(&mut self, delegated: Delegated) -> Result<String, String> {
+    /// What VRRP, the doctor or a reload answers a command with.
+    async fn delegated(&mut self, delegated: Delegated) -> In {
         let now = Instant::now();
-        match delegated {
+        let result = match delegated {
             Delegated::Priority {
                 instance,
                 priority,
@@ -265,12 +261,14 @@ impl Director {
                 Ok(format!("{p} priority override(s), {h} hand-over hold(s)"))
             }
             Delegated::Doctor => self.doctor_now(),
-            Delegated::Reload => Err("a reload is read by the director loop".into()),
-        }
+            Delegated::Reload => return In::Reloaded(self.reload().await),
+        };
+        let priorities = self.vrrp.priority_overrides();
+        In::Answered(Answer { result, priorities })
     }
 
     /// Re-read the configuration and hand it to VRRP; a bad file changes nothing.
-    async fn reload(&mut self) -> Result<(Box<crate::config::model::Config>, Vec<String>), String> {
+    async fn reload(&mut self) -> Result<Reloaded, String> {
         let loaded = crate::config::load_file(&self.config_path, &crate::config::validate::FsProbe)
             .map_err(|d| {
                 format!(
@@ -284,7 +282,11 @@ impl Director {
             .reconfigure(&loaded.config)
             .await
             .map_err(|e| format!("VRRP: {e}"))?;
-        Ok((Box::new(loaded.config), vrrp_changes))
+        Ok(Reloaded {
+            config: Box::new(loaded.config),
+            vrrp_changes,
+            scripts: self.vrrp.scripts(),
+        })
     }
 
     /// Run until SIGTERM (graceful hand-over, then stop) or SIGINT (immediate release).

@@ -3,8 +3,8 @@
 //! first (VRRP, a reload, the doctor, the state file). One command at a time: the next waits
 //! until the shell answered the one under way.
 
-use super::{Answer, Core, Delegated, Effect, Now, Pending, Who};
-use crate::config::model::{Config, RealServer, VirtualServer};
+use super::{Answer, Core, Delegated, Effect, Now, Pending, Reloaded, Who};
+use crate::config::model::{RealServer, VirtualServer};
 use crate::control::command;
 use crate::control::protocol::{Command, RealTarget};
 use crate::engine::snapshot::{EventKind, Override};
@@ -77,111 +77,119 @@ impl Core {
                 self.finish(now, &who, &command, refused);
                 continue;
             }
-            let delegated = match &command {
-                Command::Priority { instance, priority } => Delegated::Priority {
-                    instance: instance.clone(),
-                    priority: *priority,
-                    user: who.name().to_string(),
-                },
-                Command::Handover { instance } => Delegated::Handover {
-                    instance: instance.clone(),
-                },
-                Command::Reload => Delegated::Reload,
-                Command::Doctor => Delegated::Doctor,
+            // What the core does itself (then saved), or what it asks of the shell.
+            let user = who.name().to_string();
+            let done = match &command {
+                Command::Drain { target } => self.drain(now, target, &user),
+                Command::Undrain { target } => self.undrain(now, target),
+                Command::Weight { target, weight } => self.weight(now, target, *weight, &user),
+                Command::DrainDirector => self.drain_director(now, &user, true),
+                Command::UndrainDirector => self.drain_director(now, &user, false),
                 Command::Clear => {
                     let (d, w) = (self.drains.len(), self.weights.len());
                     self.drains.clear();
                     self.weights.clear();
                     // A drained director stays drained: undrain-director says so on purpose.
                     self.push_desired(now);
-                    self.pending = Some(Pending {
-                        who,
-                        command,
-                        said: Some(format!("cleared {d} drain(s), {w} weight override(s)")),
-                    });
-                    self.effects
-                        .push_back(Effect::Delegate(Delegated::ClearPriorities));
+                    let said = Some(format!("cleared {d} drain(s), {w} weight override(s)"));
+                    self.delegate(who, command, said, Delegated::ClearPriorities);
                     continue;
                 }
-                _ => {
-                    match self.apply(now, &command, who.name()) {
-                        Ok(msg) => self.save(who, command, msg),
-                        Err(e) => self.finish(now, &who, &command, Err(e)),
-                    }
+                Command::Priority { instance, priority } => {
+                    let delegated = Delegated::Priority {
+                        instance: instance.clone(),
+                        priority: *priority,
+                        user,
+                    };
+                    self.delegate(who, command, None, delegated);
+                    continue;
+                }
+                Command::Handover { instance } => {
+                    let delegated = Delegated::Handover {
+                        instance: instance.clone(),
+                    };
+                    self.delegate(who, command, None, delegated);
+                    continue;
+                }
+                Command::Reload => {
+                    self.delegate(who, command, None, Delegated::Reload);
+                    continue;
+                }
+                Command::Doctor => {
+                    self.delegate(who, command, None, Delegated::Doctor);
                     continue;
                 }
             };
-            self.pending = Some(Pending {
-                who,
-                command,
-                said: None,
-            });
-            self.effects.push_back(Effect::Delegate(delegated));
+            match done {
+                Ok(msg) => self.save(who, command, msg),
+                Err(e) => self.finish(now, &who, &command, Err(e)),
+            }
         }
     }
 
-    /// What the core itself does for a command: the real servers' overrides and the drain of
-    /// the whole director.
-    fn apply(&mut self, now: Now, command: &Command, user: &str) -> Result<String, String> {
-        let by = || Override {
+    /// Ask the shell; the command waits for its answer.
+    fn delegate(&mut self, who: Who, command: Command, said: Option<String>, asked: Delegated) {
+        self.pending = Some(Pending { who, command, said });
+        self.effects.push_back(Effect::Delegate(asked));
+    }
+
+    fn drain(&mut self, now: Now, target: &RealTarget, user: &str) -> Result<String, String> {
+        let (i, j, id) = self.resolve(target)?;
+        let set = Override {
             value: (),
             by: user.to_string(),
             at_ms: now.wall_ms,
         };
-        match command {
-            Command::Drain { target } => {
-                let (i, j, id) = self.resolve(target)?;
-                self.drains.insert(id, by());
-                self.push_desired(now);
-                let rs = &self.config.virtual_server[i].real_server[j];
-                Ok(format!(
-                    "{} set to weight 0; active connections finish, new ones go elsewhere",
-                    rs.ip
-                ))
-            }
-            Command::Undrain { target } => {
-                let (i, j, id) = self.resolve(target)?;
-                if self.drains.remove(&id).is_none() {
-                    return Err(format!("{} is not drained", target.real));
-                }
-                self.push_desired(now);
-                let rs = &self.config.virtual_server[i].real_server[j];
-                let w = self
-                    .weights
-                    .get(&id)
-                    .map_or(rs.weight.max(0) as u32, |o| o.value);
-                Ok(format!("{} back to weight {w}", rs.ip))
-            }
-            Command::Weight { target, weight } => {
-                let (_, _, id) = self.resolve(target)?;
-                command::weight::validate(*weight)?;
-                match weight {
-                    Some(w) => {
-                        let set = Override {
-                            value: *w,
-                            by: user.to_string(),
-                            at_ms: now.wall_ms,
-                        };
-                        self.weights.insert(id, set);
-                    }
-                    None => {
-                        self.weights.remove(&id);
-                    }
-                }
-                self.push_desired(now);
-                Ok(match weight {
-                    Some(w) => format!("weight {w} set (sticky until cleared)"),
-                    None => "weight override cleared".to_string(),
-                })
-            }
-            Command::DrainDirector => self.drain_director(now, user, true),
-            Command::UndrainDirector => self.drain_director(now, user, false),
-            Command::Priority { .. }
-            | Command::Handover { .. }
-            | Command::Clear
-            | Command::Reload
-            | Command::Doctor => Err(format!("{} is the shell's", command.describe())),
+        self.drains.insert(id, set);
+        self.push_desired(now);
+        let rs = &self.config.virtual_server[i].real_server[j];
+        Ok(format!(
+            "{} set to weight 0; active connections finish, new ones go elsewhere",
+            rs.ip
+        ))
+    }
+
+    fn undrain(&mut self, now: Now, target: &RealTarget) -> Result<String, String> {
+        let (i, j, id) = self.resolve(target)?;
+        if self.drains.remove(&id).is_none() {
+            return Err(format!("{} is not drained", target.real));
         }
+        self.push_desired(now);
+        let rs = &self.config.virtual_server[i].real_server[j];
+        let w = self
+            .weights
+            .get(&id)
+            .map_or(rs.weight.max(0) as u32, |o| o.value);
+        Ok(format!("{} back to weight {w}", rs.ip))
+    }
+
+    fn weight(
+        &mut self,
+        now: Now,
+        target: &RealTarget,
+        weight: Option<u32>,
+        user: &str,
+    ) -> Result<String, String> {
+        let (_, _, id) = self.resolve(target)?;
+        command::weight::validate(weight)?;
+        match weight {
+            Some(value) => {
+                let set = Override {
+                    value,
+                    by: user.to_string(),
+                    at_ms: now.wall_ms,
+                };
+                self.weights.insert(id, set);
+            }
+            None => {
+                self.weights.remove(&id);
+            }
+        }
+        self.push_desired(now);
+        Ok(match weight {
+            Some(w) => format!("weight {w} set (sticky until cleared)"),
+            None => "weight override cleared".to_string(),
+        })
     }
 
     /// Write the operators' state, then answer (the answer says if it could not be written).
@@ -225,17 +233,15 @@ impl Core {
     }
 
     /// A reload the shell read and VRRP took: apply only the difference.
-    pub(super) fn on_reloaded(
-        &mut self,
-        now: Now,
-        result: Result<(Box<Config>, Vec<String>), String>,
-    ) {
+    pub(super) fn on_reloaded(&mut self, now: Now, result: Result<Reloaded, String>) {
         let Some(Pending { who, command, .. }) = self.pending.take() else {
             tracing::warn!("a reload answered with no command under way");
             return;
         };
-        let result = result.map(|(config, vrrp_changes)| {
-            self.config = *config;
+        let result = result.map(|r| {
+            let vrrp_changes = r.vrrp_changes;
+            self.config = *r.config;
+            self.scripts = r.scripts;
             self.sync_checks(now);
             self.push_desired(now);
             self.push_settings();

@@ -248,7 +248,7 @@ impl Rig {
             config: "test.toml".into(),
             state: "state.json".into(),
         };
-        let core = Core::new(now, config, sources, saved, priorities.clone());
+        let core = Core::new(now, config, scripts, sources, saved, priorities.clone());
         let mut rig = Rig {
             core,
             sim,
@@ -267,7 +267,6 @@ impl Rig {
         };
         rig.vrrp_changed(true);
         rig.run_effects();
-        rig.feed(In::Scripts(scripts));
         rig
     }
 
@@ -415,7 +414,12 @@ impl Rig {
             let read = self.next_reload.take().unwrap_or(Err("no file".into()));
             let result = read.and_then(|c| {
                 self.core.bgp_paths_kept(&c)?;
-                Ok((Box::new(c), Vec::new()))
+                let scripts = tracked_scripts(&c);
+                Ok(Reloaded {
+                    config: Box::new(c),
+                    vrrp_changes: Vec::new(),
+                    scripts,
+                })
             });
             self.core.handle(now, In::Reloaded(result));
             return;
@@ -653,6 +657,14 @@ pub(super) fn target(service: &str, real: &str) -> crate::control::protocol::Rea
         service: service.into(),
         real: real.into(),
     }
+}
+
+/// The effects `seen` include `kinds` in this order (others may come between).
+pub(super) fn assert_order(seen: &[String], kinds: &[&str]) {
+    assert!(
+        in_order(seen, kinds),
+        "want {kinds:?} in order, saw {seen:?}"
+    );
 }
 
 /// `kinds` appear in `seen` in this order (other effects may come between).

@@ -97,10 +97,7 @@ fn a_drained_director_withdraws_everything_and_is_saved() {
     );
     assert!(why(&rig).contains("drained by alice"), "{}", why(&rig));
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(&kinds, &["announce", "save", "answer"]),
-        "{kinds:?}"
-    );
+    assert_order(&kinds, &["announce", "save", "answer"]);
     assert_eq!(
         rig.saved
             .last()

@@ -33,19 +33,16 @@ fn a_drain_sets_weight_zero_saves_audits_then_answers() {
     assert!(answer.contains("set to weight 0"), "{answer}");
     assert_eq!(rig.weight(VIP, "192.0.2.11:80"), Some(0));
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &[
-                "desired",
-                "save",
-                "audit",
-                "event:operator",
-                "answer",
-                "publish"
-            ]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &[
+            "desired",
+            "save",
+            "audit",
+            "event:operator",
+            "answer",
+            "publish",
+        ],
     );
     // The kernel's change is logged when the worker reports it, after the answer.
     let ipvs = rig.events_since(mark, "ipvs");
@@ -133,19 +130,16 @@ fn an_undrain_puts_the_configured_weight_back() {
     let answer = rig.command(undrain("192.0.2.11:80")).unwrap();
     assert_eq!(answer, "192.0.2.11 back to weight 10");
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &[
-                "desired",
-                "save",
-                "audit",
-                "event:operator",
-                "answer",
-                "publish"
-            ]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &[
+            "desired",
+            "save",
+            "audit",
+            "event:operator",
+            "answer",
+            "publish",
+        ],
     );
     assert_eq!(rig.weight(VIP, "192.0.2.11:80"), Some(10));
     assert!(rig.saved.last().unwrap().drains.is_empty());
@@ -187,12 +181,9 @@ fn a_weight_is_sticky_and_saved_with_who_set_it() {
     let answer = rig.command(weight("192.0.2.12:80", Some(25))).unwrap();
     assert_eq!(answer, "weight 25 set (sticky until cleared)");
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &["desired", "save", "audit", "answer", "event:ipvs"]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &["desired", "save", "audit", "answer", "event:ipvs"],
     );
     assert_eq!(rig.weight(VIP, "192.0.2.12:80"), Some(25));
     let saved = rig.saved.last().unwrap();

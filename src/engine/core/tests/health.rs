@@ -29,10 +29,7 @@ fn a_real_server_that_goes_down_leaves_the_table_and_its_notify_down_runs() {
     rig.down("192.0.2.11:80");
     assert_eq!(rig.weight(VIP, "192.0.2.11:80"), None);
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(&kinds, &["event:health", "script", "desired"]),
-        "{kinds:?}"
-    );
+    assert_order(&kinds, &["event:health", "script", "desired"]);
     assert_eq!(rig.scripts_since(mark), ["/bin/true down-11"]);
     let view = rig.real_view("192.0.2.100:80", "192.0.2.11:80");
     assert_eq!(view.health, "down");
@@ -50,10 +47,7 @@ fn an_inhibited_real_server_stays_at_weight_zero_while_down() {
     rig.down("192.0.2.12:80");
     assert_eq!(rig.weight(VIP, "192.0.2.12:80"), Some(0));
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(&kinds, &["event:health", "desired", "event:ipvs"]),
-        "{kinds:?}"
-    );
+    assert_order(&kinds, &["event:health", "desired", "event:ipvs"]);
     assert!(
         !kinds.contains(&"script".to_string()),
         "no notify_down configured"

@@ -35,12 +35,9 @@ fn a_reload_applies_the_difference_and_keeps_drains_and_health() {
     assert_eq!(rig.weight(VIP, "192.0.2.11:80"), None, "still down");
     assert_eq!(rig.checks.len(), 4);
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &["delegate", "checks", "desired", "audit", "answer"]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &["delegate", "checks", "desired", "audit", "answer"],
     );
     assert!(
         !kinds.contains(&"save".to_string()),

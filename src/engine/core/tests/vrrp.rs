@@ -39,10 +39,7 @@ fn the_sync_daemon_follows_the_instance_from_backup_to_master() {
         "{kernel:?}"
     );
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(&kinds, &["event:vrrp", "settings", "event:ipvs"]),
-        "{kinds:?}"
-    );
+    assert_order(&kinds, &["event:vrrp", "settings", "event:ipvs"]);
 }
 
 #[test]
@@ -52,12 +49,9 @@ fn a_lower_priority_hands_the_vip_to_the_peer_and_is_saved() {
     let mark = rig.seen.len();
     rig.command(priority(Some(50))).unwrap();
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &["delegate", "save", "audit", "event:operator", "answer"]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &["delegate", "save", "audit", "event:operator", "answer"],
     );
     let saved = rig.saved.last().unwrap();
     assert_eq!(saved.priorities.len(), 1);
@@ -125,12 +119,9 @@ fn a_hand_over_moves_the_vip_with_no_moment_without_a_holder_and_is_not_saved() 
     assert!(answer.contains("hand-over started"), "{answer}");
     assert_eq!(rig.saved.len(), saves, "a hand-over is not an override");
     let kinds = rig.kinds_since(mark);
-    assert!(
-        in_order(
-            &kinds,
-            &["delegate", "audit", "event:operator", "answer", "publish"]
-        ),
-        "{kinds:?}"
+    assert_order(
+        &kinds,
+        &["delegate", "audit", "event:operator", "answer", "publish"],
     );
     assert!(
         !kinds.contains(&"desired".to_string()),
@@ -298,4 +289,32 @@ fn a_tracking_script_that_fails_lowers_the_priority_and_the_peer_takes_over() {
     );
     rig.advance(Duration::from_secs(5));
     assert_eq!(rig.vrrp_state(), "MASTER");
+}
+
+#[test]
+fn checks_are_handed_to_the_runner_once_at_start_and_once_per_reload() {
+    // A real server whose check cannot run, beside a tracked script: said once, not once
+    // per hand-over of the checks.
+    let mut broken = config(&tracking());
+    let check = &mut broken.virtual_server[0].real_server[0].check[0];
+    check.kind = crate::config::model::CheckKind::Misc;
+    check.misc_path = Some("/bin/true".into());
+    check.user = Some("no-such-user-lvsdeck".into());
+    let mut rig = Rig::start(broken.clone(), Ok(OperatorState::default()));
+    let count = |rig: &Rig, from: usize, kind: &str| {
+        rig.kinds_since(from).iter().filter(|k| *k == kind).count()
+    };
+    assert_eq!(count(&rig, 0, "checks"), 1);
+    let said = rig.events_since(0, "health");
+    assert_eq!(
+        said.iter()
+            .filter(|e| e.contains("check cannot run"))
+            .count(),
+        1,
+        "{said:?}"
+    );
+    rig.next_reload = Some(Ok(broken));
+    let mark = rig.seen.len();
+    rig.command(Command::Reload).unwrap();
+    assert_eq!(count(&rig, mark, "checks"), 1);
 }
